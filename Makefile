@@ -1,0 +1,55 @@
+# Every target that needs the environment creates .venv on first use.
+SHELL := /bin/bash
+BOOTSTRAP_PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+DATASET ?= digits
+TRIALS ?= 20
+ROUNDS ?= 11
+EPOCHS ?= 10
+BATCH_SIZE ?= 60
+LR ?= 2e-4
+SEED ?= 0
+DATA_DIR ?= ./data
+HOST ?= 127.0.0.1
+PORT ?= 5000
+TRAIN_ARGS ?=
+ANALYZE_ARGS ?=
+export DATA_DIR
+
+.PHONY: install train analyze ui test bench lint clean-venv
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PYTHON) || $(BOOTSTRAP_PYTHON) -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+train: $(STAMP)
+	$(PYTHON) -m experiments.train --dataset '$(DATASET)' --trials '$(TRIALS)' --rounds '$(ROUNDS)' \
+		--epochs '$(EPOCHS)' --batch-size '$(BATCH_SIZE)' --lr '$(LR)' --seed '$(SEED)' \
+		--data-dir '$(DATA_DIR)' $(TRAIN_ARGS)
+
+analyze: $(STAMP)
+	$(PYTHON) -m analysis $(ANALYZE_ARGS)
+
+ui: $(STAMP)
+	$(VENV)/bin/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///mlruns/mlflow.db}" \
+		--host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	$(PYTHON) -m pytest
+
+bench: $(STAMP)
+	$(PYTHON) -m bench
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean-venv:
+	rm -rf $(VENV)

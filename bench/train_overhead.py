@@ -1,0 +1,74 @@
+"""Lightning's overhead: one training epoch through our Lightning path (Trainer + MaskedClassifier +
+DeviceDataModule) against a plain PyTorch loop doing the same work (same model, masked gradients,
+Adam, data and batches), interleaved in one run. Target: Lightning / plain ≤ 1.10 on CPU."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+
+from lottery import mask as masks
+from lottery.classifier import MaskedClassifier
+from lottery.data.datamodule import DeviceDataModule
+from lottery.data.digits import load
+from lottery.model import LAYER_NAMES
+from lottery.trial import theta0_for
+
+REPEATS = 3
+BATCH_SIZE = 60
+
+
+def half_pruned_mask(theta0):
+    return masks.prune_by_magnitude(theta0, masks.full(theta0), lambda name: 0.5)
+
+
+def lightning_epoch(dataset, theta0, mask) -> float:
+    module = MaskedClassifier(theta0, mask, lr=2e-4)
+    data = DeviceDataModule(dataset, BATCH_SIZE, (0,))
+    trainer = pl.Trainer(max_epochs=1, limit_val_batches=0, logger=False, enable_checkpointing=False,
+                         enable_model_summary=False, enable_progress_bar=False, accelerator="cpu", devices=1)
+    started = time.perf_counter()
+    trainer.fit(module, datamodule=data)
+    return time.perf_counter() - started
+
+
+def plain_epoch(dataset, theta0, mask) -> float:
+    module = MaskedClassifier(theta0, mask, lr=2e-4)
+    optimizer = torch.optim.Adam(module.parameters(), lr=2e-4)
+    batches = DeviceDataModule(dataset, BATCH_SIZE, (0,)).train_dataloader()
+    started = time.perf_counter()
+    module.train()
+    for images, labels in batches:
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(module(images), labels).backward()
+        for name in LAYER_NAMES:
+            module.model.layer(name).weight.grad.mul_(module.mask(name))
+        optimizer.step()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    dataset = load()
+    theta0 = theta0_for(0, 0)
+    mask = half_pruned_mask(theta0)
+    plain_epoch(dataset, theta0, mask)  # warm-up: allocator, oneDNN kernels
+    times = {"plain": [], "lightning": []}
+    for _ in range(REPEATS):
+        times["plain"].append(plain_epoch(dataset, theta0, mask))
+        times["lightning"].append(lightning_epoch(dataset, theta0, mask))
+    plain, lightning = statistics.median(times["plain"]), statistics.median(times["lightning"])
+    steps = -(-len(dataset.train) // BATCH_SIZE)
+    print(f"one epoch of digits ({len(dataset.train)} images, {steps} steps of {BATCH_SIZE}), "
+          f"median of {REPEATS}, torch threads {torch.get_num_threads()}")
+    print(f"{'path':<12}{'seconds':>10}{'ms/step':>10}")
+    print(f"{'plain loop':<12}{plain:>10.2f}{1000 * plain / steps:>10.1f}")
+    print(f"{'lightning':<12}{lightning:>10.2f}{1000 * lightning / steps:>10.1f}")
+    print(f"lightning / plain = {lightning / plain:.3f}  (target <= 1.10)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Lottery tickets by iterative magnitude pruning, and their signed structure, tracked in MLflow."""

@@ -1,0 +1,37 @@
+"""The dataset names users type, their aliases, and the loader behind each."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from lottery.data.dataset import Dataset
+from lottery.errors import UserError
+
+# canonical name -> module under lottery.data whose `load(data_dir, **options)` returns a Dataset
+DATASETS: dict[str, str] = {
+    "digits": "lottery.data.digits",
+    "cifar10": "lottery.data.cifar10",
+    "cinic10": "lottery.data.cinic10",
+    "svhn": "lottery.data.svhn",
+}
+ALIASES: dict[str, str] = {"cinic": "cinic10", "cifar": "cifar10", "cifar-10": "cifar10", "cinic-10": "cinic10"}
+
+
+def canonical_name(name: str) -> str:
+    """The canonical dataset name for `name` (case-insensitive, aliases resolved); UserError if unknown."""
+    key = name.strip().lower()
+    key = ALIASES.get(key, key)
+    if key not in DATASETS:
+        choices = ", ".join(sorted([*DATASETS, *ALIASES]))
+        raise UserError(f"unknown dataset {name!r}: choose one of {choices}")
+    return key
+
+
+def load_dataset(name: str, data_dir: str | Path = "data", **options) -> Dataset:
+    """Load dataset `name`; the files live under `data_dir` (ignored by `digits`)."""
+    key = canonical_name(name)
+    module = importlib.import_module(DATASETS[key])
+    if key == "digits":
+        return module.load()
+    return module.load(Path(data_dir), **options)

@@ -1,0 +1,102 @@
+"""The MLflow glue: which store, reaching it, experiments with explicit artifact locations, and the tag names.
+
+The default store is `sqlite:///mlruns/mlflow.db` with artifacts in `mlruns/artifacts/<experiment>`;
+`MLFLOW_TRACKING_URI` overrides it. With an `http(s)://` server the server places artifacts (proxied).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+from lottery.errors import UserError
+
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+ARTIFACTS_DIRNAME = "artifacts"
+
+# The tags of the tracking contract (README, "Tracking contract").
+TAG_ROLE = "lottery.role"
+TAG_DATASET = "lottery.dataset"
+TAG_TRIAL = "lottery.trial"
+TAG_INIT = "lottery.init"
+TAG_WINNING = "lottery.winning"
+TAG_CONFIG = "lottery.config"
+TAG_CATEGORY = "lottery.category"
+ROLE_TRIAL = "trial"
+ROLE_ANALYSIS = "analysis"
+ROLE_CONDITION = "condition"
+ROLE_PATTERNS = "patterns"
+
+# Fail within seconds, not after minutes of retries, when a tracking server is unreachable.
+_HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+
+
+def resolve_tracking_uri(uri: str | None = None) -> str:
+    """`uri` if given, else `MLFLOW_TRACKING_URI`, else the local SQLite store."""
+    return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def is_remote(uri: str) -> bool:
+    return urlparse(uri).scheme in ("http", "https", "databricks")
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(uri[len("sqlite:///") :])
+
+
+def local_artifact_root(uri: str) -> Path | None:
+    """Where a local store keeps artifacts: `artifacts/` beside the SQLite file; None for a server."""
+    db = _sqlite_path(uri)
+    if db is not None:
+        return (db.parent / ARTIFACTS_DIRNAME).resolve()
+    if urlparse(uri).scheme in ("", "file"):
+        raise UserError(
+            f"tracking URI {uri!r} is a file store, which MLflow >= 3.17 refuses: "
+            f"use {DEFAULT_TRACKING_URI} or an http(s):// server"
+        )
+    return None
+
+
+def connect(uri: str | None = None):
+    """An `MlflowClient` for the store, checked to answer; UserError (one line) if it does not."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    uri = resolve_tracking_uri(uri)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    if is_remote(uri):
+        for key, value in _HTTP_DEFAULTS.items():
+            os.environ.setdefault(key, value)
+    else:
+        local_artifact_root(uri)
+        db = _sqlite_path(uri)
+        if db is not None:
+            db.parent.mkdir(parents=True, exist_ok=True)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    try:
+        client.search_experiments(max_results=1)
+    except (MlflowException, OSError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(
+            f"cannot reach the MLflow tracking store {uri} ({first_line[:200]}); start the server "
+            "(`make server`) or set MLFLOW_TRACKING_URI to a reachable store"
+        ) from None
+    except Exception as error:  # requests' connection errors vary by version
+        raise UserError(
+            f"cannot reach the MLflow tracking store {uri} ({type(error).__name__}); start the server "
+            "or set MLFLOW_TRACKING_URI to a reachable store"
+        ) from None
+    return client
+
+
+def experiment_id(client, name: str) -> str:
+    """The id of experiment `name`, created on first use with an explicit artifact location on local stores."""
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    root = local_artifact_root(client.tracking_uri)
+    location = (root / name.replace("/", "_")).as_uri() if root is not None else None
+    return client.create_experiment(name, artifact_location=location)

@@ -1,0 +1,159 @@
+"""One trial's MLflow run: what the tracking contract records, and what resuming reads back.
+
+Round r is complete once its metrics are logged; the mask round r + 1 trains (`rounds/<r+1>/mask.npz`)
+is logged before them, so a complete round always leaves what the next one needs in the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from mlflow.entities import Dataset as DatasetEntity
+from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunStatus, RunTag
+
+from lottery import mask as masks
+from lottery import tracking
+from lottery.arrays import load_arrays, save_arrays
+from lottery.data.dataset import Dataset
+from lottery.hparams import ExperimentConfig
+from lottery.imp import RoundResult
+from lottery.model import LAYER_NAMES
+
+INIT_ARTIFACT = "ticket/init.npz"
+WINNING_MASK_ARTIFACT = "ticket/winning_mask.npz"
+RANDOM_MASK_ARTIFACT = "ticket/random_mask.npz"
+
+
+def round_mask_artifact(round_index: int) -> str:
+    return f"rounds/{round_index}/mask.npz"
+
+
+def init_id(theta0: dict[str, torch.Tensor]) -> str:
+    """The `lottery.init` tag: a digest of θ0's bytes, so equal ids ⇔ identical initial weights."""
+    sha = hashlib.sha256()
+    for name in LAYER_NAMES:
+        sha.update(theta0[name].contiguous().numpy().tobytes())
+    return sha.hexdigest()[:16]
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class TrialRecord:
+    """The MLflow run of trial `trial` of an experiment configuration (found by tags, or created)."""
+
+    def __init__(self, client, run_id: str, name: str) -> None:
+        self.client, self.run_id, self.name = client, run_id, name
+
+    @classmethod
+    def find(cls, client, experiment_id: str, config: ExperimentConfig, trial: int) -> TrialRecord | None:
+        """The existing run of this trial and configuration, preferring a finished one, else the newest."""
+        runs = client.search_runs(
+            [experiment_id],
+            filter_string=(
+                f"tags.`{tracking.TAG_ROLE}` = '{tracking.ROLE_TRIAL}' and "
+                f"tags.`{tracking.TAG_CONFIG}` = '{config.config_id()}' and tags.`{tracking.TAG_TRIAL}` = '{trial}'"
+            ),
+            order_by=["attributes.start_time DESC"],
+        )
+        if not runs:
+            return None
+        finished = [r for r in runs if r.info.status == "FINISHED"]
+        run = (finished or runs)[0]
+        return cls(client, run.info.run_id, run.info.run_name)
+
+    @classmethod
+    def create(
+        cls, client, experiment_id: str, config: ExperimentConfig, trial: int,
+        theta0: dict[str, torch.Tensor], dataset: Dataset,
+    ) -> TrialRecord:
+        """A new run with the contract's tags, every hyperparameter, θ0 and the dataset's provenance."""
+        tags = {
+            tracking.TAG_ROLE: tracking.ROLE_TRIAL,
+            tracking.TAG_DATASET: config.dataset,
+            tracking.TAG_TRIAL: str(trial),
+            tracking.TAG_INIT: init_id(theta0),
+            tracking.TAG_CONFIG: config.config_id(),
+        }
+        run = client.create_run(experiment_id, tags=tags, run_name=f"{config.dataset}/trial-{trial:02d}")
+        record = cls(client, run.info.run_id, run.info.run_name)
+        params = [Param(k, v) for k, v in {**config.params(), "trial": str(trial)}.items()]
+        client.log_batch(record.run_id, params=params)
+        record.log_dataset(dataset)
+        record.log_arrays(INIT_ARTIFACT, {name: w.numpy() for name, w in theta0.items()})
+        return record
+
+    @property
+    def status(self) -> str:
+        return self.client.get_run(self.run_id).info.status
+
+    def log_dataset(self, dataset: Dataset) -> None:
+        entity = DatasetEntity(
+            name=dataset.name,
+            digest=dataset.digest(),
+            source_type="local",
+            source=json.dumps({"source": dataset.source}),
+            profile=json.dumps({"train": len(dataset.train), "test": len(dataset.test)}),
+        )
+        self.client.log_inputs(self.run_id, [DatasetInput(entity, [InputTag("mlflow.data.context", "train")])])
+
+    def reopen(self) -> None:
+        self.client.update_run(self.run_id, status="RUNNING")
+
+    def metric_steps(self, key: str) -> dict[int, float]:
+        return {m.step: m.value for m in self.client.get_metric_history(self.run_id, key)}
+
+    def completed_rounds(self) -> int:
+        """How many rounds 0, 1, … in a row have their metrics logged."""
+        steps = self.metric_steps("test_acc")
+        count = 0
+        while count in steps:
+            count += 1
+        return count
+
+    def log_arrays(self, artifact: str, arrays: dict[str, np.ndarray]) -> None:
+        path = Path(artifact)
+        with tempfile.TemporaryDirectory() as tmp:
+            local = save_arrays(Path(tmp) / path.name, arrays)
+            self.client.log_artifact(self.run_id, str(local), artifact_path=str(path.parent))
+
+    def load_arrays(self, artifact: str, dtype) -> dict[str, np.ndarray]:
+        with tempfile.TemporaryDirectory() as tmp:
+            local = self.client.download_artifacts(self.run_id, artifact, dst_path=tmp)
+            return load_arrays(local, LAYER_NAMES, dtype, source=f"run {self.name} ({self.run_id})")
+
+    def load_theta0(self) -> dict[str, torch.Tensor]:
+        return {name: torch.from_numpy(a) for name, a in self.load_arrays(INIT_ARTIFACT, np.float32).items()}
+
+    def load_mask(self, artifact: str) -> masks.Mask:
+        return masks.from_numpy(self.load_arrays(artifact, np.bool_))
+
+    def log_round(self, result: RoundResult) -> None:
+        if result.next_mask is not None:
+            self.log_arrays(round_mask_artifact(result.round + 1), masks.to_numpy(result.next_mask))
+        values = {
+            "test_acc": result.test_acc,
+            "test_loss": result.test_loss,
+            "sparsity": masks.sparsity(result.mask),
+            **{f"remaining.{k}": v for k, v in masks.remaining_fraction(result.mask).items()},
+        }
+        self.log_metrics(values, step=result.round)
+
+    def log_metrics(self, values: dict[str, float], step: int) -> None:
+        now = _now_ms()
+        self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), now, step) for k, v in values.items()])
+
+    def finish(self, winning: bool) -> None:
+        self.client.log_batch(self.run_id, tags=[RunTag(tracking.TAG_WINNING, str(winning).lower())])
+        self.client.set_terminated(self.run_id, RunStatus.to_string(RunStatus.FINISHED))
+
+    def abort(self, status: str) -> None:
+        """Mark the run KILLED or FAILED (never FINISHED); re-running resumes it."""
+        self.client.set_terminated(self.run_id, status)

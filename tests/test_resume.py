@@ -1,0 +1,59 @@
+"""An interrupted trial resumes in its own run from its last completed round, ending where an
+uninterrupted trial ends."""
+
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+from trial_store import artifact, trial_runs
+
+from lottery.experiment import run_experiment
+from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
+from lottery.model import LAYER_NAMES
+from lottery.trial import Trial
+
+CONFIG = ExperimentConfig(dataset="digits", trials=1, seed=1, training=TrainingHparams(epochs=1),
+                          pruning=PruningHparams(rounds=2))
+
+
+def quiet(uri):
+    return run_experiment(CONFIG, "unused", uri, say=lambda line: None, show_progress=False)
+
+
+def test_interrupted_trial_resumes_in_the_same_run(tmp_path, monkeypatch, tiny_data):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    original = Trial.on_round_end
+
+    def interrupt_after_round_1(self, result):
+        original(self, result)
+        if result.round == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trial, "on_round_end", interrupt_after_round_1)
+    with pytest.raises(KeyboardInterrupt):
+        quiet(uri)
+    (run,) = trial_runs(uri)
+    assert run.info.status == "KILLED"
+    client = MlflowClient(uri)
+    assert sorted(m.step for m in client.get_metric_history(run.info.run_id, "test_acc")) == [0, 1]
+
+    monkeypatch.setattr(Trial, "on_round_end", original)
+    resumed_rounds = []
+    monkeypatch.setattr(Trial, "train_rounds", lambda self, theta0, first: (resumed_rounds.append(first),
+                                                                           original_train(self, theta0, first)))
+    quiet(uri)
+    assert resumed_rounds == [2]
+    (after,) = trial_runs(uri)
+    assert after.info.run_id == run.info.run_id and after.info.status == "FINISHED"
+    for key in ("test_acc", "sparsity", "random_test_acc"):
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, key)]
+        assert len(steps) == len(set(steps)), f"{key} logged twice for a round"
+
+    uninterrupted = f"sqlite:///{tmp_path}/uninterrupted.db"
+    quiet(uninterrupted)
+    for path in ("ticket/winning_mask.npz", "ticket/random_mask.npz"):
+        a = artifact(uri, run.info.run_id, path, tmp_path / "a")
+        b = artifact(uninterrupted, trial_runs(uninterrupted)[0].info.run_id, path, tmp_path / "b")
+        assert all(np.array_equal(a[n], b[n]) for n in LAYER_NAMES)
+
+
+original_train = Trial.train_rounds

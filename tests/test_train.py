@@ -1,0 +1,146 @@
+"""IMP end to end on a tiny dataset: the tracking contract, θ0, masks, the random ticket."""
+
+import numpy as np
+import pytest
+import torch
+from mlflow import MlflowClient
+from trial_store import artifact, artifact_paths, trial_runs
+
+from lottery import mask as masks
+from lottery import tracking
+from lottery.experiment import run_experiment
+from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
+from lottery.model import LAYER_NAMES
+from lottery.trial import theta0_for
+
+ROUNDS = 2
+
+
+def config(**overrides) -> ExperimentConfig:
+    base = dict(dataset="digits", trials=2, seed=3, training=TrainingHparams(epochs=1, batch_size=60),
+                pruning=PruningHparams(rounds=ROUNDS))
+    return ExperimentConfig(**{**base, **overrides})
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_digits):
+    """Two trials of two rounds, trained once for the tests of this module."""
+    uri = f"sqlite:///{tmp_path_factory.mktemp('store')}/mlflow.db"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("lottery.experiment.load_dataset", lambda *a, **k: tiny_digits)
+        verdicts = run_experiment(config(), "unused", uri, say=lambda line: None, show_progress=False)
+    return uri, verdicts
+
+
+def test_one_finished_run_per_trial_with_the_contract_tags_and_params(trained):
+    uri, verdicts = trained
+    runs = trial_runs(uri)
+    assert [r.info.run_name for r in runs] == ["digits/trial-00", "digits/trial-01"]
+    for index, run in enumerate(runs):
+        tags = run.data.tags
+        assert run.info.status == "FINISHED"
+        assert tags[tracking.TAG_DATASET] == "digits" and tags[tracking.TAG_TRIAL] == str(index)
+        assert tags[tracking.TAG_WINNING] == str(verdicts[index]).lower()
+        assert {"epochs", "batch_size", "lr", "rounds", "conv_rate", "dense_rate", "output_rate", "seed",
+                "winning_tolerance"} <= set(run.data.params)
+        assert run.inputs.dataset_inputs[0].dataset.name == "digits"
+    assert runs[0].data.tags[tracking.TAG_INIT] != runs[1].data.tags[tracking.TAG_INIT]
+
+
+def test_metrics_per_round(trained):
+    uri, _ = trained
+    client = MlflowClient(uri)
+    run = trial_runs(uri)[0]
+    for key in ("test_acc", "test_loss", "sparsity", *(f"remaining.{n}" for n in LAYER_NAMES)):
+        assert sorted(m.step for m in client.get_metric_history(run.info.run_id, key)) == list(range(ROUNDS + 1))
+    sparsity = {m.step: m.value for m in client.get_metric_history(run.info.run_id, "sparsity")}
+    assert sparsity[0] == 0 and 0 < sparsity[1] < sparsity[2]
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "random_test_acc")] == [ROUNDS]
+
+
+def test_artifacts_hold_theta0_and_nested_masks(trained, tmp_path):
+    uri, _ = trained
+    for index, run in enumerate(trial_runs(uri)):
+        run_id = run.info.run_id
+        assert artifact_paths(uri, run_id) == {
+            "ticket/init.npz", "ticket/winning_mask.npz", "ticket/random_mask.npz",
+            *(f"rounds/{r}/mask.npz" for r in range(1, ROUNDS + 1)),
+        }
+        init = artifact(uri, run_id, "ticket/init.npz", tmp_path / str(index))
+        expected = theta0_for(3, index)
+        assert all(init[n].dtype == np.float32 and np.array_equal(init[n], expected[n].numpy()) for n in LAYER_NAMES)
+        previous = {n: np.ones_like(init[n], dtype=bool) for n in LAYER_NAMES}
+        for r in range(1, ROUNDS + 1):
+            mask = artifact(uri, run_id, f"rounds/{r}/mask.npz", tmp_path / f"{index}-{r}")
+            for n in LAYER_NAMES:
+                assert mask[n].dtype == np.bool_ and mask[n].shape == init[n].shape
+                assert not (mask[n] & ~previous[n]).any()
+            previous = mask
+        winning = artifact(uri, run_id, "ticket/winning_mask.npz", tmp_path / f"{index}-w")
+        random = artifact(uri, run_id, "ticket/random_mask.npz", tmp_path / f"{index}-r")
+        for n in LAYER_NAMES:
+            assert np.array_equal(winning[n], previous[n])
+            assert random[n].sum() == winning[n].sum() and not np.array_equal(random[n], winning[n])
+
+
+def test_theta0_depends_on_seed_and_trial_only(trained):
+    uri, _ = trained
+    tag = trial_runs(uri)[1].data.tags[tracking.TAG_INIT]
+    from lottery.trial_record import init_id
+
+    assert init_id(theta0_for(3, 1)) == tag
+    assert init_id(theta0_for(4, 1)) != tag
+
+
+def test_same_seed_gives_the_same_masks(trained, tmp_path, tiny_data):
+    uri, _ = trained
+    again = f"sqlite:///{tmp_path}/again.db"
+    run_experiment(config(trials=1), "unused", again, say=lambda line: None, show_progress=False)
+    first = artifact(uri, trial_runs(uri)[0].info.run_id, "ticket/winning_mask.npz", tmp_path / "a")
+    second = artifact(again, trial_runs(again)[0].info.run_id, "ticket/winning_mask.npz", tmp_path / "b")
+    assert all(np.array_equal(first[n], second[n]) for n in LAYER_NAMES)
+
+
+def test_finished_trials_are_skipped(trained, tiny_data):
+    uri, _ = trained
+    lines = []
+    verdicts = run_experiment(config(), "unused", uri, say=lines.append, show_progress=False)
+    assert verdicts == {} and sum("skipped" in line for line in lines) == 2
+    assert len(trial_runs(uri)) == 2
+
+
+def test_pruned_weights_stay_zero_and_rounds_restart_from_theta0(tiny_digits):
+    from lottery.classifier import MaskedClassifier
+    from lottery.data.datamodule import DeviceDataModule
+    from lottery.imp import IterativeMagnitudePruning
+    from lottery.trial import fit
+
+    theta0 = theta0_for(0, 0)
+    seen = []
+
+    def check_round(result):
+        seen.append(result)
+        for n in LAYER_NAMES:  # weights trained in this round respect its mask
+            assert not module.model.layer(n).weight[~result.mask[n]].any()
+
+    cfg = config(pruning=PruningHparams(rounds=1, conv_rate=0.5, dense_rate=0.5, output_rate=0.5))
+    module = MaskedClassifier(theta0, masks.full(theta0), lr=1e-3)
+    imp = IterativeMagnitudePruning(theta0, cfg.pruning, 1, 0, check_round)
+    states = []
+    imp_end = imp.on_train_epoch_end
+
+    def record_reset(trainer, pl_module):
+        imp_end(trainer, pl_module)
+        states.append((len(trainer.optimizers[0].state), {n: w.clone() for n, w in pl_module.weights().items()}))
+
+    imp.on_train_epoch_end = record_reset
+    fit(module, DeviceDataModule(tiny_digits, 60, (0,)), cfg, 2, [imp], show_progress=False)
+    assert [r.round for r in seen] == [0, 1]
+    optimizer_state_after_round_0, weights_after_reset = states[0]
+    assert optimizer_state_after_round_0 == 0
+    for n in LAYER_NAMES:
+        assert torch.equal(weights_after_reset[n], theta0[n] * seen[0].next_mask[n])
+    final = module.weights()
+    for n in LAYER_NAMES:
+        assert not final[n][~seen[1].mask[n]].any()
+        assert final[n][seen[1].mask[n]].ne(theta0[n][seen[1].mask[n]]).any()

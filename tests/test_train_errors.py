@@ -1,0 +1,77 @@
+"""Every bad input ends in one clear line, a non-zero exit, no traceback, and no finished trial."""
+
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from trial_store import trial_runs
+
+from experiments.train import main
+
+TINY = ["--trials", "1", "--rounds", "1", "--epochs", "1"]
+
+
+def run_cli(capsys, *args):
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code != 0
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--dataset", "imagenet", *TINY], "unknown dataset 'imagenet'"),
+        (["--dataset", "digits", "--trials", "0", "--rounds", "1", "--epochs", "1"], "TRIALS must be >= 1"),
+        (["--dataset", "digits", "--trials", "1", "--rounds", "-1", "--epochs", "1"], "ROUNDS must be >= 0"),
+        (["--dataset", "digits", "--trials", "1", "--rounds", "1", "--epochs", "0"], "EPOCHS must be >= 1"),
+        (["--dataset", "digits", *TINY, "--dense-rate", "1.0"], "dense pruning rate must lie in (0, 1)"),
+        (["--dataset", "digits", *TINY, "--conv-rate", "0"], "conv pruning rate must lie in (0, 1)"),
+        (["--dataset", "digits", *TINY, "--epochs", "ten"], "invalid int value: 'ten'"),
+    ],
+)
+def test_bad_arguments(capsys, store_uri, args, expected):
+    assert expected in run_cli(capsys, *args)
+
+
+def test_unreachable_tracking_server_fails_fast(capsys, monkeypatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
+    started = time.monotonic()
+    err = run_cli(capsys, "--dataset", "digits", *TINY)
+    assert time.monotonic() - started < 30
+    assert f"cannot reach the MLflow tracking store http://127.0.0.1:{port}" in err
+
+
+def test_file_store_is_refused(capsys, tmp_path):
+    err = run_cli(capsys, "--dataset", "digits", *TINY, "--tracking-uri", str(tmp_path / "mlruns"))
+    assert "file store" in err
+
+
+def test_command_line_error_has_no_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "experiments.train", "--dataset", "digits", "--trials", "1", "--rounds", "1",
+         "--epochs", "0"],
+        capture_output=True, text=True, env={"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db", "PATH": ""},
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: EPOCHS must be >= 1, got 0"
+
+
+def test_no_finished_trial_after_a_crash(store_uri, tiny_data, monkeypatch):
+    from lottery.trial import Trial
+
+    def crash(self, theta0, final_mask):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Trial, "train_random_ticket", crash)
+    with pytest.raises(RuntimeError):
+        main(["--dataset", "digits", "--trials", "1", "--rounds", "0", "--epochs", "1", "--no-progress-bar"])
+    (run,) = trial_runs(store_uri)
+    assert run.info.status == "FAILED"
