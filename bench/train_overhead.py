@@ -29,8 +29,16 @@ def half_pruned_mask(theta0):
 def lightning_epoch(dataset, theta0, mask) -> float:
     module = MaskedClassifier(theta0, mask, lr=2e-4)
     data = DeviceDataModule(dataset, BATCH_SIZE, (0,))
-    trainer = pl.Trainer(max_epochs=1, limit_val_batches=0, logger=False, enable_checkpointing=False,
-                         enable_model_summary=False, enable_progress_bar=False, accelerator="cpu", devices=1)
+    trainer = pl.Trainer(
+        max_epochs=1,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=False,
+        accelerator="cpu",
+        devices=1,
+    )
     started = time.perf_counter()
     trainer.fit(module, datamodule=data)
     return time.perf_counter() - started
@@ -62,8 +70,10 @@ def main() -> None:
         times["lightning"].append(lightning_epoch(dataset, theta0, mask))
     plain, lightning = statistics.median(times["plain"]), statistics.median(times["lightning"])
     steps = -(-len(dataset.train) // BATCH_SIZE)
-    print(f"one epoch of digits ({len(dataset.train)} images, {steps} steps of {BATCH_SIZE}), "
-          f"median of {REPEATS}, torch threads {torch.get_num_threads()}")
+    print(
+        f"one epoch of digits ({len(dataset.train)} images, {steps} steps of {BATCH_SIZE}), "
+        f"median of {REPEATS}, torch threads {torch.get_num_threads()}"
+    )
     print(f"{'path':<12}{'seconds':>10}{'ms/step':>10}")
     print(f"{'plain loop':<12}{plain:>10.2f}{1000 * plain / steps:>10.1f}")
     print(f"{'lightning':<12}{lightning:>10.2f}{1000 * lightning / steps:>10.1f}")

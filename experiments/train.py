@@ -16,7 +16,7 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{message} (see `python -m experiments.train --help`)")
 
 
-def parse(argv: list[str] | None) -> tuple[ExperimentConfig, str, str | None]:
+def parse(argv: list[str] | None) -> tuple[ExperimentConfig, str, str | None, bool]:
     defaults_t, defaults_p = TrainingHparams(), PruningHparams()
     p = _Parser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--dataset", required=True, help="digits, cifar10, cinic10 (cinic) or svhn")
@@ -26,16 +26,32 @@ def parse(argv: list[str] | None) -> tuple[ExperimentConfig, str, str | None]:
     p.add_argument("--batch-size", type=int, default=defaults_t.batch_size)
     p.add_argument("--lr", type=float, default=defaults_t.lr)
     p.add_argument("--seed", type=int, default=0, help="trial k's θ0 derives from (seed, k) only")
-    p.add_argument("--conv-rate", type=float, default=defaults_p.conv_rate, help="per-round fraction, conv layers")
-    p.add_argument("--dense-rate", type=float, default=defaults_p.dense_rate, help="per-round fraction, dense")
-    p.add_argument("--output-rate", type=float, default=defaults_p.output_rate, help="per-round fraction, output")
-    p.add_argument("--winning-tolerance", type=float, default=1.0,
-                   help="a ticket wins if its accuracy >= the dense network's minus this many points")
-    p.add_argument("--train-splits", choices=["train", "train+valid"], default="train",
-                   help="CINIC-10 only: which splits to train on")
+    p.add_argument(
+        "--conv-rate", type=float, default=defaults_p.conv_rate, help="per-round fraction, conv layers"
+    )
+    p.add_argument(
+        "--dense-rate", type=float, default=defaults_p.dense_rate, help="per-round fraction, dense"
+    )
+    p.add_argument(
+        "--output-rate", type=float, default=defaults_p.output_rate, help="per-round fraction, output"
+    )
+    p.add_argument(
+        "--winning-tolerance",
+        type=float,
+        default=1.0,
+        help="a ticket wins if its accuracy >= the dense network's minus this many points",
+    )
+    p.add_argument(
+        "--train-splits",
+        choices=["train", "train+valid"],
+        default="train",
+        help="CINIC-10 only: which splits to train on",
+    )
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (mixed precision)")
     p.add_argument("--data-dir", default=os.environ.get("DATA_DIR", "data"))
-    p.add_argument("--tracking-uri", default=None, help="default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db")
+    p.add_argument(
+        "--tracking-uri", default=None, help="default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db"
+    )
     p.add_argument("--no-progress-bar", action="store_true", help="only the per-round summary lines")
     args = p.parse_args(argv)
     config = ExperimentConfig(
@@ -43,8 +59,12 @@ def parse(argv: list[str] | None) -> tuple[ExperimentConfig, str, str | None]:
         trials=args.trials,
         seed=args.seed,
         training=TrainingHparams(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, bf16=args.bf16),
-        pruning=PruningHparams(rounds=args.rounds, conv_rate=args.conv_rate, dense_rate=args.dense_rate,
-                               output_rate=args.output_rate),
+        pruning=PruningHparams(
+            rounds=args.rounds,
+            conv_rate=args.conv_rate,
+            dense_rate=args.dense_rate,
+            output_rate=args.output_rate,
+        ),
         winning_tolerance=args.winning_tolerance,
         train_splits=args.train_splits,
     )
@@ -57,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     config, data_dir, tracking_uri, progress = parse(argv)
     verdicts = run_experiment(config, data_dir, tracking_uri, show_progress=progress)
     if verdicts:
-        print(f"{config.dataset}: {sum(verdicts.values())}/{len(verdicts)} trials trained now found winning tickets")
+        print(f"{config.dataset}: {sum(verdicts.values())} of {len(verdicts)} trials found a winning ticket")
 
 
 if __name__ == "__main__":

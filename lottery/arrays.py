@@ -43,7 +43,8 @@ def load_arrays(
             arrays = {name: archive[name] for name in names}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
         raise UserError(
-            f"{where}: {Path(path).name} is corrupt or unreadable ({error}); re-run the trial that produced it"
+            f"{where}: {Path(path).name} is corrupt or unreadable ({error}); "
+            "re-run the trial that produced it"
         ) from None
     if dtype is not None:
         for name, array in arrays.items():

@@ -19,7 +19,9 @@ from lottery.model import LAYER_NAMES, build
 class MaskedClassifier(pl.LightningModule):
     """Conv-2 with weights θ ⊙ m. Logs `test_loss` and `test_acc` (fraction) on the evaluation set."""
 
-    def __init__(self, theta0: Mapping[str, torch.Tensor], mask: Mapping[str, torch.Tensor], lr: float) -> None:
+    def __init__(
+        self, theta0: Mapping[str, torch.Tensor], mask: Mapping[str, torch.Tensor], lr: float
+    ) -> None:
         super().__init__()
         self.model = build(dict(theta0))
         self.lr = lr
@@ -31,7 +33,9 @@ class MaskedClassifier(pl.LightningModule):
         return getattr(self, f"mask_{name}")
 
     @torch.no_grad()
-    def reset_to(self, theta0: Mapping[str, torch.Tensor], mask: Mapping[str, torch.Tensor] | None = None) -> None:
+    def reset_to(
+        self, theta0: Mapping[str, torch.Tensor], mask: Mapping[str, torch.Tensor] | None = None
+    ) -> None:
         """Weights ← θ0 ⊙ mask, biases ← 0; a new `mask` replaces the current one first."""
         for name in LAYER_NAMES:
             if mask is not None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tqdm import tqdm
+
 from lottery import tracking
 from lottery.data import load_dataset
 from lottery.data.datamodule import on_device
@@ -18,29 +20,38 @@ from lottery.trial_record import TrialRecord
 
 
 def run_experiment(
-    config: ExperimentConfig, data_dir: str, tracking_uri: str | None = None,
-    say: Callable[[str], None] = print, show_progress: bool = True,
+    config: ExperimentConfig,
+    data_dir: str,
+    tracking_uri: str | None = None,
+    say: Callable[[str], None] = tqdm.write,
+    show_progress: bool = True,
 ) -> dict[int, bool]:
     """Run every unfinished trial; return trial index → winning, for the trials of this configuration."""
     config.validate()
     client = tracking.connect(tracking_uri)
     dataset = load_dataset(config.dataset, data_dir, **_dataset_options(config))
     device = training_device()
-    say(f"{config.dataset}: {len(dataset.train)} train / {len(dataset.test)} test images, device {device}, "
-        f"config {config.config_id()}, store {client.tracking_uri}")
+    say(
+        f"{config.dataset}: {len(dataset.train)} train / {len(dataset.test)} test images, device {device}, "
+        f"config {config.config_id()}, store {client.tracking_uri}"
+    )
     dataset_on_device = on_device(dataset, device)
     experiment_id = tracking.experiment_id(client, config.dataset)
     verdicts: dict[int, bool] = {}
     for index in range(config.trials):
         record = TrialRecord.find(client, experiment_id, config, index)
         if record is not None and record.status == "FINISHED":
-            say(f"{config.dataset} trial {index + 1}/{config.trials}: finished earlier ({record.name}), skipped")
+            say(f"{config.dataset} trial {index + 1}/{config.trials}: finished in {record.name}, skipped")
             continue
         if record is None:
-            record = TrialRecord.create(client, experiment_id, config, index, theta0_for(config.seed, index), dataset)
+            record = TrialRecord.create(
+                client, experiment_id, config, index, theta0_for(config.seed, index), dataset
+            )
         else:
-            say(f"{config.dataset} trial {index + 1}/{config.trials}: resuming {record.name} "
-                f"after {record.completed_rounds()} completed rounds")
+            say(
+                f"{config.dataset} trial {index + 1}/{config.trials}: resuming {record.name} "
+                f"after {record.completed_rounds()} completed rounds"
+            )
             record.reopen()
         trial = Trial(config, index, dataset_on_device, record, say, show_progress)
         try:

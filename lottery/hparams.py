@@ -12,7 +12,7 @@ from lottery.model import CONV_LAYERS, DENSE_LAYERS
 
 @dataclass(frozen=True)
 class TrainingHparams:
-    """Adam with learning rate `lr`, `batch_size` images per step, `epochs` per round, optional bf16 autocast."""
+    """Adam at learning rate `lr`, `batch_size` images a step, `epochs` a round, optional bf16 autocast."""
 
     epochs: int = 10
     batch_size: int = 60
@@ -22,7 +22,7 @@ class TrainingHparams:
 
 @dataclass(frozen=True)
 class PruningHparams:
-    """Per-round pruning fractions of each layer group's *remaining* weights, `rounds` rounds after round 0."""
+    """Per-round fractions of each layer group's *remaining* weights to prune; `rounds` after round 0."""
 
     rounds: int = 11
     conv_rate: float = 0.1
@@ -60,7 +60,10 @@ class ExperimentConfig:
             (self.training.epochs >= 1, f"EPOCHS must be >= 1, got {self.training.epochs}"),
             (self.training.batch_size >= 1, f"BATCH_SIZE must be >= 1, got {self.training.batch_size}"),
             (self.training.lr > 0, f"LR must be > 0, got {self.training.lr}"),
-            (self.winning_tolerance >= 0, f"the winning tolerance must be >= 0, got {self.winning_tolerance}"),
+            (
+                self.winning_tolerance >= 0,
+                f"the winning tolerance must be >= 0, got {self.winning_tolerance}",
+            ),
             (self.seed >= 0, f"SEED must be >= 0, got {self.seed}"),
         ]
         for group in ("conv", "dense", "output"):

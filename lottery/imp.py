@@ -56,7 +56,9 @@ class IterativeMagnitudePruning(pl.Callback):
             following = masks.prune_by_magnitude(module.weights(), current, self.pruning.rate)
         metrics = trainer.callback_metrics
         self.on_round_end(
-            RoundResult(self.round, current, float(metrics["test_acc"]), float(metrics["test_loss"]), following)
+            RoundResult(
+                self.round, current, float(metrics["test_acc"]), float(metrics["test_loss"]), following
+            )
         )
         if following is not None:
             module.reset_to(self.theta0, following)

@@ -6,6 +6,7 @@ The default store is `sqlite:///mlruns/mlflow.db` with artifacts in `mlruns/arti
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from urllib.parse import urlparse
@@ -67,6 +68,8 @@ def connect(uri: str | None = None):
 
     uri = resolve_tracking_uri(uri)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for chatty in ("mlflow.store.db.utils", "alembic"):  # "Creating initial MLflow database tables…"
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     if is_remote(uri):
         for key, value in _HTTP_DEFAULTS.items():
             os.environ.setdefault(key, value)
@@ -93,7 +96,7 @@ def connect(uri: str | None = None):
 
 
 def experiment_id(client, name: str) -> str:
-    """The id of experiment `name`, created on first use with an explicit artifact location on local stores."""
+    """The id of experiment `name`, created on first use (explicit artifact location on local stores)."""
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import pytorch_lightning as pl
 import torch
+from tqdm import tqdm
 
 from lottery import mask as masks
 from lottery import seeds
@@ -28,7 +29,7 @@ from lottery.trial_record import RANDOM_MASK_ARTIFACT, WINNING_MASK_ARTIFACT, Tr
 
 logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
 warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-warnings.filterwarnings("ignore", message=".*`training_step` returned `None`.*")
+warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
 
 
 def theta0_for(seed: int, trial: int) -> dict[str, torch.Tensor]:
@@ -37,8 +38,12 @@ def theta0_for(seed: int, trial: int) -> dict[str, torch.Tensor]:
 
 
 def fit(
-    module: MaskedClassifier, data: DeviceDataModule, config: ExperimentConfig, epochs: int,
-    callbacks: list[pl.Callback] = (), show_progress: bool = True,
+    module: MaskedClassifier,
+    data: DeviceDataModule,
+    config: ExperimentConfig,
+    epochs: int,
+    callbacks: list[pl.Callback] = (),
+    show_progress: bool = True,
 ) -> dict[str, float]:
     """Train `module` for `epochs` epochs, evaluating on the test split every `config.training.epochs`."""
     trainer = pl.Trainer(
@@ -69,8 +74,15 @@ def fit(
 class Trial:
     """Trial `index` (0-based) of `config`, recorded in `record`; `say` prints the summary lines."""
 
-    def __init__(self, config: ExperimentConfig, index: int, dataset: Dataset, record: TrialRecord,
-                 say: Callable[[str], None] = print, show_progress: bool = True) -> None:
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        index: int,
+        dataset: Dataset,
+        record: TrialRecord,
+        say: Callable[[str], None] = tqdm.write,
+        show_progress: bool = True,
+    ) -> None:
         self.config, self.index, self.dataset, self.record = config, index, dataset, record
         self.say, self.show_progress = say, show_progress
         self.label = f"{config.dataset} trial {index + 1}/{config.trials}"
@@ -91,32 +103,54 @@ class Trial:
         self.record.finish(winning)
         random_acc = self.record.metric_steps("random_test_acc")[rounds]
         verdict = "winning" if winning else "not winning"
-        self.say(f"{self.label}: final ticket {accuracy[rounds]:.2%} ({verdict}; dense {accuracy[0]:.2%}), "
-                 f"random ticket {random_acc:.2%}")
+        self.say(
+            f"{self.label}: final ticket {accuracy[rounds]:.2%} ({verdict}; dense {accuracy[0]:.2%}), "
+            f"random ticket {random_acc:.2%}"
+        )
         return winning
 
     def train_rounds(self, theta0: dict[str, torch.Tensor], first: int) -> None:
         mask = masks.full(theta0) if first == 0 else self.record.load_mask(round_mask_artifact(first))
         epochs = self.config.training.epochs
         imp = IterativeMagnitudePruning(theta0, self.config.pruning, epochs, first, self.on_round_end)
-        data = DeviceDataModule(self.dataset, self.config.training.batch_size,
-                                (self.config.seed, self.index, seeds.IMP_BATCHES_STREAM), first * epochs)
+        data = DeviceDataModule(
+            self.dataset,
+            self.config.training.batch_size,
+            (self.config.seed, self.index, seeds.IMP_BATCHES_STREAM),
+            first * epochs,
+        )
         module = MaskedClassifier(theta0, mask, self.config.training.lr)
-        fit(module, data, self.config, (self.config.pruning.rounds + 1 - first) * epochs, [imp], self.show_progress)
+        fit(
+            module,
+            data,
+            self.config,
+            (self.config.pruning.rounds + 1 - first) * epochs,
+            [imp],
+            self.show_progress,
+        )
 
     def on_round_end(self, result: RoundResult) -> None:
         self.record.log_round(result)
-        self.say(f"{self.label} · round {result.round}/{self.config.pruning.rounds} · "
-                 f"sparsity {masks.sparsity(result.mask):.1%} · test acc {result.test_acc:.2%}")
+        self.say(
+            f"{self.label} · round {result.round}/{self.config.pruning.rounds} · "
+            f"sparsity {masks.sparsity(result.mask):.1%} · test acc {result.test_acc:.2%}"
+        )
 
     def train_random_ticket(self, theta0: dict[str, torch.Tensor], final_mask: masks.Mask) -> None:
         """The control: a random mask with the final ticket's per-layer counts, on the same θ0."""
         rng = seeds.numpy_rng(self.config.seed, self.index, seeds.RANDOM_TICKET_STREAM)
         random_mask = masks.random_like(final_mask, rng)
-        data = DeviceDataModule(self.dataset, self.config.training.batch_size,
-                                (self.config.seed, self.index, seeds.RANDOM_BATCHES_STREAM))
+        data = DeviceDataModule(
+            self.dataset,
+            self.config.training.batch_size,
+            (self.config.seed, self.index, seeds.RANDOM_BATCHES_STREAM),
+        )
         module = MaskedClassifier(theta0, random_mask, self.config.training.lr)
-        metrics = fit(module, data, self.config, self.config.training.epochs, show_progress=self.show_progress)
+        metrics = fit(
+            module, data, self.config, self.config.training.epochs, show_progress=self.show_progress
+        )
         self.record.log_arrays(RANDOM_MASK_ARTIFACT, masks.to_numpy(random_mask))
-        self.record.log_metrics({"random_test_acc": metrics["test_acc"], "random_test_loss": metrics["test_loss"]},
-                                step=self.config.pruning.rounds)
+        self.record.log_metrics(
+            {"random_test_acc": metrics["test_acc"], "random_test_loss": metrics["test_loss"]},
+            step=self.config.pruning.rounds,
+        )

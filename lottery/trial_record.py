@@ -59,7 +59,8 @@ class TrialRecord:
             [experiment_id],
             filter_string=(
                 f"tags.`{tracking.TAG_ROLE}` = '{tracking.ROLE_TRIAL}' and "
-                f"tags.`{tracking.TAG_CONFIG}` = '{config.config_id()}' and tags.`{tracking.TAG_TRIAL}` = '{trial}'"
+                f"tags.`{tracking.TAG_CONFIG}` = '{config.config_id()}' and "
+                f"tags.`{tracking.TAG_TRIAL}` = '{trial}'"
             ),
             order_by=["attributes.start_time DESC"],
         )
@@ -71,8 +72,13 @@ class TrialRecord:
 
     @classmethod
     def create(
-        cls, client, experiment_id: str, config: ExperimentConfig, trial: int,
-        theta0: dict[str, torch.Tensor], dataset: Dataset,
+        cls,
+        client,
+        experiment_id: str,
+        config: ExperimentConfig,
+        trial: int,
+        theta0: dict[str, torch.Tensor],
+        dataset: Dataset,
     ) -> TrialRecord:
         """A new run with the contract's tags, every hyperparameter, θ0 and the dataset's provenance."""
         tags = {
@@ -102,7 +108,9 @@ class TrialRecord:
             source=json.dumps({"source": dataset.source}),
             profile=json.dumps({"train": len(dataset.train), "test": len(dataset.test)}),
         )
-        self.client.log_inputs(self.run_id, [DatasetInput(entity, [InputTag("mlflow.data.context", "train")])])
+        self.client.log_inputs(
+            self.run_id, [DatasetInput(entity, [InputTag("mlflow.data.context", "train")])]
+        )
 
     def reopen(self) -> None:
         self.client.update_run(self.run_id, status="RUNNING")
@@ -148,7 +156,9 @@ class TrialRecord:
 
     def log_metrics(self, values: dict[str, float], step: int) -> None:
         now = _now_ms()
-        self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), now, step) for k, v in values.items()])
+        self.client.log_batch(
+            self.run_id, metrics=[Metric(k, float(v), now, step) for k, v in values.items()]
+        )
 
     def finish(self, winning: bool) -> None:
         self.client.log_batch(self.run_id, tags=[RunTag(tracking.TAG_WINNING, str(winning).lower())])

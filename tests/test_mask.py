@@ -8,8 +8,13 @@ from lottery import mask as masks
 from lottery.hparams import PruningHparams
 from lottery.model import LAYER_NAMES, initial_weights
 
-SHAPES = {"conv1": (64, 3, 3, 3), "conv2": (64, 64, 3, 3), "dense1": (256, 16384), "dense2": (256, 256),
-          "output": (10, 256)}
+SHAPES = {
+    "conv1": (64, 3, 3, 3),
+    "conv2": (64, 64, 3, 3),
+    "dense1": (256, 16384),
+    "dense2": (256, 256),
+    "output": (10, 256),
+}
 
 
 def expected_remaining(total: int, rate: float, rounds: int) -> int:

@@ -11,8 +11,9 @@ from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
 from lottery.model import LAYER_NAMES
 from lottery.trial import Trial
 
-CONFIG = ExperimentConfig(dataset="digits", trials=1, seed=1, training=TrainingHparams(epochs=1),
-                          pruning=PruningHparams(rounds=2))
+CONFIG = ExperimentConfig(
+    dataset="digits", trials=1, seed=1, training=TrainingHparams(epochs=1), pruning=PruningHparams(rounds=2)
+)
 
 
 def quiet(uri):
@@ -38,8 +39,11 @@ def test_interrupted_trial_resumes_in_the_same_run(tmp_path, monkeypatch, tiny_d
 
     monkeypatch.setattr(Trial, "on_round_end", original)
     resumed_rounds = []
-    monkeypatch.setattr(Trial, "train_rounds", lambda self, theta0, first: (resumed_rounds.append(first),
-                                                                           original_train(self, theta0, first)))
+    monkeypatch.setattr(
+        Trial,
+        "train_rounds",
+        lambda self, theta0, first: (resumed_rounds.append(first), original_train(self, theta0, first)),
+    )
     quiet(uri)
     assert resumed_rounds == [2]
     (after,) = trial_runs(uri)

@@ -17,8 +17,13 @@ ROUNDS = 2
 
 
 def config(**overrides) -> ExperimentConfig:
-    base = dict(dataset="digits", trials=2, seed=3, training=TrainingHparams(epochs=1, batch_size=60),
-                pruning=PruningHparams(rounds=ROUNDS))
+    base = dict(
+        dataset="digits",
+        trials=2,
+        seed=3,
+        training=TrainingHparams(epochs=1, batch_size=60),
+        pruning=PruningHparams(rounds=ROUNDS),
+    )
     return ExperimentConfig(**{**base, **overrides})
 
 
@@ -41,8 +46,17 @@ def test_one_finished_run_per_trial_with_the_contract_tags_and_params(trained):
         assert run.info.status == "FINISHED"
         assert tags[tracking.TAG_DATASET] == "digits" and tags[tracking.TAG_TRIAL] == str(index)
         assert tags[tracking.TAG_WINNING] == str(verdicts[index]).lower()
-        assert {"epochs", "batch_size", "lr", "rounds", "conv_rate", "dense_rate", "output_rate", "seed",
-                "winning_tolerance"} <= set(run.data.params)
+        assert {
+            "epochs",
+            "batch_size",
+            "lr",
+            "rounds",
+            "conv_rate",
+            "dense_rate",
+            "output_rate",
+            "seed",
+            "winning_tolerance",
+        } <= set(run.data.params)
         assert run.inputs.dataset_inputs[0].dataset.name == "digits"
     assert runs[0].data.tags[tracking.TAG_INIT] != runs[1].data.tags[tracking.TAG_INIT]
 
@@ -52,7 +66,9 @@ def test_metrics_per_round(trained):
     client = MlflowClient(uri)
     run = trial_runs(uri)[0]
     for key in ("test_acc", "test_loss", "sparsity", *(f"remaining.{n}" for n in LAYER_NAMES)):
-        assert sorted(m.step for m in client.get_metric_history(run.info.run_id, key)) == list(range(ROUNDS + 1))
+        assert sorted(m.step for m in client.get_metric_history(run.info.run_id, key)) == list(
+            range(ROUNDS + 1)
+        )
     sparsity = {m.step: m.value for m in client.get_metric_history(run.info.run_id, "sparsity")}
     assert sparsity[0] == 0 and 0 < sparsity[1] < sparsity[2]
     assert [m.step for m in client.get_metric_history(run.info.run_id, "random_test_acc")] == [ROUNDS]
@@ -63,12 +79,16 @@ def test_artifacts_hold_theta0_and_nested_masks(trained, tmp_path):
     for index, run in enumerate(trial_runs(uri)):
         run_id = run.info.run_id
         assert artifact_paths(uri, run_id) == {
-            "ticket/init.npz", "ticket/winning_mask.npz", "ticket/random_mask.npz",
+            "ticket/init.npz",
+            "ticket/winning_mask.npz",
+            "ticket/random_mask.npz",
             *(f"rounds/{r}/mask.npz" for r in range(1, ROUNDS + 1)),
         }
         init = artifact(uri, run_id, "ticket/init.npz", tmp_path / str(index))
         expected = theta0_for(3, index)
-        assert all(init[n].dtype == np.float32 and np.array_equal(init[n], expected[n].numpy()) for n in LAYER_NAMES)
+        assert all(
+            init[n].dtype == np.float32 and np.array_equal(init[n], expected[n].numpy()) for n in LAYER_NAMES
+        )
         previous = {n: np.ones_like(init[n], dtype=bool) for n in LAYER_NAMES}
         for r in range(1, ROUNDS + 1):
             mask = artifact(uri, run_id, f"rounds/{r}/mask.npz", tmp_path / f"{index}-{r}")
@@ -131,7 +151,9 @@ def test_pruned_weights_stay_zero_and_rounds_restart_from_theta0(tiny_digits):
 
     def record_reset(trainer, pl_module):
         imp_end(trainer, pl_module)
-        states.append((len(trainer.optimizers[0].state), {n: w.clone() for n, w in pl_module.weights().items()}))
+        states.append(
+            (len(trainer.optimizers[0].state), {n: w.clone() for n, w in pl_module.weights().items()})
+        )
 
     imp.on_train_epoch_end = record_reset
     fit(module, DeviceDataModule(tiny_digits, 60, (0,)), cfg, 2, [imp], show_progress=False)
@@ -144,3 +166,19 @@ def test_pruned_weights_stay_zero_and_rounds_restart_from_theta0(tiny_digits):
     for n in LAYER_NAMES:
         assert not final[n][~seen[1].mask[n]].any()
         assert final[n][seen[1].mask[n]].ne(theta0[n][seen[1].mask[n]]).any()
+
+
+def test_bf16_autocast_keeps_pruned_weights_zero(tiny_digits):
+    from lottery.classifier import MaskedClassifier
+    from lottery.data.datamodule import DeviceDataModule
+    from lottery.trial import fit
+
+    theta0 = theta0_for(0, 1)
+    mask = masks.prune_by_magnitude(theta0, masks.full(theta0), lambda name: 0.5)
+    module = MaskedClassifier(theta0, mask, lr=1e-3)
+    cfg = config(training=TrainingHparams(epochs=1, bf16=True))
+    metrics = fit(module, DeviceDataModule(tiny_digits, 60, (0,)), cfg, 1, show_progress=False)
+    assert 0 <= metrics["test_acc"] <= 1
+    for n in LAYER_NAMES:
+        assert module.weights()[n].dtype == torch.float32
+        assert not module.weights()[n][~mask[n]].any()

@@ -56,9 +56,22 @@ def test_file_store_is_refused(capsys, tmp_path):
 
 def test_command_line_error_has_no_traceback(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "experiments.train", "--dataset", "digits", "--trials", "1", "--rounds", "1",
-         "--epochs", "0"],
-        capture_output=True, text=True, env={"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db", "PATH": ""},
+        [
+            sys.executable,
+            "-m",
+            "experiments.train",
+            "--dataset",
+            "digits",
+            "--trials",
+            "1",
+            "--rounds",
+            "1",
+            "--epochs",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        env={"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db", "PATH": ""},
     )
     assert result.returncode == 2
     assert result.stderr.strip() == "error: EPOCHS must be >= 1, got 0"

@@ -31,8 +31,14 @@ class ShuffledBatches:
     resumed run draws the same batches as an uninterrupted one.
     """
 
-    def __init__(self, split: Split, normalize: Normalizer, batch_size: int, seed_entropy: tuple[int, ...],
-                 first_epoch: int = 0) -> None:
+    def __init__(
+        self,
+        split: Split,
+        normalize: Normalizer,
+        batch_size: int,
+        seed_entropy: tuple[int, ...],
+        first_epoch: int = 0,
+    ) -> None:
         self.images, self.labels = split.images, split.labels
         self.normalize, self.batch_size = normalize, batch_size
         self.seed_entropy, self.epoch = seed_entropy, first_epoch

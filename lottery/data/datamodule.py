@@ -23,7 +23,9 @@ class DeviceDataModule(pl.LightningDataModule):
     """Train batches of `batch_size` from a seeded device-side permutation; the test split serves as the
     validation set, evaluated in order. `seed_entropy` and `first_epoch` fix the batch order."""
 
-    def __init__(self, dataset: Dataset, batch_size: int, seed_entropy: tuple[int, ...], first_epoch: int = 0):
+    def __init__(
+        self, dataset: Dataset, batch_size: int, seed_entropy: tuple[int, ...], first_epoch: int = 0
+    ):
         super().__init__()
         device = dataset.train.images.device
         normalize = Normalizer(dataset.mean, dataset.std, device)

@@ -16,8 +16,14 @@ class Split:
     labels: torch.Tensor
 
     def __post_init__(self) -> None:
-        if self.images.dtype != torch.uint8 or self.images.dim() != 4 or tuple(self.images.shape[1:]) != (3, 32, 32):
-            raise ValueError(f"images must be uint8 N×3×32×32, got {self.images.dtype} {tuple(self.images.shape)}")
+        if (
+            self.images.dtype != torch.uint8
+            or self.images.dim() != 4
+            or tuple(self.images.shape[1:]) != (3, 32, 32)
+        ):
+            raise ValueError(
+                f"images must be uint8 N×3×32×32, got {self.images.dtype} {tuple(self.images.shape)}"
+            )
         if self.labels.dtype != torch.int64 or self.labels.shape != (self.images.shape[0],):
             raise ValueError(f"labels must be int64 of length {self.images.shape[0]}")
 

@@ -15,7 +15,12 @@ DATASETS: dict[str, str] = {
     "cinic10": "lottery.data.cinic10",
     "svhn": "lottery.data.svhn",
 }
-ALIASES: dict[str, str] = {"cinic": "cinic10", "cifar": "cifar10", "cifar-10": "cifar10", "cinic-10": "cinic10"}
+ALIASES: dict[str, str] = {
+    "cinic": "cinic10",
+    "cifar": "cifar10",
+    "cifar-10": "cifar10",
+    "cinic-10": "cinic10",
+}
 
 
 def canonical_name(name: str) -> str:

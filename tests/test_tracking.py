@@ -1,0 +1,62 @@
+"""The MLflow glue: experiments with explicit artifact locations, the .npz round trip, corrupt artifacts."""
+
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+
+from lottery import tracking
+from lottery.arrays import save_arrays
+from lottery.errors import UserError
+from lottery.model import LAYER_NAMES
+from lottery.trial_record import TrialRecord
+
+ARRAYS = {name: np.arange(6, dtype=np.float32).reshape(2, 3) * i for i, name in enumerate(LAYER_NAMES)}
+
+
+@pytest.fixture
+def record(store_uri, tmp_path):
+    client = tracking.connect(store_uri)
+    experiment = tracking.experiment_id(client, "digits")
+    return TrialRecord(client, client.create_run(experiment, run_name="digits/trial-00").info.run_id, "t")
+
+
+def test_local_experiments_get_an_explicit_artifact_location(store_uri, tmp_path):
+    client = tracking.connect(store_uri)
+    experiment = client.get_experiment(tracking.experiment_id(client, "digits"))
+    assert experiment.artifact_location == (tmp_path / "store" / "artifacts" / "digits").as_uri()
+    assert tracking.experiment_id(client, "digits") == experiment.experiment_id
+
+
+def test_arrays_round_trip_through_the_store_without_pickle(record):
+    record.log_arrays("ticket/init.npz", ARRAYS)
+    loaded = record.load_arrays("ticket/init.npz", np.float32)
+    assert list(loaded) == list(LAYER_NAMES)
+    assert all(np.array_equal(loaded[n], ARRAYS[n]) for n in LAYER_NAMES)
+
+
+def test_a_corrupt_artifact_is_one_clear_error(record, tmp_path):
+    bad = tmp_path / "mask.npz"
+    bad.write_bytes(b"not a zip file")
+    MlflowClient(record.client.tracking_uri).log_artifact(record.run_id, str(bad), "rounds/1")
+    with pytest.raises(UserError, match=rf"run t \({record.run_id}\): mask.npz is corrupt"):
+        record.load_mask("rounds/1/mask.npz")
+
+
+def test_wrong_layers_or_dtype_are_rejected(record, tmp_path):
+    record.log_arrays("ticket/init.npz", {"conv1": ARRAYS["conv1"]})
+    with pytest.raises(UserError, match="holds arrays \\['conv1'\\]"):
+        record.load_theta0()
+    record.log_arrays("rounds/1/mask.npz", ARRAYS)
+    with pytest.raises(UserError, match="dtype float32, expected bool"):
+        record.load_mask("rounds/1/mask.npz")
+
+
+def test_pickled_object_arrays_are_refused(tmp_path):
+    path = tmp_path / "evil.npz"
+    np.savez(path, **{n: np.array([object()], dtype=object) for n in LAYER_NAMES})
+    from lottery.arrays import load_arrays
+
+    with pytest.raises(UserError, match="corrupt or unreadable"):
+        load_arrays(path, LAYER_NAMES)
+    save_arrays(tmp_path / "ok.npz", ARRAYS)
+    assert load_arrays(tmp_path / "ok.npz", LAYER_NAMES)["output"].shape == (2, 3)
