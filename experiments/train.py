@@ -7,7 +7,6 @@ import os
 
 from lottery.data import canonical_name
 from lottery.errors import UserError, exit_on_user_error
-from lottery.experiment import run_experiment
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
 
 
@@ -75,6 +74,9 @@ def parse(argv: list[str] | None) -> tuple[ExperimentConfig, str, str | None, bo
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
     config, data_dir, tracking_uri, progress = parse(argv)
+    # Lightning and MLflow load only once the arguments are valid: a typo fails in a second.
+    from lottery.experiment import run_experiment
+
     verdicts = run_experiment(config, data_dir, tracking_uri, show_progress=progress)
     if verdicts:
         print(f"{config.dataset}: {sum(verdicts.values())} of {len(verdicts)} trials found a winning ticket")
