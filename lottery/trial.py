@@ -89,7 +89,7 @@ class Trial:
 
     def run(self) -> bool:
         """Train what is missing, finish the run, and return whether the final ticket is winning."""
-        theta0 = self.record.load_theta0()
+        theta0 = self.record.ensure_theta0(theta0_for(self.config.seed, self.index))
         rounds = self.config.pruning.rounds
         first = self.record.completed_rounds()
         if first <= rounds:

@@ -16,11 +16,13 @@ import numpy as np
 import torch
 from mlflow.entities import Dataset as DatasetEntity
 from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunStatus, RunTag
+from mlflow.exceptions import MlflowException
 
 from lottery import mask as masks
 from lottery import tracking
 from lottery.arrays import load_arrays, save_arrays
 from lottery.data.dataset import Dataset
+from lottery.errors import UserError
 from lottery.hparams import ExperimentConfig
 from lottery.imp import RoundResult
 from lottery.model import LAYER_NAMES
@@ -80,7 +82,8 @@ class TrialRecord:
         theta0: dict[str, torch.Tensor],
         dataset: Dataset,
     ) -> TrialRecord:
-        """A new run with the contract's tags, every hyperparameter, θ0 and the dataset's provenance."""
+        """A new run with the contract's tags (θ0's digest among them), every hyperparameter and the
+        dataset's provenance. θ0 itself is logged by `ensure_theta0`, so an interrupted creation resumes."""
         tags = {
             tracking.TAG_ROLE: tracking.ROLE_TRIAL,
             tracking.TAG_DATASET: config.dataset,
@@ -93,7 +96,6 @@ class TrialRecord:
         params = [Param(k, v) for k, v in {**config.params(), "trial": str(trial)}.items()]
         client.log_batch(record.run_id, params=params)
         record.log_dataset(dataset)
-        record.log_arrays(INIT_ARTIFACT, {name: w.numpy() for name, w in theta0.items()})
         return record
 
     @property
@@ -132,12 +134,29 @@ class TrialRecord:
             local = save_arrays(Path(tmp) / path.name, arrays)
             self.client.log_artifact(self.run_id, str(local), artifact_path=str(path.parent))
 
-    def load_arrays(self, artifact: str, dtype) -> dict[str, np.ndarray]:
-        with tempfile.TemporaryDirectory() as tmp:
-            local = self.client.download_artifacts(self.run_id, artifact, dst_path=tmp)
-            return load_arrays(local, LAYER_NAMES, dtype, source=f"run {self.name} ({self.run_id})")
+    def has_artifact(self, artifact: str) -> bool:
+        return any(
+            f.path == artifact for f in self.client.list_artifacts(self.run_id, str(Path(artifact).parent))
+        )
 
-    def load_theta0(self) -> dict[str, torch.Tensor]:
+    def load_arrays(self, artifact: str, dtype) -> dict[str, np.ndarray]:
+        source = f"run {self.name} ({self.run_id})"
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                local = self.client.download_artifacts(self.run_id, artifact, dst_path=tmp)
+            except (MlflowException, OSError) as error:
+                reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+                raise UserError(
+                    f"{source}: cannot read artifact {artifact} ({reason}); delete the run in the MLflow UI "
+                    "to train this trial afresh"
+                ) from None
+            return load_arrays(local, LAYER_NAMES, dtype, source=source)
+
+    def ensure_theta0(self, theta0: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """θ0 as the run stores it; `theta0` is logged first when the run has none yet."""
+        if not self.has_artifact(INIT_ARTIFACT):
+            self.log_arrays(INIT_ARTIFACT, {name: w.numpy() for name, w in theta0.items()})
+            return theta0
         return {name: torch.from_numpy(a) for name, a in self.load_arrays(INIT_ARTIFACT, np.float32).items()}
 
     def load_mask(self, artifact: str) -> masks.Mask:

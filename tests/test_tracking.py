@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from mlflow import MlflowClient
 
 from lottery import tracking
@@ -45,7 +46,7 @@ def test_a_corrupt_artifact_is_one_clear_error(record, tmp_path):
 def test_wrong_layers_or_dtype_are_rejected(record, tmp_path):
     record.log_arrays("ticket/init.npz", {"conv1": ARRAYS["conv1"]})
     with pytest.raises(UserError, match="holds arrays \\['conv1'\\]"):
-        record.load_theta0()
+        record.ensure_theta0({})
     record.log_arrays("rounds/1/mask.npz", ARRAYS)
     with pytest.raises(UserError, match="dtype float32, expected bool"):
         record.load_mask("rounds/1/mask.npz")
@@ -60,3 +61,15 @@ def test_pickled_object_arrays_are_refused(tmp_path):
         load_arrays(path, LAYER_NAMES)
     save_arrays(tmp_path / "ok.npz", ARRAYS)
     assert load_arrays(tmp_path / "ok.npz", LAYER_NAMES)["output"].shape == (2, 3)
+
+
+def test_theta0_is_logged_once_then_read_back(record):
+    theta0 = {name: torch.from_numpy(array) for name, array in ARRAYS.items()}
+    assert record.ensure_theta0(theta0) is theta0
+    again = record.ensure_theta0({})
+    assert all(torch.equal(again[n], theta0[n]) for n in LAYER_NAMES)
+
+
+def test_a_missing_artifact_is_one_clear_error(record):
+    with pytest.raises(UserError, match="cannot read artifact rounds/3/mask.npz"):
+        record.load_mask("rounds/3/mask.npz")
