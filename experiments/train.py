@@ -44,7 +44,7 @@ def parse(argv: list[str] | None) -> tuple[ExperimentConfig, str, str | None, bo
         "--train-splits",
         choices=["train", "train+valid"],
         default="train",
-        help="CINIC-10 only: which splits to train on",
+        help="which splits to train on (train+valid: CINIC-10 only)",
     )
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (mixed precision)")
     p.add_argument("--data-dir", default=os.environ.get("DATA_DIR", "data"))

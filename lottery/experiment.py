@@ -29,7 +29,7 @@ def run_experiment(
     """Run every unfinished trial; return trial index → winning, for the trials of this configuration."""
     config.validate()
     client = tracking.connect(tracking_uri)
-    dataset = load_dataset(config.dataset, data_dir, **_dataset_options(config))
+    dataset = load_dataset(config.dataset, data_dir, config.train_splits)
     device = training_device()
     say(
         f"{config.dataset}: {len(dataset.train)} train / {len(dataset.test)} test images, device {device}, "
@@ -63,7 +63,3 @@ def run_experiment(
             record.abort("FAILED")
             raise
     return verdicts
-
-
-def _dataset_options(config: ExperimentConfig) -> dict:
-    return {"train_splits": config.train_splits} if config.dataset == "cinic10" else {}

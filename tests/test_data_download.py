@@ -117,7 +117,8 @@ def test_offline_without_files_is_one_line_naming_what_to_put_where(tmp_path, mo
         loader(tmp_path)
     message = str(caught.value)
     assert "\n" not in message and len(tried) == 1
-    assert "cannot download" in message and str(tmp_path) in message and "README.md, section Datasets" in message
+    assert "cannot download" in message and str(tmp_path) in message
+    assert "README.md, section Datasets" in message
     for name in names:
         assert name in message
     assert not list(tmp_path.rglob("*.part"))

@@ -88,3 +88,8 @@ def test_no_finished_trial_after_a_crash(store_uri, tiny_data, monkeypatch):
         main(["--dataset", "digits", "--trials", "1", "--rounds", "0", "--epochs", "1", "--no-progress-bar"])
     (run,) = trial_runs(store_uri)
     assert run.info.status == "FAILED"
+
+
+def test_a_training_split_the_dataset_lacks(capsys, store_uri):
+    err = run_cli(capsys, "--dataset", "digits", *TINY, "--train-splits", "train+valid")
+    assert err == "error: digits has no training split 'train+valid'; choose train"

@@ -87,6 +87,6 @@ class Cifar10(OfficialDataset):
         return data.reshape(-1, 3, 32, 32), labels
 
 
-def load(data_dir: Path) -> Dataset:
+def load(data_dir: Path, train_splits: str = "train") -> Dataset:
     """CIFAR-10 from `data_dir/cifar10/`: train 50,000, test 10,000 images."""
-    return Cifar10(data_dir).load()
+    return Cifar10(data_dir).load(train_splits)

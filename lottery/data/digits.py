@@ -6,6 +6,8 @@ copied to three channels. The split is a fixed, seeded, stratified 80/20 split.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -13,6 +15,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from lottery.data.dataset import Dataset, Split
+from lottery.errors import UserError
 
 SPLIT_SEED = 0
 TEST_FRACTION = 0.2
@@ -29,7 +32,10 @@ def _channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float
     return tuple(x.mean(dim=(0, 2, 3)).tolist()), tuple(x.std(dim=(0, 2, 3)).tolist())
 
 
-def load() -> Dataset:
+def load(data_dir: Path | None = None, train_splits: str = "train") -> Dataset:
+    """The digits; `data_dir` is not used (scikit-learn ships them), `train_splits` must be "train"."""
+    if train_splits != "train":
+        raise UserError(f"digits has no training split {train_splits!r}; choose train")
     bunch = load_digits()
     images8 = bunch.images
     labels = bunch.target.astype(np.int64)

@@ -8,7 +8,7 @@ from pathlib import Path
 from lottery.data.dataset import Dataset
 from lottery.errors import UserError
 
-# canonical name -> module under lottery.data whose `load(data_dir, **options)` returns a Dataset
+# canonical name -> module under lottery.data whose `load(data_dir, train_splits)` returns a Dataset
 DATASETS: dict[str, str] = {
     "digits": "lottery.data.digits",
     "cifar10": "lottery.data.cifar10",
@@ -33,10 +33,7 @@ def canonical_name(name: str) -> str:
     return key
 
 
-def load_dataset(name: str, data_dir: str | Path = "data", **options) -> Dataset:
-    """Load dataset `name`; the files live under `data_dir` (ignored by `digits`)."""
-    key = canonical_name(name)
-    module = importlib.import_module(DATASETS[key])
-    if key == "digits":
-        return module.load()
-    return module.load(Path(data_dir), **options)
+def load_dataset(name: str, data_dir: str | Path = "data", train_splits: str = "train") -> Dataset:
+    """Load dataset `name`, training on `train_splits`; the files live under `data_dir` (not for `digits`)."""
+    module = importlib.import_module(DATASETS[canonical_name(name)])
+    return module.load(Path(data_dir), train_splits)

@@ -59,6 +59,6 @@ class Svhn(OfficialDataset):
         return np.ascontiguousarray(x.transpose(3, 2, 0, 1)), labels % 10
 
 
-def load(data_dir: Path) -> Dataset:
+def load(data_dir: Path, train_splits: str = "train") -> Dataset:
     """SVHN from `data_dir/svhn/`: train 73,257, test 26,032 digits (the extra split is not used)."""
-    return Svhn(data_dir).load()
+    return Svhn(data_dir).load(train_splits)
