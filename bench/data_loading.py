@@ -26,10 +26,10 @@ import torch
 from torch.utils.data import DataLoader
 from torchvision import transforms
 
-from lottery.data import load_dataset
 from lottery.data.batches import Normalizer, ShuffledBatches
 from lottery.data.cache import SplitCache
 from lottery.data.dataset import Split
+from lottery.data.registry import load_dataset
 
 OFFICIAL_SIZES = {
     "cifar10": {"train": 50_000, "test": 10_000},

@@ -15,7 +15,7 @@ from lottery import mask as masks
 from lottery.classifier import MaskedClassifier
 from lottery.data.datamodule import DeviceDataModule
 from lottery.data.digits import load
-from lottery.model import LAYER_NAMES
+from lottery.layers import LAYER_NAMES
 from lottery.trial import theta0_for
 
 REPEATS = 3

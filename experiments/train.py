@@ -5,19 +5,18 @@ from __future__ import annotations
 import argparse
 import os
 
-from lottery.data import canonical_name
-from lottery.errors import UserError, exit_on_user_error
+from lottery.data.registry import canonical_name
+from lottery.errors import ArgumentParser, exit_on_user_error
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, like every other user error
-        raise UserError(f"{message} (see `python -m experiments.train --help`)")
 
 
 def parse(argv: list[str] | None) -> tuple[ExperimentConfig, str, str | None, bool]:
     defaults_t, defaults_p = TrainingHparams(), PruningHparams()
-    p = _Parser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = ArgumentParser(
+        prog="python -m experiments.train",
+        description=__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--dataset", required=True, help="digits, cifar10, cinic10 (cinic) or svhn")
     p.add_argument("--trials", type=int, default=20, help="independent IMP trials")
     p.add_argument("--rounds", type=int, default=defaults_p.rounds, help="pruning rounds after round 0")

@@ -13,7 +13,8 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from lottery.model import LAYER_NAMES, build
+from lottery.layers import LAYER_NAMES
+from lottery.model import build
 
 
 class MaskedClassifier(pl.LightningModule):

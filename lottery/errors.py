@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import functools
 import sys
 from collections.abc import Callable
@@ -12,6 +13,13 @@ T = TypeVar("T")
 
 class UserError(Exception):
     """A problem the user can fix: the message names the problem and the fix, in one line."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An argparse parser whose errors are `UserError`s: one line, pointing at `--help`."""
+
+    def error(self, message: str):
+        raise UserError(f"{message} (see `{self.prog} --help`)")
 
 
 def exit_on_user_error(main: Callable[..., T]) -> Callable[..., T]:

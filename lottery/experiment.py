@@ -11,8 +11,8 @@ from collections.abc import Callable
 from tqdm import tqdm
 
 from lottery import tracking
-from lottery.data import load_dataset
 from lottery.data.datamodule import on_device
+from lottery.data.registry import load_dataset
 from lottery.device import training_device
 from lottery.hparams import ExperimentConfig
 from lottery.trial import Trial, theta0_for

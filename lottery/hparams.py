@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from lottery.errors import UserError
-from lottery.model import CONV_LAYERS, DENSE_LAYERS
+from lottery.layers import CONV_LAYERS, DENSE_LAYERS
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-LAYER_NAMES: tuple[str, ...] = ("conv1", "conv2", "dense1", "dense2", "output")
-CONV_LAYERS: tuple[str, ...] = ("conv1", "conv2")
-DENSE_LAYERS: tuple[str, ...] = ("dense1", "dense2")
+from lottery.layers import LAYER_NAMES
+
 NUM_CLASSES = 10
 
 

@@ -68,6 +68,7 @@ def connect(uri: str | None = None):
 
     uri = resolve_tracking_uri(uri)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # no "🏃 View run …" per run
     for chatty in ("mlflow.store.db.utils", "alembic"):  # "Creating initial MLflow database tables…"
         logging.getLogger(chatty).setLevel(logging.WARNING)
     if is_remote(uri):

@@ -25,7 +25,7 @@ from lottery.data.dataset import Dataset
 from lottery.errors import UserError
 from lottery.hparams import ExperimentConfig
 from lottery.imp import RoundResult
-from lottery.model import LAYER_NAMES
+from lottery.layers import LAYER_NAMES
 
 INIT_ARTIFACT = "ticket/init.npz"
 WINNING_MASK_ARTIFACT = "ticket/winning_mask.npz"

@@ -9,7 +9,8 @@ import pickle
 import numpy as np
 import pytest
 
-from lottery.data import cifar10, load_dataset
+from lottery.data import cifar10
+from lottery.data.registry import load_dataset
 from lottery.errors import UserError
 from tests import data_fixtures as fx
 from tests.data_fixtures import no_network  # noqa: F401 (autouse: no test reaches the network)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lottery.data import cinic10, load_dataset
+from lottery.data import cinic10
+from lottery.data.registry import load_dataset
 from lottery.errors import UserError
 from tests import data_fixtures as fx
 from tests.data_fixtures import no_network  # noqa: F401 (autouse: no test reaches the network)

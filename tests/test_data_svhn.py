@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import scipy.io
 
-from lottery.data import load_dataset, svhn
+from lottery.data import svhn
+from lottery.data.registry import load_dataset
 from lottery.errors import UserError
 from tests import data_fixtures as fx
 from tests.data_fixtures import no_network  # noqa: F401 (autouse: no test reaches the network)

@@ -6,7 +6,8 @@ import torch
 
 from lottery import mask as masks
 from lottery.hparams import PruningHparams
-from lottery.model import LAYER_NAMES, initial_weights
+from lottery.layers import LAYER_NAMES
+from lottery.model import initial_weights
 
 SHAPES = {
     "conv1": (64, 3, 3, 3),

@@ -8,7 +8,7 @@ from trial_store import artifact, trial_runs
 
 from lottery.experiment import run_experiment
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
-from lottery.model import LAYER_NAMES
+from lottery.layers import LAYER_NAMES
 from lottery.trial import Trial
 
 CONFIG = ExperimentConfig(

@@ -8,7 +8,7 @@ from mlflow import MlflowClient
 from lottery import tracking
 from lottery.arrays import save_arrays
 from lottery.errors import UserError
-from lottery.model import LAYER_NAMES
+from lottery.layers import LAYER_NAMES
 from lottery.trial_record import TrialRecord
 
 ARRAYS = {name: np.arange(6, dtype=np.float32).reshape(2, 3) * i for i, name in enumerate(LAYER_NAMES)}

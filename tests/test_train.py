@@ -13,7 +13,7 @@ from lottery import tracking
 from lottery.data.dataset import Split
 from lottery.experiment import run_experiment
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
-from lottery.model import LAYER_NAMES
+from lottery.layers import LAYER_NAMES
 from lottery.trial import theta0_for
 
 ROUNDS = 2

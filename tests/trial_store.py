@@ -7,7 +7,7 @@ from mlflow import MlflowClient
 
 from lottery import tracking
 from lottery.arrays import load_arrays
-from lottery.model import LAYER_NAMES
+from lottery.layers import LAYER_NAMES
 
 
 def trial_runs(uri: str):

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lottery.data.dataset import Dataset
 from lottery.errors import UserError
+
+if TYPE_CHECKING:
+    from lottery.data.dataset import Dataset
 
 # canonical name -> module under lottery.data whose `load(data_dir, train_splits)` returns a Dataset
 DATASETS: dict[str, str] = {

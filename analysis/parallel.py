@@ -1,0 +1,25 @@
+"""Threads over independent work items: scipy's sparse kernels, the assignment solver, BLAS and numpy's array
+kernels release the GIL, so threads use every core without copying tickets into other processes. While they
+run, BLAS is held to one thread each, so that the cores are not oversubscribed."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from threadpoolctl import threadpool_limits
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def available_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def thread_map(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """[function(item) for item in items], computed on one thread per available CPU."""
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(available_cpus()) as pool:
+        return list(pool.map(function, items))

@@ -1,0 +1,105 @@
+"""The whole analysis of a set of tickets in memory: conditions and pairs, distances, statistics, patterns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.conditions import RANDOM, Condition, build_conditions, named_generator
+from analysis.incoming import ticket_sets
+from analysis.nnstd import pair_distances
+from analysis.parallel import thread_map
+from analysis.patterns import Patterns, kernel_patterns
+from analysis.signed import Ticket
+from analysis.stats import condition_stats
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The analysis's options: datasets in scope, pairs per condition, seed, α, tickets per pattern group."""
+
+    datasets: tuple[str, ...]
+    pairs: int = 50
+    seed: int = 0
+    alpha: float = 0.01
+    k: int | None = None  # None: every ticket of the group
+
+
+@dataclass(frozen=True)
+class Analysis:
+    settings: Settings
+    layer_names: tuple[str, ...]
+    tickets: list[Ticket]
+    conditions: list[Condition]
+    distances: dict[str, dict[str, np.ndarray]]  # condition -> metric -> (pairs, layers)
+    stats: pd.DataFrame
+    pattern_groups: dict[str, np.ndarray]  # group -> indices of its tickets
+    patterns: dict[str, Patterns]
+    notes: list[str]  # conditions and groups skipped for want of tickets
+
+
+def pattern_groups(
+    tickets: Sequence[Ticket], datasets: Sequence[str], k: int | None, seed: int
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """`random` (the random pool) and `WTs_<ds>`: up to k tickets each, drawn seeded by (seed, group name)."""
+    members = {RANDOM: [i for i, t in enumerate(tickets) if not t.winning]}
+    members |= {
+        f"WTs_{ds}": [i for i, t in enumerate(tickets) if t.winning and t.dataset == ds] for ds in datasets
+    }
+    groups, skipped = {}, []
+    for name, indices in members.items():
+        if not indices:
+            skipped.append(f"pattern group {name} skipped: no tickets")
+            continue
+        chosen = np.array(indices)
+        if k is not None and len(chosen) > k:
+            chosen = np.sort(named_generator(seed, f"patterns/{name}").choice(chosen, size=k, replace=False))
+        groups[name] = chosen
+    return groups, skipped
+
+
+def analyse(
+    tickets: Sequence[Ticket],
+    settings: Settings,
+    layer_names: Sequence[str],
+    log: Callable[[str], None] = print,
+) -> Analysis:
+    """Distances of every condition's pairs for both metrics, their statistics, and the kernel patterns.
+
+    `log` receives the skipped conditions and groups, and progress.
+    """
+    conditions, skipped = build_conditions(tickets, settings.datasets, settings.pairs, settings.seed)
+    groups, skipped_groups = pattern_groups(tickets, settings.datasets, settings.k, settings.seed)
+    for message in skipped + skipped_groups:
+        log(message)
+
+    all_pairs = np.concatenate([c.pairs for c in conditions]) if conditions else np.zeros((0, 2), np.int64)
+    used, local_pairs = np.unique(all_pairs, return_inverse=True)
+    log(
+        f"comparing {len(all_pairs)} pairs of {len(used)} tickets in {len(conditions)} conditions "
+        "(NNSTD, NNSTD±)"
+    )
+    sets = thread_map(lambda i: ticket_sets(tickets[i].layers), used)
+    distances = pair_distances(sets, local_pairs.reshape(-1, 2))
+
+    bounds = np.cumsum([0] + [len(c.pairs) for c in conditions])
+    by_condition = {
+        c.name: {metric: values[start:stop] for metric, values in distances.items()}
+        for c, start, stop in zip(conditions, bounds[:-1], bounds[1:], strict=True)
+    }
+    return Analysis(
+        settings=settings,
+        layer_names=tuple(layer_names),
+        tickets=list(tickets),
+        conditions=conditions,
+        distances=by_condition,
+        stats=condition_stats(by_condition, layer_names, settings.alpha),
+        pattern_groups=groups,
+        patterns={
+            name: kernel_patterns([tickets[i].layers[0] for i in index]) for name, index in groups.items()
+        },
+        notes=skipped + skipped_groups,
+    )

@@ -1,0 +1,169 @@
+"""Synthetic tickets for the analysis tests and `bench.analysis_speed`: arrays in the tracking contract's
+layout, trial runs logged into a store, a fresh store in seconds (fixtures), and a naive per-unit-pair NNSTD:
+the oracle the fast one must match.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.optimize import linear_sum_assignment
+
+from lottery import tracking
+from lottery.arrays import save_arrays
+from lottery.layers import LAYER_NAMES
+
+# Fraction of weights pruned per layer in the paper's tickets (91.2 % overall for Conv-2).
+PAPER_PRUNED: dict[str, float] = {
+    "conv1": 0.686,
+    "conv2": 0.686,
+    "dense1": 0.914,
+    "dense2": 0.914,
+    "output": 0.686,
+}
+
+
+def conv2_shapes(
+    channels: int = 64, side: int = 16, hidden: int = 256, classes: int = 10
+) -> dict[str, tuple]:
+    """Layer shapes of Conv-2 (the defaults) or of a smaller network wired the same way."""
+    return {
+        "conv1": (channels, 3, 3, 3),
+        "conv2": (channels, channels, 3, 3),
+        "dense1": (hidden, channels * side * side),
+        "dense2": (hidden, hidden),
+        "output": (classes, hidden),
+    }
+
+
+SMALL_SHAPES = conv2_shapes(channels=8, side=2, hidden=12)
+
+
+def random_theta0(shapes: Mapping[str, tuple], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    return {name: rng.standard_normal(shape).astype(np.float32) for name, shape in shapes.items()}
+
+
+def random_mask(
+    shapes: Mapping[str, tuple], rng: np.random.Generator, pruned: Mapping[str, float] = PAPER_PRUNED
+) -> dict[str, np.ndarray]:
+    return {name: rng.random(shape) >= pruned[name] for name, shape in shapes.items()}
+
+
+def random_signed(
+    shapes: Mapping[str, tuple], rng: np.random.Generator, pruned: Mapping[str, float] = PAPER_PRUNED
+) -> list[np.ndarray]:
+    """A signed ticket sign(θ0) ⊙ mask with independent random signs and mask."""
+    theta0, mask = random_theta0(shapes, rng), random_mask(shapes, rng, pruned)
+    return [(np.sign(theta0[name]) * mask[name]).astype(np.int8) for name in shapes]
+
+
+def permute_hidden_units(layers: Sequence[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    """The same network with every hidden unit reordered: filters and their conv→dense blocks, dense units."""
+    out = [np.array(layer) for layer in layers]
+    for k in range(len(out) - 1):
+        order = rng.permutation(out[k].shape[0])
+        out[k] = out[k][order]
+        following = out[k + 1]
+        blocks = following.reshape(following.shape[0], len(order), -1)
+        out[k + 1] = blocks[:, order, :].reshape(following.shape)
+    return out
+
+
+def _incoming(row: np.ndarray, sign: int | None) -> frozenset[int]:
+    hits = row != 0 if sign is None else row == sign
+    return frozenset(np.flatnonzero(hits).tolist())
+
+
+def _ned(g: frozenset[int], h: frozenset[int]) -> float:
+    union = len(g | h)
+    return len(g ^ h) / union if union else 0.0
+
+
+def naive_nnstd(a: Sequence[np.ndarray], b: Sequence[np.ndarray], *, signed: bool) -> list[float]:
+    """The definition run literally: Python sets, one NED per unit pair, network 2's inputs reordered."""
+    b = [np.array(layer) for layer in b]
+    signs = (1, -1) if signed else (None,)
+    distances = []
+    for k, layer_a in enumerate(a):
+        rows_a, rows_b = layer_a.reshape(layer_a.shape[0], -1), b[k].reshape(b[k].shape[0], -1)
+        sets_a = [[_incoming(row, s) for s in signs] for row in rows_a]
+        sets_b = [[_incoming(row, s) for s in signs] for row in rows_b]
+        cost = np.array(
+            [[sum(map(_ned, ga, gb)) / len(signs) for gb in sets_b] for ga in sets_a], dtype=np.float64
+        )
+        units, matching = linear_sum_assignment(cost)
+        distances.append(float(cost[units, matching].sum() / len(units)))
+        if k + 1 < len(b):
+            following = b[k + 1]
+            blocks = following.reshape(following.shape[0], len(matching), -1)
+            b[k + 1] = blocks[:, matching, :].reshape(following.shape)
+    return distances
+
+
+@pytest.fixture(scope="session", name="migrated_store")
+def migrated_store_fixture(tmp_path_factory) -> Path:
+    """An empty SQLite store with MLflow's tables created once (creating them takes seconds)."""
+    db = tmp_path_factory.mktemp("template") / "mlflow.db"
+    tracking.connect(f"sqlite:///{db}")
+    return db
+
+
+@pytest.fixture(name="uri")
+def uri_fixture(migrated_store, tmp_path, monkeypatch) -> str:
+    """A fresh, empty store (a copy of the template), exported as MLFLOW_TRACKING_URI."""
+    db = tmp_path / "store" / "mlflow.db"
+    db.parent.mkdir()
+    shutil.copy(migrated_store, db)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
+    return f"sqlite:///{db}"
+
+
+def log_trials(
+    uri: str,
+    dataset: str,
+    trials: int,
+    *,
+    shapes: Mapping[str, tuple] = SMALL_SHAPES,
+    seed: int = 0,
+    config: str = "cfg0",
+    first_trial: int = 0,
+    winning: bool = True,
+    status: str = "FINISHED",
+) -> list[str]:
+    """Log `trials` synthetic trial runs in the tracking contract; return their run ids.
+
+    Trial k's θ0 depends on (seed, k) only, so trial k of every dataset shares θ0 and `lottery.init`,
+    like the real trainer's.
+    """
+    client = tracking.connect(uri)
+    experiment = tracking.experiment_id(client, dataset)
+    run_ids = []
+    for trial in range(first_trial, first_trial + trials):
+        theta0 = random_theta0(shapes, np.random.default_rng([seed, trial]))
+        rng = np.random.default_rng([seed, trial, sum(map(ord, dataset))])
+        tags = {
+            tracking.TAG_ROLE: tracking.ROLE_TRIAL,
+            tracking.TAG_DATASET: dataset,
+            tracking.TAG_TRIAL: str(trial),
+            tracking.TAG_INIT: f"init-{seed}-{trial}",
+            tracking.TAG_CONFIG: config,
+            tracking.TAG_WINNING: str(winning).lower(),
+        }
+        run = client.create_run(experiment, tags=tags, run_name=f"{dataset}/trial-{trial:02d}")
+        with tempfile.TemporaryDirectory() as tmp:
+            arrays = {
+                "init": theta0,
+                "winning_mask": random_mask(shapes, rng),
+                "random_mask": random_mask(shapes, rng),
+            }
+            for name, values in arrays.items():
+                path = save_arrays(Path(tmp) / f"{name}.npz", {layer: values[layer] for layer in LAYER_NAMES})
+                client.log_artifact(run.info.run_id, str(path), artifact_path="ticket")
+        client.set_terminated(run.info.run_id, status)
+        run_ids.append(run.info.run_id)
+    return run_ids

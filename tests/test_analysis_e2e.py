@@ -1,0 +1,54 @@
+"""End to end: `make train DATASET=digits` → `make analyze` → the runs and metrics in the same store."""
+
+from __future__ import annotations
+
+from mlflow import MlflowClient
+
+from analysis.__main__ import main as analyze
+from experiments import train
+from lottery import tracking
+from lottery.layers import LAYER_NAMES
+from tests.analysis_fixtures import migrated_store_fixture, uri_fixture  # noqa: F401
+
+
+def test_train_then_analyze(uri, tiny_data, capsys):
+    # One round pruning at the paper's rates gives tickets at its sparsity; a tolerance of 100 points makes
+    # every ticket winning, so every condition of one dataset has pairs.
+    rates = ["--conv-rate", "0.686", "--dense-rate", "0.914", "--output-rate", "0.686"]
+    args = ["--dataset", "digits", "--trials", "3", "--rounds", "1", "--epochs", "1", *rates]
+    train.main([*args, "--winning-tolerance", "100", "--no-progress-bar"])
+    analyze([])
+    out = capsys.readouterr().out
+    assert "Table 1 — NNSTD against random" in out and "Table 1 — NNSTD± against random" in out
+
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("analysis").experiment_id])
+    (parent,) = [r for r in runs if r.data.tags[tracking.TAG_ROLE] == tracking.ROLE_ANALYSIS]
+    assert (
+        parent.data.params["datasets"] == "digits" and len(parent.data.params["source_runs"].split(",")) == 3
+    )
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    conditions = {
+        r.info.run_name: r.data for r in children if r.data.tags[tracking.TAG_ROLE] == tracking.ROLE_CONDITION
+    }
+    assert {name: data.metrics["pairs.used"] for name, data in conditions.items()} == {
+        "random": 3,
+        "WTs_digits": 3,
+        "mixed_digits": 6,
+    }
+    for name in ("WTs_digits", "mixed_digits"):
+        for metric in ("nnstd", "nnstd_pm"):
+            for scope in ["", *(f".{layer}" for layer in LAYER_NAMES)]:
+                values = conditions[name].metrics
+                assert 0 < values[f"{metric}{scope}.mean"] <= 1
+                assert {f"{metric}{scope}.{s}" for s in ("diff_mean", "p_value", "cohen_d")} <= set(values)
+            assert conditions[name].tags[f"{metric}.effect"]
+    patterns = {
+        r.info.run_name: r.data for r in children if r.data.tags[tracking.TAG_ROLE] == tracking.ROLE_PATTERNS
+    }
+    assert set(patterns) == {"random", "WTs_digits"}
+    assert (
+        patterns["WTs_digits"].metrics["kernels_with_0"]
+        + sum(patterns["WTs_digits"].metrics[f"kernels_with_{n}"] for n in range(1, 10))
+        == 3 * 64 * 3
+    )

@@ -1,0 +1,235 @@
+"""Tickets from the tracking store, the CLI's errors, and what an analysis logs back (synthetic trials)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+
+from analysis.__main__ import main
+from analysis.store import finished_trial_runs, load_tickets, select_runs
+from lottery import tracking
+from lottery.arrays import load_arrays, save_arrays
+from lottery.errors import UserError
+from lottery.layers import LAYER_NAMES
+from tests.analysis_fixtures import SMALL_SHAPES, log_trials, migrated_store_fixture, uri_fixture  # noqa: F401
+
+METRICS = ("nnstd", "nnstd_pm")
+STATS = ("mean", "std", "diff_mean", "p_value", "cohen_d")
+
+
+def artifact_file(uri: str, run_id: str, path: str) -> Path:
+    """Where a local store keeps a run's artifact."""
+    return Path(MlflowClient(uri).get_run(run_id).info.artifact_uri.removeprefix("file://")) / path
+
+
+def error_line(capsys, argv: list[str]) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_finds_finished_trial_runs_across_experiments(uri):
+    log_trials(uri, "cifar10", 2)
+    log_trials(uri, "digits", 3)
+    log_trials(uri, "digits", 1, first_trial=3, status="RUNNING")
+    client = tracking.connect(uri)
+    other = client.create_run(
+        tracking.experiment_id(client, "elsewhere"), tags={tracking.TAG_ROLE: "analysis"}
+    )
+    client.set_terminated(other.info.run_id)
+    runs = finished_trial_runs(client)
+    assert sorted((r.dataset, r.trial) for r in runs) == [("cifar10", 0), ("cifar10", 1)] + [
+        ("digits", k) for k in range(3)
+    ]
+    datasets, selected, notes = select_runs(runs, None)
+    assert datasets == ["digits", "cifar10"] and notes == []
+    assert [(r.dataset, r.trial) for r in selected] == [("digits", 0), ("digits", 1), ("digits", 2)] + [
+        ("cifar10", 0),
+        ("cifar10", 1),
+    ]
+    assert select_runs(runs, ["cifar10"])[0] == ["cifar10"]
+
+
+def test_tickets_are_the_signs_of_theta0_on_each_mask(uri, tmp_path):
+    (winning_id,) = log_trials(uri, "digits", 1)
+    (losing_id,) = log_trials(uri, "digits", 1, first_trial=1, winning=False)
+    client = tracking.connect(uri)
+    _, runs, _ = select_runs(finished_trial_runs(client), None)
+    tickets = load_tickets(client, runs, LAYER_NAMES)
+    assert [(t.run_id, t.kind) for t in tickets] == [
+        (winning_id, "winning"),
+        (winning_id, "random"),
+        (losing_id, "random"),
+    ]
+    theta0 = load_arrays(artifact_file(uri, winning_id, "ticket/init.npz"), LAYER_NAMES)
+    for ticket in tickets[:2]:
+        mask = load_arrays(artifact_file(uri, winning_id, f"ticket/{ticket.kind}_mask.npz"), LAYER_NAMES)
+        for name, layer in zip(LAYER_NAMES, ticket.layers, strict=True):
+            assert layer.dtype == np.int8 and layer.shape == SMALL_SHAPES[name]
+            np.testing.assert_array_equal(layer, np.sign(theta0[name]) * mask[name])
+    assert tickets[0].init == tickets[1].init != tickets[2].init
+
+
+def test_the_most_common_configuration_and_the_newest_run_per_trial(uri):
+    log_trials(uri, "digits", 3, config="A")
+    log_trials(uri, "digits", 1, config="B")
+    newest = log_trials(uri, "digits", 1, config="A")
+    _, runs, notes = select_runs(finished_trial_runs(tracking.connect(uri)), None)
+    assert [r.config for r in runs] == ["A"] * 3 and runs[0].run_id == newest[0]
+    assert "using A (4 runs, the most), ignoring B (1 runs)" in notes[0]
+    assert "1 older duplicate run" in notes[1]
+
+
+def test_empty_store(uri, capsys):
+    assert "holds no finished trial runs" in error_line(capsys, [])
+
+
+def test_dataset_without_runs(uri, capsys):
+    log_trials(uri, "digits", 2)
+    line = error_line(capsys, ["--datasets", "svhn"])
+    assert "svhn" in line and "the store has digits" in line
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--pairs", "0"], "--pairs"),
+        (["--alpha", "1.5"], "--alpha"),
+        (["-K", "x"], "-K"),
+        (["--datasets", "mnist"], "unknown dataset 'mnist'"),
+        (["--bogus"], "unrecognized arguments"),
+    ],
+)
+def test_bad_options(uri, capsys, argv, message):
+    assert message in error_line(capsys, argv)
+
+
+def test_unreachable_server(monkeypatch, capsys):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    assert "cannot reach the MLflow tracking store http://127.0.0.1:9" in error_line(capsys, [])
+
+
+def test_corrupt_artifact_names_the_run(uri, capsys):
+    run_id = log_trials(uri, "digits", 3)[1]
+    artifact_file(uri, run_id, "ticket/init.npz").write_bytes(b"not an npz file")
+    line = error_line(capsys, [])
+    assert f"run digits/trial-01 ({run_id})" in line and "corrupt" in line
+
+
+def test_mismatched_mask_names_the_run(uri, capsys):
+    run_id = log_trials(uri, "digits", 3)[2]
+    save_arrays(
+        artifact_file(uri, run_id, "ticket/random_mask.npz"),
+        {name: np.ones((2, 2), dtype=bool) for name in LAYER_NAMES},
+    )
+    line = error_line(capsys, [])
+    assert f"run digits/trial-02 ({run_id})" in line and "does not match" in line
+
+
+def test_missing_artifact_names_the_run(uri, capsys):
+    run_id = log_trials(uri, "digits", 3)[0]
+    artifact_file(uri, run_id, "ticket/winning_mask.npz").unlink()
+    line = error_line(capsys, [])
+    assert f"run digits/trial-00 ({run_id})" in line and "cannot download ticket/winning_mask.npz" in line
+
+
+def test_load_tickets_refuses_networks_of_other_shapes(uri):
+    log_trials(uri, "digits", 1)
+    log_trials(
+        uri, "cifar10", 1, shapes={**SMALL_SHAPES, "dense2": (12, 12), "output": (10, 12), "dense1": (12, 64)}
+    )
+    client = tracking.connect(uri)
+    _, runs, _ = select_runs(finished_trial_runs(client), None)
+    with pytest.raises(UserError, match="cifar10/trial-00 .* differ from the other runs"):
+        load_tickets(client, runs, LAYER_NAMES)
+
+
+def test_too_few_tickets_for_any_condition(uri, capsys):
+    log_trials(uri, "digits", 1)
+    main([])
+    out = capsys.readouterr().out
+    assert all(f"condition {name} skipped" in out for name in ("random", "WTs_digits", "mixed_digits"))
+    assert "no condition had enough tickets for Table 1" in out
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("analysis").experiment_id])
+    roles = sorted(r.data.tags[tracking.TAG_ROLE] for r in runs)
+    assert roles == [tracking.ROLE_ANALYSIS, tracking.ROLE_PATTERNS, tracking.ROLE_PATTERNS]
+    assert all(r.info.status == "FINISHED" for r in runs)
+
+
+def test_cli_logs_the_analysis_back(uri, capsys, tmp_path):
+    sources = log_trials(uri, "digits", 4) + log_trials(uri, "svhn", 1)
+    main(["--pairs", "4", "--seed", "7", "-K", "3"])
+    out = capsys.readouterr().out
+    assert "condition WTs_svhn skipped" in out
+    assert "Table 1 — NNSTD against random" in out and "Table 1 — NNSTD± against random" in out
+
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("analysis")
+    runs = client.search_runs([experiment.experiment_id])
+    (parent,) = [r for r in runs if r.data.tags[tracking.TAG_ROLE] == tracking.ROLE_ANALYSIS]
+    assert parent.info.status == "FINISHED"
+    assert {k: parent.data.params[k] for k in ("datasets", "pairs", "seed", "alpha", "K")} == {
+        "datasets": "digits,svhn",
+        "pairs": "4",
+        "seed": "7",
+        "alpha": "0.01",
+        "K": "3",
+    }
+    assert set(parent.data.params["source_runs"].split(",")) == set(sources)
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+
+    def of_role(role: str) -> dict:
+        return {r.info.run_name: r for r in children if r.data.tags[tracking.TAG_ROLE] == role}
+
+    conditions = of_role(tracking.ROLE_CONDITION)
+    assert {n: r.data.tags[tracking.TAG_CATEGORY] for n, r in conditions.items()} == {
+        "random": "random",
+        "WTs_digits": "WTs",
+        "mixed_digits": "mixed",
+        "mixed_svhn": "mixed",
+        "between_digits_svhn": "between",
+    }
+    scopes = [""] + [f".{layer}" for layer in LAYER_NAMES]
+    wts = conditions["WTs_digits"].data
+    assert set(wts.metrics) == {f"{m}{s}.{stat}" for m in METRICS for s in scopes for stat in STATS} | {
+        "pairs.eligible",
+        "pairs.used",
+    }
+    assert (wts.metrics["pairs.eligible"], wts.metrics["pairs.used"]) == (6, 4)
+    assert wts.tags["nnstd_pm.effect"] in ("negligible", "small", "medium", "large", "very large", "huge")
+    assert wts.tags["nnstd.dense1.significant"] in ("true", "false")
+    assert set(conditions["random"].data.metrics) == {
+        f"{m}{s}.{stat}" for m in METRICS for s in scopes for stat in ("mean", "std")
+    } | {"pairs.eligible", "pairs.used"}
+    patterns = of_role(tracking.ROLE_PATTERNS)
+    assert set(patterns) == {"random", "WTs_digits", "WTs_svhn"}
+    assert patterns["random"].data.params["tickets"] == "3"
+    assert {"sign_ratio", "neighbour_pct_pos", "kernels_with_9", "filter_count_std"} <= set(
+        patterns["WTs_digits"].data.metrics
+    )
+    tables = {a.path for a in client.list_artifacts(parent.info.run_id, "tables")}
+    for name in (
+        "table_1",
+        "table_A1_nnstd_layers",
+        "table_A2_nnstd_pm_layers",
+        "table_A3_patterns",
+        "pair_distances",
+        "top_patterns",
+    ):
+        assert {f"tables/{name}.json", f"tables/{name}.csv"} <= tables
+    figures = {a.path for a in client.list_artifacts(parent.info.run_id, "figures")}
+    assert figures == {
+        "figures/fig1_distances.png",
+        "figures/figA2_nnstd_layers.png",
+        "figures/figA4_nnstd_pm_layers.png",
+    }
+    assert len(client.list_artifacts(patterns["WTs_svhn"].info.run_id, "figures")) == 4
+    tickets = client.download_artifacts(patterns["random"].info.run_id, "tickets.txt", str(tmp_path))
+    assert len(Path(tickets).read_text().splitlines()) == 3
