@@ -24,7 +24,7 @@ _SIGNS = ListedColormap(["tab:blue", "white", "tab:red"])  # −1, 0, +1
 
 
 def _figure(width: float, height: float) -> Figure:
-    figure = Figure(figsize=(width, height))
+    figure = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(figure)
     return figure
 
