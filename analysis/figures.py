@@ -58,7 +58,6 @@ def distance_distributions(analysis: Analysis) -> Figure:
         _boxplots(axes, analysis, metric, None)
         axes.set_title(METRIC_TITLES[metric])
         axes.set_ylabel("distance")
-    figure.subplots_adjust(bottom=0.3, left=0.06, right=0.98)
     return figure
 
 
@@ -69,7 +68,6 @@ def layer_distributions(analysis: Analysis, metric: str) -> Figure:
     for k, axes in enumerate(figure.subplots(1, len(layers), squeeze=False)[0]):
         _boxplots(axes, analysis, metric, k)
         axes.set_title(f"{METRIC_TITLES[metric]} — {layers[k]}")
-    figure.subplots_adjust(bottom=0.3, left=0.04, right=0.99, wspace=0.3)
     return figure
 
 
@@ -88,7 +86,6 @@ def filter_counts(patterns: Patterns, group: str) -> Figure:
     positions.set_title(f"per position, in-channels 0–2 (SD {patterns.position_count_std:.1f})", fontsize=10)
     positions.set_axis_off()
     figure.colorbar(image, ax=positions, label="remaining weights", shrink=0.8)
-    figure.subplots_adjust(bottom=0.15, left=0.07, right=0.95, wspace=0.15)
     return figure
 
 
