@@ -7,7 +7,6 @@ from __future__ import annotations
 import statistics
 import time
 
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
@@ -15,8 +14,9 @@ from lottery import mask as masks
 from lottery.classifier import MaskedClassifier
 from lottery.data.datamodule import DeviceDataModule
 from lottery.data.digits import load
+from lottery.hparams import ExperimentConfig
 from lottery.layers import LAYER_NAMES
-from lottery.trial import theta0_for
+from lottery.trial import fit, theta0_for
 
 REPEATS = 3
 BATCH_SIZE = 60
@@ -27,20 +27,11 @@ def half_pruned_mask(theta0):
 
 
 def lightning_epoch(dataset, theta0, mask) -> float:
+    """`fit` exactly as a trial calls it; a round has 10 epochs, so this first one runs no evaluation."""
     module = MaskedClassifier(theta0, mask, lr=2e-4)
     data = DeviceDataModule(dataset, BATCH_SIZE, (0,))
-    trainer = pl.Trainer(
-        max_epochs=1,
-        limit_val_batches=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        enable_progress_bar=False,
-        accelerator="cpu",
-        devices=1,
-    )
     started = time.perf_counter()
-    trainer.fit(module, datamodule=data)
+    fit(module, data, ExperimentConfig(dataset="digits"), epochs=1, show_progress=False)
     return time.perf_counter() - started
 
 
