@@ -14,7 +14,6 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -25,8 +24,7 @@ from lottery.arrays import load_arrays
 from lottery.data.registry import DATASETS
 from lottery.errors import UserError
 
-INIT_ARTIFACT = "ticket/init.npz"
-MASK_ARTIFACTS = {WINNING: "ticket/winning_mask.npz", RANDOM: "ticket/random_mask.npz"}
+MASK_ARTIFACTS = {WINNING: tracking.WINNING_MASK_ARTIFACT, RANDOM: tracking.RANDOM_MASK_ARTIFACT}
 _REQUIRED_TAGS = (
     tracking.TAG_DATASET,
     tracking.TAG_TRIAL,
@@ -149,14 +147,10 @@ def select_runs(
     return chosen, selected, messages
 
 
-def _download(client, run: TrialRun, artifact: str, directory: str) -> Path:
-    try:
-        return Path(client.download_artifacts(run.run_id, artifact, dst_path=directory))
-    except Exception as error:  # MlflowException, OSError, HTTP errors: all mean the artifact is unavailable
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-        raise UserError(
-            f"{run.source}: cannot download {artifact} ({first_line}); re-run the trial that produced it"
-        ) from None
+def _read(client, run: TrialRun, artifact: str, directory: str, layer_names: Sequence[str], dtype) -> dict:
+    """One of the run's .npz artifacts, downloaded and read without pickle."""
+    path = tracking.download_artifact(client, run.run_id, artifact, directory, run.source)
+    return load_arrays(path, layer_names, dtype, source=run.source)
 
 
 def load_tickets(client, runs: Sequence[TrialRun], layer_names: Sequence[str]) -> list[Ticket]:
@@ -166,24 +160,17 @@ def load_tickets(client, runs: Sequence[TrialRun], layer_names: Sequence[str]) -
     for run in runs:
         kinds = (WINNING, RANDOM) if run.winning else (RANDOM,)
         with tempfile.TemporaryDirectory() as directory:
-            theta0 = load_arrays(
-                _download(client, run, INIT_ARTIFACT, directory), layer_names, np.float32, source=run.source
-            )
+            theta0 = _read(client, run, tracking.INIT_ARTIFACT, directory, layer_names, np.float32)
             masks = {
-                kind: load_arrays(
-                    _download(client, run, MASK_ARTIFACTS[kind], directory),
-                    layer_names,
-                    np.bool_,
-                    source=run.source,
-                )
+                kind: _read(client, run, MASK_ARTIFACTS[kind], directory, layer_names, np.bool_)
                 for kind in kinds
             }
         run_shapes = [theta0[name].shape for name in layer_names]
         for kind, mask in masks.items():
             if [mask[name].shape for name in layer_names] != run_shapes:
                 raise UserError(
-                    f"{run.source}: {MASK_ARTIFACTS[kind]} does not match the shapes of {INIT_ARTIFACT}; "
-                    "re-run the trial that produced it"
+                    f"{run.source}: {MASK_ARTIFACTS[kind]} does not match the shapes of "
+                    f"{tracking.INIT_ARTIFACT}; re-run the trial that produced it"
                 )
         shapes = shapes or _checked_shapes(run, theta0, layer_names)
         if run_shapes != shapes:
@@ -214,6 +201,6 @@ def _checked_shapes(run: TrialRun, theta0: dict[str, np.ndarray], layer_names: S
             raise ValueError(f"the first layer must be a 3×3 convolution, not {layers[0].shape}")
     except ValueError as error:
         raise UserError(
-            f"{run.source}: {INIT_ARTIFACT} is not a Conv-2 network ({error}); re-run the trial"
+            f"{run.source}: {tracking.INIT_ARTIFACT} is not a Conv-2 network ({error}); re-run the trial"
         ) from None
     return [layer.shape for layer in layers]

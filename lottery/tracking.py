@@ -29,6 +29,17 @@ ROLE_ANALYSIS = "analysis"
 ROLE_CONDITION = "condition"
 ROLE_PATTERNS = "patterns"
 
+# The artifacts of a trial run (README, "Tracking contract"): .npz files, one array per layer.
+INIT_ARTIFACT = "ticket/init.npz"
+WINNING_MASK_ARTIFACT = "ticket/winning_mask.npz"
+RANDOM_MASK_ARTIFACT = "ticket/random_mask.npz"
+
+
+def round_mask_artifact(round_index: int) -> str:
+    """The mask trained in round `round_index` (≥ 1)."""
+    return f"rounds/{round_index}/mask.npz"
+
+
 # Fail within seconds, not after minutes of retries, when a tracking server is unreachable.
 _HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 
@@ -64,7 +75,6 @@ def local_artifact_root(uri: str) -> Path | None:
 def connect(uri: str | None = None):
     """An `MlflowClient` for the store, checked to answer; UserError (one line) if it does not."""
     from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
 
     uri = resolve_tracking_uri(uri)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -82,18 +92,27 @@ def connect(uri: str | None = None):
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     try:
         client.search_experiments(max_results=1)
-    except (MlflowException, OSError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    except Exception as error:  # MlflowException, OSError, requests' connection errors: all mean unreachable
         raise UserError(
-            f"cannot reach the MLflow tracking store {uri} ({first_line[:200]}); start the server "
-            "(`make server`) or set MLFLOW_TRACKING_URI to a reachable store"
-        ) from None
-    except Exception as error:  # requests' connection errors vary by version
-        raise UserError(
-            f"cannot reach the MLflow tracking store {uri} ({type(error).__name__}); start the server "
+            f"cannot reach the MLflow tracking store {uri} ({first_line(error)}); start the tracking server "
             "or set MLFLOW_TRACKING_URI to a reachable store"
         ) from None
     return client
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (at most 200 characters), for one-line reports."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+
+
+def download_artifact(client, run_id: str, artifact: str, directory: str | Path, source: str) -> Path:
+    """`artifact` of run `run_id`, downloaded into `directory`; UserError naming `source` if unavailable."""
+    try:
+        return Path(client.download_artifacts(run_id, artifact, dst_path=str(directory)))
+    except Exception as error:  # MlflowException, OSError, HTTP errors: all mean the artifact is unavailable
+        raise UserError(
+            f"{source}: cannot download {artifact} ({first_line(error)}); re-run the trial that produced it"
+        ) from None
 
 
 def experiment_id(client, name: str) -> str:

@@ -25,7 +25,8 @@ from lottery.device import lightning_accelerator
 from lottery.hparams import ExperimentConfig
 from lottery.imp import IterativeMagnitudePruning, RoundResult
 from lottery.model import initial_weights
-from lottery.trial_record import RANDOM_MASK_ARTIFACT, WINNING_MASK_ARTIFACT, TrialRecord, round_mask_artifact
+from lottery.tracking import RANDOM_MASK_ARTIFACT, WINNING_MASK_ARTIFACT, round_mask_artifact
+from lottery.trial_record import TrialRecord
 
 logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
 warnings.filterwarnings("ignore", message=".*does not have many workers.*")

@@ -16,24 +16,14 @@ import numpy as np
 import torch
 from mlflow.entities import Dataset as DatasetEntity
 from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunStatus, RunTag
-from mlflow.exceptions import MlflowException
 
 from lottery import mask as masks
 from lottery import tracking
 from lottery.arrays import load_arrays, save_arrays
 from lottery.data.dataset import Dataset
-from lottery.errors import UserError
 from lottery.hparams import ExperimentConfig
 from lottery.imp import RoundResult
 from lottery.layers import LAYER_NAMES
-
-INIT_ARTIFACT = "ticket/init.npz"
-WINNING_MASK_ARTIFACT = "ticket/winning_mask.npz"
-RANDOM_MASK_ARTIFACT = "ticket/random_mask.npz"
-
-
-def round_mask_artifact(round_index: int) -> str:
-    return f"rounds/{round_index}/mask.npz"
 
 
 def init_id(theta0: dict[str, torch.Tensor]) -> str:
@@ -142,29 +132,23 @@ class TrialRecord:
     def load_arrays(self, artifact: str, dtype) -> dict[str, np.ndarray]:
         source = f"run {self.name} ({self.run_id})"
         with tempfile.TemporaryDirectory() as tmp:
-            try:
-                local = self.client.download_artifacts(self.run_id, artifact, dst_path=tmp)
-            except (MlflowException, OSError) as error:
-                reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-                raise UserError(
-                    f"{source}: cannot read artifact {artifact} ({reason}); delete the run in the MLflow UI "
-                    "to train this trial afresh"
-                ) from None
+            local = tracking.download_artifact(self.client, self.run_id, artifact, tmp, source)
             return load_arrays(local, LAYER_NAMES, dtype, source=source)
 
     def ensure_theta0(self, theta0: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """θ0 as the run stores it; `theta0` is logged first when the run has none yet."""
-        if not self.has_artifact(INIT_ARTIFACT):
-            self.log_arrays(INIT_ARTIFACT, {name: w.numpy() for name, w in theta0.items()})
+        if not self.has_artifact(tracking.INIT_ARTIFACT):
+            self.log_arrays(tracking.INIT_ARTIFACT, {name: w.numpy() for name, w in theta0.items()})
             return theta0
-        return {name: torch.from_numpy(a) for name, a in self.load_arrays(INIT_ARTIFACT, np.float32).items()}
+        stored = self.load_arrays(tracking.INIT_ARTIFACT, np.float32)
+        return {name: torch.from_numpy(array) for name, array in stored.items()}
 
     def load_mask(self, artifact: str) -> masks.Mask:
         return masks.from_numpy(self.load_arrays(artifact, np.bool_))
 
     def log_round(self, result: RoundResult) -> None:
         if result.next_mask is not None:
-            self.log_arrays(round_mask_artifact(result.round + 1), masks.to_numpy(result.next_mask))
+            self.log_arrays(tracking.round_mask_artifact(result.round + 1), masks.to_numpy(result.next_mask))
         values = {
             "test_acc": result.test_acc,
             "test_loss": result.test_loss,

@@ -71,5 +71,5 @@ def test_theta0_is_logged_once_then_read_back(record):
 
 
 def test_a_missing_artifact_is_one_clear_error(record):
-    with pytest.raises(UserError, match="cannot read artifact rounds/3/mask.npz"):
+    with pytest.raises(UserError, match="cannot download rounds/3/mask.npz"):
         record.load_mask("rounds/3/mask.npz")
