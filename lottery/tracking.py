@@ -29,6 +29,10 @@ ROLE_ANALYSIS = "analysis"
 ROLE_CONDITION = "condition"
 ROLE_PATTERNS = "patterns"
 
+# Opens our experiments in the MLflow UI's model-training view (runs, metrics), not the GenAI one.
+EXPERIMENT_KIND = "mlflow.experimentKind"
+MODEL_TRAINING = "custom_model_development"
+
 # The artifacts of a trial run (README, "Tracking contract"): .npz files, one array per layer.
 INIT_ARTIFACT = "ticket/init.npz"
 WINNING_MASK_ARTIFACT = "ticket/winning_mask.npz"
@@ -122,4 +126,4 @@ def experiment_id(client, name: str) -> str:
         return experiment.experiment_id
     root = local_artifact_root(client.tracking_uri)
     location = (root / name.replace("/", "_")).as_uri() if root is not None else None
-    return client.create_experiment(name, artifact_location=location)
+    return client.create_experiment(name, artifact_location=location, tags={EXPERIMENT_KIND: MODEL_TRAINING})

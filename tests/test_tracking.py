@@ -26,6 +26,7 @@ def test_local_experiments_get_an_explicit_artifact_location(store_uri, tmp_path
     experiment = client.get_experiment(tracking.experiment_id(client, "digits"))
     assert experiment.artifact_location == (tmp_path / "store" / "artifacts" / "digits").as_uri()
     assert tracking.experiment_id(client, "digits") == experiment.experiment_id
+    assert experiment.tags[tracking.EXPERIMENT_KIND] == tracking.MODEL_TRAINING
 
 
 def test_arrays_round_trip_through_the_store_without_pickle(record):
