@@ -22,7 +22,7 @@ def quiet(uri):
 
 def test_interrupted_trial_resumes_in_the_same_run(tmp_path, monkeypatch, tiny_data):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
-    original = Trial.on_round_end
+    original, original_train = Trial.on_round_end, Trial.train_rounds
 
     def interrupt_after_round_1(self, result):
         original(self, result)
@@ -58,6 +58,3 @@ def test_interrupted_trial_resumes_in_the_same_run(tmp_path, monkeypatch, tiny_d
         a = artifact(uri, run.info.run_id, path, tmp_path / "a")
         b = artifact(uninterrupted, trial_runs(uninterrupted)[0].info.run_id, path, tmp_path / "b")
         assert all(np.array_equal(a[n], b[n]) for n in LAYER_NAMES)
-
-
-original_train = Trial.train_rounds
