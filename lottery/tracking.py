@@ -89,7 +89,7 @@ def connect(uri: str | None = None):
         for key, value in _HTTP_DEFAULTS.items():
             os.environ.setdefault(key, value)
     else:
-        local_artifact_root(uri)
+        local_artifact_root(uri)  # raises for a file store, which MLflow >= 3.17 refuses
         db = _sqlite_path(uri)
         if db is not None:
             db.parent.mkdir(parents=True, exist_ok=True)
