@@ -15,11 +15,20 @@ SEED ?= 0
 DATA_DIR ?= ./data
 HOST ?= 127.0.0.1
 PORT ?= 5000
+BACKEND_STORE_URI ?= sqlite:///mlruns/mlflow.db
+ARTIFACTS_DESTINATION ?= ./mlruns/artifacts
+ALLOWED_HOSTS ?=
+WORKERS ?= 2
+EXECUTOR ?= local
+CPUS_PER_TRIAL ?=
+GPUS_PER_TRIAL ?=
+RAY_ADDRESS ?=
 TRAIN_ARGS ?=
 ANALYZE_ARGS ?=
+PYTEST_ARGS ?=
 export DATA_DIR
 
-.PHONY: install train analyze ui test bench lint clean-venv
+.PHONY: install train analyze ui server test bench lint clean-venv
 
 install: $(STAMP)
 
@@ -32,7 +41,10 @@ $(STAMP): pyproject.toml
 train: $(STAMP)
 	$(PYTHON) -m experiments.train --dataset '$(DATASET)' --trials '$(TRIALS)' --rounds '$(ROUNDS)' \
 		--epochs '$(EPOCHS)' --batch-size '$(BATCH_SIZE)' --lr '$(LR)' --seed '$(SEED)' \
-		--data-dir '$(DATA_DIR)' $(TRAIN_ARGS)
+		--data-dir '$(DATA_DIR)' --executor '$(EXECUTOR)' \
+		$(if $(CPUS_PER_TRIAL),--cpus-per-trial '$(CPUS_PER_TRIAL)') \
+		$(if $(GPUS_PER_TRIAL),--gpus-per-trial '$(GPUS_PER_TRIAL)') \
+		$(if $(RAY_ADDRESS),--ray-address '$(RAY_ADDRESS)') $(TRAIN_ARGS)
 
 analyze: $(STAMP)
 	$(PYTHON) -m analysis $(ANALYZE_ARGS)
@@ -41,8 +53,13 @@ ui: $(STAMP)
 	$(VENV)/bin/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///mlruns/mlflow.db}" \
 		--host $(HOST) --port $(PORT)
 
+server: $(STAMP)
+	$(PYTHON) -m experiments.server --host '$(HOST)' --port '$(PORT)' --workers '$(WORKERS)' \
+		--backend-store-uri '$(BACKEND_STORE_URI)' --artifacts-destination '$(ARTIFACTS_DESTINATION)' \
+		--allowed-hosts '$(ALLOWED_HOSTS)'
+
 test: $(STAMP)
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PYTHON) -m bench

@@ -4,8 +4,8 @@ Trial runs are found by tag (`lottery.role=trial`, status FINISHED) across every
 When a dataset's runs carry several `lottery.config` values, the configuration with the most runs is used
 (ties: the most recently started one) and the others are reported; if a trial has several finished runs,
 the newest counts. Each run gives its random ticket and, when tagged `lottery.winning=true`, its winning
-ticket; both share the run's θ0 and `lottery.init`. Artifacts are downloaded through MLflow and read
-without pickle.
+ticket; both share the run's θ0 and `lottery.init`. Artifacts are downloaded through MLflow (or taken from a
+`TicketCache`) and read without pickle.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from analysis.incoming import input_blocks
 from analysis.signed import RANDOM, WINNING, Ticket, signed_layers
+from analysis.ticket_cache import TicketCache
 from lottery import tracking
 from lottery.arrays import load_arrays
 from lottery.data.registry import DATASETS
@@ -147,24 +149,35 @@ def select_runs(
     return chosen, selected, messages
 
 
-def _read(client, run: TrialRun, artifact: str, directory: str, layer_names: Sequence[str], dtype) -> dict:
-    """One of the run's .npz artifacts, downloaded and read without pickle."""
-    path = tracking.download_artifact(client, run.run_id, artifact, directory, run.source)
-    return load_arrays(path, layer_names, dtype, source=run.source)
+def _read(
+    client, run: TrialRun, artifact: str, layer_names: Sequence[str], dtype, cache: TicketCache | None
+) -> dict[str, np.ndarray]:
+    """One of the run's .npz artifacts read without pickle, through `cache` or downloaded for this read."""
+
+    def read(path: Path) -> dict[str, np.ndarray]:
+        return load_arrays(path, layer_names, dtype, source=run.source)
+
+    if cache is not None:
+        return cache.read(client, run.run_id, artifact, run.source, read)
+    with tempfile.TemporaryDirectory() as directory:
+        return read(tracking.download_artifact(client, run.run_id, artifact, directory, run.source))
 
 
-def load_tickets(client, runs: Sequence[TrialRun], layer_names: Sequence[str]) -> list[Ticket]:
-    """Each run's random ticket and, if it won, its winning ticket (UserError naming a run on bad files)."""
+def load_tickets(
+    client, runs: Sequence[TrialRun], layer_names: Sequence[str], cache: TicketCache | None = None
+) -> list[Ticket]:
+    """Each run's random ticket and, if it won, its winning ticket (UserError naming a run on bad files).
+
+    With a `cache`, artifacts are read from it and downloaded only on a miss; without, each is downloaded.
+    """
     tickets: list[Ticket] = []
     shapes = None
     for run in runs:
         kinds = (WINNING, RANDOM) if run.winning else (RANDOM,)
-        with tempfile.TemporaryDirectory() as directory:
-            theta0 = _read(client, run, tracking.INIT_ARTIFACT, directory, layer_names, np.float32)
-            masks = {
-                kind: _read(client, run, MASK_ARTIFACTS[kind], directory, layer_names, np.bool_)
-                for kind in kinds
-            }
+        theta0 = _read(client, run, tracking.INIT_ARTIFACT, layer_names, np.float32, cache)
+        masks = {
+            kind: _read(client, run, MASK_ARTIFACTS[kind], layer_names, np.bool_, cache) for kind in kinds
+        }
         run_shapes = [theta0[name].shape for name in layer_names]
         for kind, mask in masks.items():
             if [mask[name].shape for name in layer_names] != run_shapes:

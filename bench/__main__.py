@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("train_overhead", "data_loading", "analysis_speed")
+BENCHMARKS = ("train_overhead", "data_loading", "analysis_speed", "executors")
 
 
 def main(argv: list[str]) -> None:

@@ -1,1 +1,2 @@
-"""Entry points: `python -m experiments.train`."""
+"""Entry points: `python -m experiments.train` (`make train`) and `python -m experiments.server`
+(`make server`)."""

@@ -4,14 +4,32 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lottery.data.registry import canonical_name
-from lottery.errors import ArgumentParser, exit_on_user_error
+from lottery.errors import ArgumentParser, UserError, exit_on_user_error
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
+from lottery.ray_settings import RaySettings
+from lottery.tracking import resolve_tracking_uri
+
+if TYPE_CHECKING:
+    from lottery.trial_task import TrialOutcome
 
 
-def parse(argv: list[str] | None) -> tuple[ExperimentConfig, str, str | None, bool]:
-    defaults_t, defaults_p = TrainingHparams(), PruningHparams()
+@dataclass(frozen=True)
+class Invocation:
+    """What `python -m experiments.train` was asked to do."""
+
+    config: ExperimentConfig
+    data_dir: str
+    tracking_uri: str | None
+    ray: RaySettings | None  # None: trials one after another in this process
+    progress: bool
+
+
+def parse(argv: list[str] | None) -> Invocation:
+    defaults_t, defaults_p, defaults_ray = TrainingHparams(), PruningHparams(), RaySettings()
     p = ArgumentParser(
         prog="python -m experiments.train",
         description=__doc__,
@@ -51,6 +69,36 @@ def parse(argv: list[str] | None) -> tuple[ExperimentConfig, str, str | None, bo
         "--tracking-uri", default=None, help="default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db"
     )
     p.add_argument("--no-progress-bar", action="store_true", help="only the per-round summary lines")
+    ray = p.add_argument_group("executor", "where the trials run")
+    ray.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="local: one after another in this process; ray: every trial a Ray task",
+    )
+    ray.add_argument(
+        "--ray-address",
+        default=os.environ.get("RAY_ADDRESS") or None,
+        help="the Ray cluster to use (default: $RAY_ADDRESS; unset: start a local cluster)",
+    )
+    ray.add_argument(
+        "--cpus-per-trial",
+        type=float,
+        default=defaults_ray.cpus_per_trial,
+        help="CPUs (and torch threads) each trial takes",
+    )
+    ray.add_argument(
+        "--gpus-per-trial",
+        type=float,
+        default=defaults_ray.gpus_per_trial,
+        help="GPUs each trial takes (default: 0.25 when the cluster has GPUs, else 0)",
+    )
+    ray.add_argument(
+        "--max-retries",
+        type=int,
+        default=defaults_ray.max_retries,
+        help="times a trial whose worker died is retried",
+    )
     args = p.parse_args(argv)
     config = ExperimentConfig(
         dataset=canonical_name(args.dataset),
@@ -67,18 +115,44 @@ def parse(argv: list[str] | None) -> tuple[ExperimentConfig, str, str | None, bo
         train_splits=args.train_splits,
     )
     config.validate()
-    return config, args.data_dir, args.tracking_uri, not args.no_progress_bar
+    ray_settings = None
+    if args.executor == "ray":
+        ray_settings = RaySettings(
+            args.ray_address, args.cpus_per_trial, args.gpus_per_trial, args.max_retries
+        )
+        ray_settings.validate(resolve_tracking_uri(args.tracking_uri))
+    return Invocation(config, args.data_dir, args.tracking_uri, ray_settings, not args.no_progress_bar)
+
+
+def report(config: ExperimentConfig, outcomes: list[TrialOutcome]) -> None:
+    """The verdicts of the trials that ran; UserError listing the trials that failed, if any."""
+    finished = [o for o in outcomes if o.error is None]
+    if finished:
+        winning = sum(bool(o.winning) for o in finished)
+        print(f"{config.dataset}: {winning} of {len(finished)} trials found a winning ticket")
+    failed = [o for o in outcomes if o.error is not None]
+    if failed:
+        listing = "; ".join(f"{o.task.label}: {o.error}" for o in failed)
+        raise UserError(
+            f"{len(failed)} of {len(outcomes)} trials failed ({listing}); fix the cause and re-run the same "
+            "command: finished trials are skipped, the others resume"
+        )
 
 
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
-    config, data_dir, tracking_uri, progress = parse(argv)
-    # Lightning and MLflow load only once the arguments are valid: a typo fails in a second.
+    invocation = parse(argv)
+    # Lightning, MLflow and Ray load only once the arguments are valid: a typo fails in a second.
     from lottery.experiment import run_experiment
 
-    verdicts = run_experiment(config, data_dir, tracking_uri, show_progress=progress)
-    if verdicts:
-        print(f"{config.dataset}: {sum(verdicts.values())} of {len(verdicts)} trials found a winning ticket")
+    outcomes = run_experiment(
+        invocation.config,
+        invocation.data_dir,
+        invocation.tracking_uri,
+        invocation.ray,
+        show_progress=invocation.progress,
+    )
+    report(invocation.config, outcomes)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,11 @@ The default store is `sqlite:///mlruns/mlflow.db` with artifacts in `mlruns/arti
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -90,18 +93,30 @@ def connect(uri: str | None = None):
             os.environ.setdefault(key, value)
     else:
         local_artifact_root(uri)  # raises for a file store, which MLflow >= 3.17 refuses
-        db = _sqlite_path(uri)
-        if db is not None:
-            db.parent.mkdir(parents=True, exist_ok=True)
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     try:
-        client.search_experiments(max_results=1)
+        with _schema_lock(uri):  # opening a SQLite store creates or migrates its tables
+            client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+            client.search_experiments(max_results=1)
     except Exception as error:  # MlflowException, OSError, requests' connection errors: all mean unreachable
         raise UserError(
             f"cannot reach the MLflow tracking store {uri} ({first_line(error)}); start the tracking server "
             "or set MLFLOW_TRACKING_URI to a reachable store"
         ) from None
     return client
+
+
+@contextlib.contextmanager
+def _schema_lock(uri: str) -> Iterator[None]:
+    """Exclusive while held, for processes opening the same SQLite store: MLflow creates and migrates its
+    tables without a lock of its own, so workers opening a fresh store at once would collide."""
+    db = _sqlite_path(uri)
+    if db is None:
+        yield
+        return
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def first_line(error: BaseException) -> str:
@@ -126,4 +141,12 @@ def experiment_id(client, name: str) -> str:
         return experiment.experiment_id
     root = local_artifact_root(client.tracking_uri)
     location = (root / name.replace("/", "_")).as_uri() if root is not None else None
-    return client.create_experiment(name, artifact_location=location, tags={EXPERIMENT_KIND: MODEL_TRAINING})
+    try:
+        return client.create_experiment(
+            name, artifact_location=location, tags={EXPERIMENT_KIND: MODEL_TRAINING}
+        )
+    except Exception:
+        experiment = client.get_experiment_by_name(name)  # another process created it meanwhile
+        if experiment is None:
+            raise
+        return experiment.experiment_id

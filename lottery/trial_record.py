@@ -63,6 +63,11 @@ class TrialRecord:
         return cls(client, run.info.run_id, run.info.run_name)
 
     @classmethod
+    def open(cls, client, run_id: str) -> TrialRecord:
+        run = client.get_run(run_id)
+        return cls(client, run_id, run.info.run_name)
+
+    @classmethod
     def create(
         cls,
         client,
@@ -72,8 +77,9 @@ class TrialRecord:
         theta0: dict[str, torch.Tensor],
         dataset: Dataset,
     ) -> TrialRecord:
-        """A new run with the contract's tags (θ0's digest among them), every hyperparameter and the
-        dataset's provenance. θ0 itself is logged by `ensure_theta0`, so an interrupted creation resumes."""
+        """A new SCHEDULED run with the contract's tags (θ0's digest among them), every hyperparameter
+        and the dataset's provenance. θ0 itself is logged by `ensure_theta0`, so an interrupted creation
+        resumes."""
         tags = {
             tracking.TAG_ROLE: tracking.ROLE_TRIAL,
             tracking.TAG_DATASET: config.dataset,
@@ -86,6 +92,7 @@ class TrialRecord:
         params = [Param(k, v) for k, v in {**config.params(), "trial": str(trial)}.items()]
         client.log_batch(record.run_id, params=params)
         record.log_dataset(dataset)
+        client.update_run(record.run_id, status="SCHEDULED")
         return record
 
     @property
@@ -170,3 +177,9 @@ class TrialRecord:
     def abort(self, status: str) -> None:
         """Mark the run KILLED or FAILED (never FINISHED); re-running resumes it."""
         self.client.set_terminated(self.run_id, status)
+
+    def abandon(self, status: str) -> None:
+        """Mark the run `status` (KILLED or FAILED) if it is still SCHEDULED or RUNNING: nothing will finish
+        it in this session (its worker was stopped or died)."""
+        if self.status in ("SCHEDULED", "RUNNING"):
+            self.abort(status)

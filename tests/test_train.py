@@ -48,7 +48,7 @@ def test_one_finished_run_per_trial_with_the_contract_tags_and_params(trained):
         tags = run.data.tags
         assert run.info.status == "FINISHED"
         assert tags[tracking.TAG_DATASET] == "digits" and tags[tracking.TAG_TRIAL] == str(index)
-        assert tags[tracking.TAG_WINNING] == str(verdicts[index]).lower()
+        assert tags[tracking.TAG_WINNING] == str(verdicts[index].winning).lower()
         assert {
             "epochs",
             "batch_size",
@@ -128,7 +128,7 @@ def test_finished_trials_are_skipped(trained, tiny_data):
     uri, _ = trained
     lines = []
     verdicts = run_experiment(config(), "unused", uri, say=lines.append, show_progress=False)
-    assert verdicts == {} and sum("skipped" in line for line in lines) == 2
+    assert verdicts == [] and sum("skipped" in line for line in lines) == 2
     assert len(trial_runs(uri)) == 2
 
 

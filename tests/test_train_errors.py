@@ -11,6 +11,7 @@ from trial_store import trial_runs
 from experiments.train import main
 
 TINY = ["--trials", "1", "--rounds", "1", "--epochs", "1"]
+RAY = [*TINY, "--executor", "ray"]
 
 
 def run_cli(capsys, *args):
@@ -32,6 +33,11 @@ def run_cli(capsys, *args):
         (["--dataset", "digits", *TINY, "--dense-rate", "1.0"], "dense pruning rate must lie in (0, 1)"),
         (["--dataset", "digits", *TINY, "--conv-rate", "0"], "conv pruning rate must lie in (0, 1)"),
         (["--dataset", "digits", *TINY, "--epochs", "ten"], "invalid int value: 'ten'"),
+        (["--dataset", "digits", *TINY, "--executor", "dask"], "invalid choice: 'dask'"),
+        (["--dataset", "digits", *RAY, "--cpus-per-trial", "0"], "CPUS_PER_TRIAL must be > 0"),
+        (["--dataset", "digits", *RAY, "--gpus-per-trial", "1.5"], "GPUS_PER_TRIAL must be a fraction in"),
+        (["--dataset", "digits", *RAY, "--gpus-per-trial", "-1"], "GPUS_PER_TRIAL must be a fraction in"),
+        (["--dataset", "digits", *RAY, "--max-retries", "-1"], "retries must be >= 0"),
     ],
 )
 def test_bad_arguments(capsys, store_uri, args, expected):
@@ -77,17 +83,20 @@ def test_command_line_error_has_no_traceback(tmp_path):
     assert result.stderr.strip() == "error: EPOCHS must be >= 1, got 0"
 
 
-def test_no_finished_trial_after_a_crash(store_uri, tiny_data, monkeypatch):
+def test_a_crashed_trial_fails_is_reported_and_the_next_one_runs(capsys, store_uri, tiny_data, monkeypatch):
     from lottery.trial import Trial
 
-    def crash(self, theta0, final_mask):
-        raise RuntimeError("boom")
+    original = Trial.train_random_ticket
 
-    monkeypatch.setattr(Trial, "train_random_ticket", crash)
-    with pytest.raises(RuntimeError):
-        main(["--dataset", "digits", "--trials", "1", "--rounds", "0", "--epochs", "1", "--no-progress-bar"])
-    (run,) = trial_runs(store_uri)
-    assert run.info.status == "FAILED"
+    def crash_in_trial_1(self, theta0, final_mask):
+        if self.index == 0:
+            raise RuntimeError("boom")
+        original(self, theta0, final_mask)
+
+    monkeypatch.setattr(Trial, "train_random_ticket", crash_in_trial_1)
+    err = run_cli(capsys, "--dataset", "digits", "--trials", "2", "--rounds", "0", "--epochs", "1")
+    assert err.startswith("error: 1 of 2 trials failed (digits trial 1/2: RuntimeError: boom); fix the cause")
+    assert [run.info.status for run in trial_runs(store_uri)] == ["FAILED", "FINISHED"]
 
 
 def test_a_training_split_the_dataset_lacks(capsys, store_uri):

@@ -1,0 +1,315 @@
+"""Serve one tracking store to a team or a cluster: `python -m experiments.server` (what `make server` runs).
+
+Checks what a user can get wrong (a busy port, a missing database driver, a file store), then replaces
+itself with `mlflow server`, which proxies artifacts: experiments created through it get the artifact root
+`mlflow-artifacts:/…`, never a local folder of whoever logged first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import importlib.util
+import ipaddress
+import os
+import socket
+import sqlite3
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+from lottery.errors import ArgumentParser, UserError, exit_on_user_error
+from lottery.tracking import DEFAULT_TRACKING_URI
+
+DEFAULT_ARTIFACTS_DESTINATION = "./mlruns/artifacts"
+DATABASES = ("sqlite", "postgresql", "mysql", "mssql")  # the SQLAlchemy dialects MLflow's store accepts
+WILDCARD_HOSTS = ("0.0.0.0", "::")
+
+# MLflow's default Host allowlist (mlflow.server.security_utils): `--allowed-hosts` replaces it, so we
+# pass it along with the names we add.
+_LOCAL_HOSTS = ("localhost", "127.0.0.1", "0.0.0.0")
+_PRIVATE_NETWORKS = ("10.*", "192.168.*", *(f"172.{i}.*" for i in range(16, 32)))
+MLFLOW_DEFAULT_HOSTS = (
+    *_LOCAL_HOSTS,
+    "[::1]",
+    *(f"{host}:*" for host in _LOCAL_HOSTS),
+    "[[]::1]:*",  # fnmatch: "[[]" is a literal "["
+    *_PRIVATE_NETWORKS,
+    "fc00:*",
+    "fd00:*",
+)
+# `mlflow server` reads these options from its own variables too; a variable the user set wins.
+_OPTION_VARIABLES = {
+    "--allowed-hosts": "MLFLOW_SERVER_ALLOWED_HOSTS",
+    "--cors-allowed-origins": "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS",
+}
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = ArgumentParser(
+        prog="python -m experiments.server",
+        description=__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "--host", default="127.0.0.1", help="interface to listen on; 0.0.0.0 serves other machines"
+    )
+    p.add_argument("--port", type=int, default=5000, help="port to listen on")
+    p.add_argument(
+        "--backend-store-uri",
+        default=DEFAULT_TRACKING_URI,
+        help="runs, params and metrics: sqlite:///… or a database URL (postgresql://user:password@host/db)",
+    )
+    p.add_argument(
+        "--artifacts-destination",
+        default=DEFAULT_ARTIFACTS_DESTINATION,
+        help="where the server keeps artifacts: a folder or s3://bucket/path",
+    )
+    p.add_argument(
+        "--allowed-hosts",
+        default="",
+        help="more names clients reach the server by, comma-separated ('*': any), besides localhost, "
+        "private IPs and, unless HOST is loopback, this machine's names",
+    )
+    p.add_argument("--workers", type=int, default=2, help="server processes, about 250 MB each")
+    args = p.parse_args(argv)
+    if not 1 <= args.port <= 65535:
+        raise UserError(f"PORT must lie in 1..65535, got {args.port}")
+    if args.workers < 1:
+        raise UserError(f"WORKERS must be >= 1, got {args.workers}")
+    return args
+
+
+def redacted(uri: str) -> str:
+    """`uri` without its password, for messages."""
+    parsed = urlparse(uri)
+    if parsed.password is None:
+        return uri
+    return parsed._replace(netloc=parsed.netloc.replace(f":{parsed.password}@", ":***@", 1)).geturl()
+
+
+def pip_install(extra: str) -> str:
+    """The command that installs the project's optional `extra` into the running environment."""
+    pip = Path(sys.executable).parent / "pip"
+    relative = os.path.relpath(pip)
+    return f"{pip if relative.startswith('..') else relative} install -e '.[{extra}]'"
+
+
+def require(module: str, extra: str, purpose: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        raise UserError(f"{purpose} needs {module}, which is not installed: {pip_install(extra)}")
+
+
+def sqlite_file(uri: str) -> Path | None:
+    """The database file of a `sqlite:///…` URI; None for another backend or an in-memory database."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri[len("sqlite:///") :].partition("?")[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+def check_backend(uri: str) -> None:
+    """UserError unless MLflow can open the backend store `uri`; creates a SQLite file's folder."""
+    scheme = urlparse(uri).scheme
+    database, _, driver = scheme.partition("+")
+    if scheme in ("", "file"):
+        raise UserError(
+            f"backend store {uri!r} is a file store, which MLflow >= 3.17 refuses: "
+            f"use {DEFAULT_TRACKING_URI} or a database URL (`mlflow migrate-filestore` converts an old store)"
+        )
+    if database == "postgres":
+        raise UserError(
+            f"backend store {redacted(uri)!r}: SQLAlchemy spells the scheme postgresql://, not postgres://"
+        )
+    if database not in DATABASES:
+        raise UserError(
+            f"backend store {redacted(uri)!r} is not a database URL ({', '.join(DATABASES)}): "
+            f"e.g. make server BACKEND_STORE_URI={DEFAULT_TRACKING_URI}"
+        )
+    if database == "postgresql" and driver in ("", "psycopg2"):
+        require("psycopg2", "postgres", "a postgresql:// backend store")
+    db = sqlite_file(uri)
+    if db is not None:
+        try:
+            db.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UserError(
+                f"cannot create {db.parent} for the backend store ({error.strerror}); "
+                "choose a writable place: make server BACKEND_STORE_URI=sqlite:///…"
+            ) from None
+
+
+def check_artifacts(destination: str) -> str:
+    """What to give MLflow: a local folder, created and made absolute; a URI, checked for its client."""
+    parsed = urlparse(destination)
+    if parsed.scheme in ("", "file"):
+        folder = Path(url2pathname(parsed.path) if parsed.scheme else destination).expanduser().resolve()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UserError(
+                f"cannot create the artifacts folder {folder} ({error.strerror}); "
+                "choose a writable one: make server ARTIFACTS_DESTINATION=…"
+            ) from None
+        return str(folder)
+    if parsed.scheme == "s3":
+        require("boto3", "s3", "an s3:// artifacts destination")
+    return destination
+
+
+def bind_error(host: str, port: int) -> OSError | None:
+    """Why listening on `host`:`port` would fail now, or None if it would not."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as error:
+        return error
+    with socket.socket(family, kind, proto) as s:
+        # As uvicorn does: the TIME_WAIT connections of a server just stopped are no conflict.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(address)
+        except OSError as error:
+            return error
+    return None
+
+
+def check_port(host: str, port: int) -> None:
+    error = bind_error(host, port)
+    if error is None:
+        return
+    if error.errno == errno.EADDRINUSE:
+        free = next((p for p in range(port + 1, min(port + 100, 65536)) if not bind_error(host, p)), port + 1)
+        raise UserError(
+            f"port {port} on {host} is in use (another server?); stop it or choose another: "
+            f"make server PORT={free}"
+        )
+    if error.errno == errno.EACCES:
+        raise UserError(f"port {port} on {host} needs root; choose one above 1023: make server PORT=5000")
+    raise UserError(
+        f"cannot listen on {host}:{port} ({error.strerror or error}); HOST must be an address of this "
+        "machine: 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)"
+    )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def machine_names() -> list[str]:
+    """This machine's host name and fully qualified name, as other machines may call it."""
+    names = {socket.gethostname(), socket.getfqdn()}
+    return sorted(name for name in names if name and not is_loopback(name))
+
+
+def security_options(host: str, port: int, allowed_hosts: str) -> list[str]:
+    """`mlflow server` options accepting requests by this machine's names and `allowed_hosts`, not just
+    MLflow's defaults (localhost, private IPs); none when the defaults do (loopback, nothing added).
+
+    The Host header check would refuse `http://<hostname>:<port>` (403), and the CORS check refuses the
+    UI's own POSTs (listing runs) from any origin but localhost unless the origin is allowed.
+    """
+    names = [name.strip() for name in allowed_hosts.split(",") if name.strip()]
+    if not is_loopback(host):
+        names += [*([] if host in WILDCARD_HOSTS else [host]), *machine_names()]
+    names = list(dict.fromkeys(name for name in names if not is_loopback(name)))
+    if not names:
+        return []
+    hosts = ["*"] if "*" in names else [*MLFLOW_DEFAULT_HOSTS, *names, *(f"{name}:*" for name in names)]
+    origins = [f"http://{name}:{port}" for name in [*names, *_PRIVATE_NETWORKS] if name != "*"]
+    chosen = {"--allowed-hosts": hosts, "--cors-allowed-origins": origins}
+    return [
+        arg
+        for option, values in chosen.items()
+        if not os.environ.get(_OPTION_VARIABLES[option])
+        for arg in (option, ",".join(values))
+    ]
+
+
+def local_artifact_experiments(uri: str) -> list[str]:
+    """Experiments of a SQLite store whose artifacts go to a local folder of the logging machine
+    (created without a server), so workers on other machines would write them to their own disks."""
+    db = sqlite_file(uri)
+    if db is None or not db.is_file():
+        return []
+    try:
+        with contextlib.closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)) as connection:
+            rows = connection.execute(
+                "SELECT name, artifact_location FROM experiments "
+                "WHERE experiment_id != 0 AND lifecycle_stage = 'active'"
+            ).fetchall()
+    except sqlite3.Error:  # not an MLflow store yet: the server creates its tables
+        return []
+    return [name for name, location in rows if urlparse(location or "").scheme in ("", "file")]
+
+
+def tracking_url(host: str, port: int) -> str:
+    name = socket.gethostname() if host in WILDCARD_HOSTS else host
+    return f"http://{f'[{name}]' if ':' in name else name}:{port}"
+
+
+def announcement(host: str, port: int) -> str:
+    url = tracking_url(host, port)
+    if host in WILDCARD_HOSTS:
+        where = f"on every interface, port {port}; point workers at it by this machine's name"
+    elif is_loopback(host):
+        where = f"at {url} (this machine only; HOST=0.0.0.0 serves others); point workers at it"
+    else:
+        where = f"at {url}; point workers at it"
+    return f"tracking server {where}: export MLFLOW_TRACKING_URI={url}"
+
+
+def mlflow_server(args: argparse.Namespace, artifacts_destination: str) -> list[str]:
+    """The `mlflow server` command line, its executable next to this interpreter's."""
+    executable = Path(sys.executable).parent / "mlflow"
+    if not os.access(executable, os.X_OK):
+        raise UserError(f"no mlflow executable next to {sys.executable}: make install")
+    return [
+        str(executable),
+        "server",
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+        "--workers",
+        str(args.workers),
+        "--backend-store-uri",
+        args.backend_store_uri,
+        "--serve-artifacts",
+        "--artifacts-destination",
+        artifacts_destination,
+        *security_options(args.host, args.port, args.allowed_hosts),
+    ]
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    check_backend(args.backend_store_uri)
+    destination = check_artifacts(args.artifacts_destination)
+    command = mlflow_server(args, destination)
+    check_port(args.host, args.port)
+    if not is_loopback(args.host) and (local := local_artifact_experiments(args.backend_store_uri)):
+        print(
+            f"note: experiments {', '.join(local)} keep their artifacts in local folders (created without a "
+            "server): workers on other machines would write them to their own disks; start a cluster on a "
+            "fresh BACKEND_STORE_URI",
+            file=sys.stderr,
+            flush=True,
+        )
+    print(announcement(args.host, args.port), flush=True)
+    # Server-side jobs run GenAI features (scorers, trace rollups) we do not use: ~7 processes, ~0.5 GB.
+    os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+    os.execv(command[0], command)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""A trial task: trial k of a configuration bound to its MLflow run — the unit every executor runs.
+
+The driver creates (or finds) the run before any training, so an executor only ever resumes a run: a task
+run twice (a retry after a worker died, a re-run after Ctrl-C) continues from the run's last complete
+round and never opens a second run for the same trial.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lottery.data.dataset import Dataset
+from lottery.errors import UserError
+from lottery.hparams import ExperimentConfig
+from lottery.tracking import first_line
+from lottery.trial import Trial
+from lottery.trial_record import TrialRecord
+
+
+@dataclass(frozen=True)
+class TrialTask:
+    config: ExperimentConfig
+    index: int
+    run_id: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.config.dataset} trial {self.index + 1}/{self.config.trials}"
+
+    def run(self, dataset: Dataset, client, say: Callable[[str], None], show_progress: bool) -> bool:
+        """Train what the run is missing on `dataset` (already on the training device) and finish the run;
+        return whether the final ticket is winning. The run ends KILLED on Ctrl-C and FAILED on an error."""
+        record = TrialRecord.open(client, self.run_id)
+        completed = record.completed_rounds()
+        where = f"in {record.name} on {dataset.train.images.device}"
+        say(
+            f"{self.label}: resuming {where} after {completed} completed rounds"
+            if completed
+            else f"{self.label}: training {where}"
+        )
+        record.reopen()
+        try:
+            return Trial(self.config, self.index, dataset, record, say, show_progress).run()
+        except KeyboardInterrupt:
+            record.abort("KILLED")
+            raise
+        except BaseException:
+            record.abort("FAILED")
+            raise
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """How a task ended: `winning` when it finished, else the `error` (one line) that stopped it."""
+
+    task: TrialTask
+    winning: bool | None = None
+    error: str | None = None
+
+
+def failure(task: TrialTask, error: BaseException) -> TrialOutcome:
+    """The outcome of a task stopped by `error`: a user error by its message, anything else with its type."""
+    line = first_line(error)
+    if not isinstance(error, UserError):
+        line = f"{type(error).__name__}: {line}"
+    return TrialOutcome(task, error=line)

@@ -1,0 +1,219 @@
+"""`make server`: a real tracking server that proxies artifacts, and one clear line for every user error."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+from tracking_server import REPO, free_port, running_server
+
+from experiments import server
+from lottery import tracking
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    """A server started by `make server` over a fresh store, stopped even if a test fails."""
+    root = tmp_path_factory.mktemp("server")
+    with running_server(root) as url:
+        yield url, root
+
+
+def test_server_proxies_artifacts(live_server, tmp_path):
+    url, root = live_server
+    client = tracking.connect(url)
+    experiment = client.get_experiment(tracking.experiment_id(client, "digits"))
+    assert experiment.artifact_location.startswith("mlflow-artifacts:")
+
+    run_id = client.create_run(experiment.experiment_id).info.run_id
+    payload = tmp_path / "mask.npz"
+    payload.write_bytes(os.urandom(100_000))
+    client.log_artifact(run_id, str(payload), artifact_path="ticket")
+    client.set_terminated(run_id)
+
+    (stored,) = (root / "artifacts").rglob("mask.npz")
+    assert run_id in stored.parts and stored.read_bytes() == payload.read_bytes()
+    downloaded = tracking.download_artifact(client, run_id, "ticket/mask.npz", tmp_path / "back", "test")
+    assert downloaded.read_bytes() == payload.read_bytes()
+    assert (root / "store" / "mlflow.db").is_file()
+    log = (root / "server.log").read_text()
+    assert f"export MLFLOW_TRACKING_URI={url}" in log
+
+
+def run_cli(capsys, monkeypatch, *args: str) -> str:
+    """`main(args)`, which must fail before it would replace this process with `mlflow server`."""
+    monkeypatch.setattr(os, "execv", lambda *a: pytest.fail(f"would have started a server: {a}"))
+    with pytest.raises(SystemExit) as exit_info:
+        server.main(list(args))
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2
+    assert len(err.splitlines()) == 1 and err.startswith("error: ") and "Traceback" not in err
+    return err
+
+
+def store_args(tmp_path) -> list[str]:
+    return [
+        "--backend-store-uri",
+        f"sqlite:///{tmp_path}/store/mlflow.db",
+        "--artifacts-destination",
+        str(tmp_path / "artifacts"),
+    ]
+
+
+def test_port_in_use(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "experiments.server", "--port", str(port), *store_args(tmp_path)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: port {port} on 127.0.0.1 is in use")
+    assert "make server PORT=" in line
+    assert result.stdout == ""
+
+
+def test_postgres_without_its_driver(capsys, monkeypatch, tmp_path):
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "psycopg2" else find_spec(name, *a)
+    )
+    uri = "postgresql://lottery:s3cret@db.example.org/mlflow"
+    err = run_cli(capsys, monkeypatch, "--backend-store-uri", uri, "--artifacts-destination", str(tmp_path))
+    assert "psycopg2" in err and "install -e '.[postgres]'" in err and "s3cret" not in err
+
+
+def test_postgres_scheme_is_spelled_postgresql(capsys, monkeypatch, tmp_path):
+    err = run_cli(capsys, monkeypatch, "--backend-store-uri", "postgres://lottery:s3cret@db/mlflow")
+    assert "postgresql://" in err and "s3cret" not in err
+
+
+def test_s3_without_boto3(capsys, monkeypatch, tmp_path):
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "boto3" else find_spec(name, *a)
+    )
+    err = run_cli(
+        capsys,
+        monkeypatch,
+        "--backend-store-uri",
+        f"sqlite:///{tmp_path}/mlflow.db",
+        "--artifacts-destination",
+        "s3://bucket/lottery",
+    )
+    assert "boto3" in err and "install -e '.[s3]'" in err
+
+
+@pytest.mark.parametrize("backend", ["mlruns", "file:///tmp/mlruns"])
+def test_file_store_is_refused(capsys, monkeypatch, backend):
+    assert "file store" in run_cli(capsys, monkeypatch, "--backend-store-uri", backend)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--backend-store-uri", "http://127.0.0.1:5000"], "is not a database URL"),
+        (["--port", "70000"], "PORT must lie in 1..65535"),
+        (["--workers", "0"], "WORKERS must be >= 1"),
+        (["--port", "five"], "invalid int value: 'five'"),
+    ],
+)
+def test_bad_arguments(capsys, monkeypatch, args, expected):
+    assert expected in run_cli(capsys, monkeypatch, *args)
+
+
+def exec_command(capsys, monkeypatch, *args: str) -> tuple[list[str], str, str]:
+    """The `mlflow server` command line `main(args)` would exec, and its stdout and stderr."""
+    calls = []
+    monkeypatch.setattr(os, "execv", lambda path, argv: calls.append(argv))
+    # Recorded as unset, so that the default main sets for the server does not outlive the test.
+    monkeypatch.setenv("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "unset")
+    monkeypatch.delenv("MLFLOW_SERVER_ENABLE_JOB_EXECUTION")
+    server.main(list(args))
+    (argv,) = calls
+    captured = capsys.readouterr()
+    return argv, captured.out, captured.err
+
+
+def option(argv: list[str], name: str) -> str | None:
+    return argv[argv.index(name) + 1] if name in argv else None
+
+
+def test_local_store_folders_are_created(capsys, monkeypatch, tmp_path):
+    argv, out, err = exec_command(capsys, monkeypatch, "--port", str(free_port()), *store_args(tmp_path))
+    assert (tmp_path / "store").is_dir() and (tmp_path / "artifacts").is_dir()
+    assert argv[0] == os.path.join(os.path.dirname(sys.executable), "mlflow") and argv[1] == "server"
+    assert option(argv, "--artifacts-destination") == str(tmp_path / "artifacts")
+    assert "--serve-artifacts" in argv
+    # On loopback, MLflow's own host and CORS defaults are right: nothing is passed.
+    assert option(argv, "--allowed-hosts") is None and option(argv, "--cors-allowed-origins") is None
+    assert "export MLFLOW_TRACKING_URI=http://127.0.0.1:" in out
+    assert err == "" and os.environ["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+
+
+def test_all_interfaces_accept_this_machines_name(capsys, monkeypatch, tmp_path):
+    from mlflow.server.security_utils import (
+        get_default_allowed_hosts,
+        is_allowed_host_header,
+        should_block_cors_request,
+    )
+
+    monkeypatch.setattr(socket, "gethostname", lambda: "head-node")
+    for variable in ("MLFLOW_SERVER_ALLOWED_HOSTS", "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"):
+        monkeypatch.delenv(variable, raising=False)
+    port = free_port()
+    args = [
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(port),
+        "--allowed-hosts",
+        "mlflow.lab.example",
+        *store_args(tmp_path),
+    ]
+    argv, out, _ = exec_command(capsys, monkeypatch, *args)
+    assert f"export MLFLOW_TRACKING_URI=http://head-node:{port}" in out
+
+    hosts = option(argv, "--allowed-hosts").split(",")
+    assert set(get_default_allowed_hosts()) <= set(hosts)  # MLflow's defaults still hold
+    for host in (f"head-node:{port}", f"mlflow.lab.example:{port}", f"10.1.2.3:{port}", f"localhost:{port}"):
+        assert is_allowed_host_header(hosts, host), host
+    assert not is_allowed_host_header(hosts, f"attacker.example:{port}")
+
+    # The UI's own POSTs carry its origin, which MLflow's CORS check refuses unless it is listed.
+    origins = option(argv, "--cors-allowed-origins").split(",")
+    for origin in (
+        f"http://head-node:{port}",
+        f"http://mlflow.lab.example:{port}",
+        f"http://192.168.0.7:{port}",
+    ):
+        assert not should_block_cors_request(origin, "POST", origins), origin
+    assert should_block_cors_request("http://attacker.example", "POST", origins)
+
+
+def test_mlflow_variables_win(monkeypatch):
+    monkeypatch.setenv("MLFLOW_SERVER_CORS_ALLOWED_ORIGINS", "https://notebooks.lab.example")
+    monkeypatch.delenv("MLFLOW_SERVER_ALLOWED_HOSTS", raising=False)
+    argv = server.security_options("0.0.0.0", 5000, "")
+    assert option(argv, "--allowed-hosts") and option(argv, "--cors-allowed-origins") is None
+
+
+def test_cluster_warned_about_experiments_with_local_artifacts(capsys, monkeypatch, tmp_path):
+    local = f"sqlite:///{tmp_path}/store/mlflow.db"
+    tracking.experiment_id(tracking.connect(local), "digits")  # as `make train` does without a server
+    args = ["--host", "0.0.0.0", "--port", str(free_port()), "--backend-store-uri", local]
+    _, _, err = exec_command(
+        capsys, monkeypatch, *args, "--artifacts-destination", str(tmp_path / "artifacts")
+    )
+    (note,) = err.strip().splitlines()
+    assert note.startswith("note: experiments digits keep their artifacts in local folders")

@@ -1,0 +1,191 @@
+"""The ticket cache: one download per artifact, corrupt and half-downloaded files, where it lives, the CLI."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import analysis.__main__ as cli
+from analysis.store import finished_trial_runs, load_tickets, select_runs
+from analysis.ticket_cache import TicketCache
+from lottery import tracking
+from lottery.errors import UserError
+from lottery.layers import LAYER_NAMES
+from tests.analysis_fixtures import log_trials, migrated_store_fixture, uri_fixture  # noqa: F401
+from tests.test_analysis_store import artifact_file, error_line
+
+REMOTE = "http://tracking.example:5000"
+
+
+@pytest.fixture(name="store")
+def store_fixture(uri):
+    """Two winning trials and a losing one: 3 + 3 + 2 = 8 artifacts."""
+    run_ids = log_trials(uri, "digits", 2) + log_trials(uri, "digits", 1, first_trial=2, winning=False)
+    client = tracking.connect(uri)
+    _, runs, _ = select_runs(finished_trial_runs(client), None)
+    return SimpleNamespace(uri=uri, client=client, runs=runs, run_ids=run_ids, artifacts=8)
+
+
+@pytest.fixture(name="cache_root")
+def cache_root_fixture(tmp_path) -> Path:
+    """A cache root of its own (the store lives in `tmp_path` too), not yet created."""
+    return tmp_path / "cache"
+
+
+@pytest.fixture(name="downloads")
+def downloads_fixture(monkeypatch) -> list[tuple[str, str]]:
+    """The (run id, artifact) of every download from the store, in order."""
+    calls: list[tuple[str, str]] = []
+    download = tracking.download_artifact
+
+    def counted(client, run_id, artifact, directory, source):
+        calls.append((run_id, artifact))
+        return download(client, run_id, artifact, directory, source)
+
+    monkeypatch.setattr(tracking, "download_artifact", counted)
+    return calls
+
+
+def cached_files(root: Path) -> set[Path]:
+    return {path.relative_to(root) for path in root.rglob("*") if path.is_file()}
+
+
+def assert_same_tickets(first, second) -> None:
+    assert [(t.run_id, t.kind) for t in first] == [(t.run_id, t.kind) for t in second]
+    for a, b in zip(first, second, strict=True):
+        assert all(np.array_equal(x, y) for x, y in zip(a.layers, b.layers, strict=True))
+
+
+def test_each_artifact_is_downloaded_once(store, downloads, cache_root):
+    first_cache = TicketCache(cache_root)
+    first = load_tickets(store.client, store.runs, LAYER_NAMES, first_cache)
+    assert len(downloads) == len(set(downloads)) == store.artifacts
+    assert (first_cache.downloaded, first_cache.cached) == (store.artifacts, 0)
+    assert cached_files(cache_root) == {Path(run_id, artifact) for run_id, artifact in downloads}
+    assert not [path for path in cache_root.iterdir() if path.name.startswith(".")]
+
+    downloads.clear()
+    second_cache = TicketCache(cache_root)
+    second = load_tickets(store.client, store.runs, LAYER_NAMES, second_cache)
+    assert downloads == [] and (second_cache.downloaded, second_cache.cached) == (0, store.artifacts)
+    assert_same_tickets(first, second)
+    assert_same_tickets(first, load_tickets(store.client, store.runs, LAYER_NAMES))
+
+
+def test_a_corrupt_cached_file_is_downloaded_again(store, downloads, cache_root):
+    cache = TicketCache(cache_root)
+    expected = load_tickets(store.client, store.runs, LAYER_NAMES, cache)
+    cached = cache.path(store.run_ids[1], tracking.INIT_ARTIFACT)
+    cached.write_bytes(cached.read_bytes()[: cached.stat().st_size // 2])
+    downloads.clear()
+    again = TicketCache(cache_root)
+    assert_same_tickets(expected, load_tickets(store.client, store.runs, LAYER_NAMES, again))
+    assert downloads == [(store.run_ids[1], tracking.INIT_ARTIFACT)]
+    assert (again.downloaded, again.cached) == (1, store.artifacts - 1)
+
+
+def test_a_corrupt_download_names_the_run_and_is_not_cached(store, cache_root):
+    run_id = store.run_ids[1]
+    cache = TicketCache(cache_root)
+    load_tickets(store.client, store.runs, LAYER_NAMES, cache)
+    for path in (
+        cache.path(run_id, tracking.INIT_ARTIFACT),
+        artifact_file(store.uri, run_id, "ticket/init.npz"),
+    ):
+        path.write_bytes(b"not an npz file")
+    with pytest.raises(UserError, match=rf"run digits/trial-01 \({run_id}\): init.npz is corrupt") as error:
+        load_tickets(store.client, store.runs, LAYER_NAMES, TicketCache(cache_root))
+    assert len(str(error.value).splitlines()) == 1
+    assert not cache.path(run_id, tracking.INIT_ARTIFACT).exists()
+    assert not [path for path in cache_root.iterdir() if path.name.startswith(".")]
+
+
+def test_an_interrupted_download_leaves_nothing_that_counts_as_cached(
+    store, downloads, cache_root, monkeypatch
+):
+    counted = tracking.download_artifact  # the downloads fixture's wrapper
+
+    def third_cut_off(client, run_id, artifact, directory, source):
+        local = counted(client, run_id, artifact, directory, source)
+        if len(downloads) == 3:
+            local.write_bytes(local.read_bytes()[: local.stat().st_size // 2])
+            raise KeyboardInterrupt
+        return local
+
+    monkeypatch.setattr(tracking, "download_artifact", third_cut_off)
+    with pytest.raises(KeyboardInterrupt):
+        load_tickets(store.client, store.runs, LAYER_NAMES, TicketCache(cache_root))
+    assert cached_files(cache_root) == {Path(*download) for download in downloads[:2]}
+    # A process killed outright leaves its download directory behind, half-written file included.
+    leftover = cache_root / ".download-killed" / downloads[2][1]
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"PK\x03\x04 half an npz")
+
+    monkeypatch.setattr(tracking, "download_artifact", counted)
+    interrupted = downloads[2]
+    downloads.clear()
+    cache = TicketCache(cache_root)
+    load_tickets(store.client, store.runs, LAYER_NAMES, cache)
+    assert (cache.downloaded, cache.cached) == (store.artifacts - 2, 2)
+    assert len(downloads) == store.artifacts - 2 and downloads[0] == interrupted
+
+
+@pytest.fixture(name="unwritable")
+def unwritable_fixture(tmp_path):
+    """A cache root that cannot be created: under a read-only directory, or a file when chmod is moot."""
+    if os.geteuid() == 0:  # root writes through any permission bits
+        parent = tmp_path / "a-file"
+        parent.write_text("")
+        yield parent / "tickets"
+        return
+    parent = tmp_path / "read-only"
+    parent.mkdir()
+    parent.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    yield parent / "tickets"
+    parent.chmod(stat.S_IRWXU)
+
+
+def test_an_unwritable_cache_is_one_line_naming_the_directory(unwritable, monkeypatch, capsys):
+    with pytest.raises(UserError) as error:
+        TicketCache(unwritable)
+    message = str(error.value)
+    assert len(message.splitlines()) == 1 and str(unwritable) in message
+    assert "--cache-dir" in message and "LOTTERY_CACHE_DIR" in message
+    monkeypatch.setattr(tracking, "connect", lambda: SimpleNamespace(tracking_uri=REMOTE))
+    line = error_line(capsys, ["--cache-dir", str(unwritable)])
+    assert f"cannot write the ticket cache {unwritable}" in line
+
+
+def test_only_a_remote_store_gets_a_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOTTERY_CACHE_DIR", str(tmp_path / "env"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cli.ticket_cache_for("sqlite:///mlruns/mlflow.db", cli.parse([])) is None
+    assert cli.ticket_cache_for(REMOTE, cli.parse(["--no-cache"])) is None
+    assert not (tmp_path / "env").exists()
+    assert cli.ticket_cache_for(REMOTE, cli.parse([])).root == tmp_path / "env"
+    assert (
+        cli.ticket_cache_for(REMOTE, cli.parse(["--cache-dir", str(tmp_path / "opt")])).root
+        == tmp_path / "opt"
+    )
+    monkeypatch.delenv("LOTTERY_CACHE_DIR")
+    assert cli.ticket_cache_for(REMOTE, cli.parse([])).root == tmp_path / "xdg" / "lottery" / "tickets"
+    monkeypatch.setenv("XDG_CACHE_HOME", "")
+    assert cli.ticket_cache_for(REMOTE, cli.parse([])).root == tmp_path / "home/.cache/lottery/tickets"
+    with pytest.raises(UserError, match="not allowed with argument"):
+        cli.parse(["--no-cache", "--cache-dir", "x"])
+
+
+def test_the_cli_reports_what_the_cache_saved(store, cache_root, monkeypatch, capsys):
+    load_tickets(store.client, store.runs[:1], LAYER_NAMES, TicketCache(cache_root))
+    monkeypatch.setattr(cli, "ticket_cache_for", lambda uri, args: TicketCache(args.cache_dir))
+    monkeypatch.setattr(cli, "log_analysis", lambda *args: "-")  # what is logged is test_analysis_store's
+    cli.main(["--cache-dir", str(cache_root), "--pairs", "1"])
+    out = capsys.readouterr().out
+    assert f"tickets of 3 runs: 5 artifacts downloaded, 3 from the cache in {cache_root}\n" in out
+    assert len(cached_files(cache_root)) == store.artifacts
