@@ -64,7 +64,8 @@ def run_experiment(
 def schedule(
     client, config: ExperimentConfig, dataset: Dataset, say: Callable[[str], None]
 ) -> list[TrialTask]:
-    """A task for every trial without a FINISHED run, bound to its existing run or to a new SCHEDULED one."""
+    """A task for every trial without a FINISHED run, bound to its existing run or a new one, marked
+    SCHEDULED."""
     experiment_id = tracking.experiment_id(client, config.dataset)
     tasks = []
     for index in range(config.trials):
@@ -76,5 +77,6 @@ def schedule(
         elif record.status == "FINISHED":
             say(f"{config.dataset} trial {index + 1}/{config.trials}: finished in {record.name}, skipped")
             continue
+        record.schedule()
         tasks.append(TrialTask(config, index, record.run_id))
     return tasks

@@ -77,9 +77,8 @@ class TrialRecord:
         theta0: dict[str, torch.Tensor],
         dataset: Dataset,
     ) -> TrialRecord:
-        """A new SCHEDULED run with the contract's tags (θ0's digest among them), every hyperparameter
-        and the dataset's provenance. θ0 itself is logged by `ensure_theta0`, so an interrupted creation
-        resumes."""
+        """A new run with the contract's tags (θ0's digest among them), every hyperparameter and the
+        dataset's provenance. θ0 itself is logged by `ensure_theta0`, so an interrupted creation resumes."""
         tags = {
             tracking.TAG_ROLE: tracking.ROLE_TRIAL,
             tracking.TAG_DATASET: config.dataset,
@@ -92,7 +91,6 @@ class TrialRecord:
         params = [Param(k, v) for k, v in {**config.params(), "trial": str(trial)}.items()]
         client.log_batch(record.run_id, params=params)
         record.log_dataset(dataset)
-        client.update_run(record.run_id, status="SCHEDULED")
         return record
 
     @property
@@ -110,6 +108,10 @@ class TrialRecord:
         self.client.log_inputs(
             self.run_id, [DatasetInput(entity, [InputTag("mlflow.data.context", "train")])]
         )
+
+    def schedule(self) -> None:
+        """Mark the run SCHEDULED: a task will train it (RUNNING from the moment a worker starts it)."""
+        self.client.update_run(self.run_id, status="SCHEDULED")
 
     def reopen(self) -> None:
         self.client.update_run(self.run_id, status="RUNNING")

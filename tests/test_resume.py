@@ -6,7 +6,8 @@ import pytest
 from mlflow import MlflowClient
 from trial_store import artifact, trial_runs
 
-from lottery.experiment import run_experiment
+from lottery import tracking
+from lottery.experiment import run_experiment, schedule
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
 from lottery.layers import LAYER_NAMES
 from lottery.trial import Trial
@@ -35,6 +36,8 @@ def test_interrupted_trial_resumes_in_the_same_run(tmp_path, monkeypatch, tiny_d
     (run,) = trial_runs(uri)
     assert run.info.status == "KILLED"
     client = MlflowClient(uri)
+    (task,) = schedule(tracking.connect(uri), CONFIG, tiny_data, say=lambda line: None)
+    assert task.run_id == run.info.run_id and client.get_run(run.info.run_id).info.status == "SCHEDULED"
     assert sorted(m.step for m in client.get_metric_history(run.info.run_id, "test_acc")) == [0, 1]
 
     monkeypatch.setattr(Trial, "on_round_end", original)
