@@ -23,6 +23,10 @@ EXECUTOR ?= local
 CPUS_PER_TRIAL ?=
 GPUS_PER_TRIAL ?=
 RAY_ADDRESS ?=
+# Only the Ray settings given (on the command line or in the environment) reach the command.
+RAY_OPTIONS = $(strip $(if $(CPUS_PER_TRIAL),--cpus-per-trial '$(CPUS_PER_TRIAL)') \
+	$(if $(GPUS_PER_TRIAL),--gpus-per-trial '$(GPUS_PER_TRIAL)') \
+	$(if $(RAY_ADDRESS),--ray-address '$(RAY_ADDRESS)'))
 TRAIN_ARGS ?=
 ANALYZE_ARGS ?=
 PYTEST_ARGS ?=
@@ -41,10 +45,7 @@ $(STAMP): pyproject.toml
 train: $(STAMP)
 	$(PYTHON) -m experiments.train --dataset '$(DATASET)' --trials '$(TRIALS)' --rounds '$(ROUNDS)' \
 		--epochs '$(EPOCHS)' --batch-size '$(BATCH_SIZE)' --lr '$(LR)' --seed '$(SEED)' \
-		--data-dir '$(DATA_DIR)' --executor '$(EXECUTOR)' \
-		$(if $(CPUS_PER_TRIAL),--cpus-per-trial '$(CPUS_PER_TRIAL)') \
-		$(if $(GPUS_PER_TRIAL),--gpus-per-trial '$(GPUS_PER_TRIAL)') \
-		$(if $(RAY_ADDRESS),--ray-address '$(RAY_ADDRESS)') $(TRAIN_ARGS)
+		--data-dir '$(DATA_DIR)' --executor '$(EXECUTOR)' $(RAY_OPTIONS) $(TRAIN_ARGS)
 
 analyze: $(STAMP)
 	$(PYTHON) -m analysis $(ANALYZE_ARGS)

@@ -142,9 +142,10 @@ def _task_resources(settings: RaySettings, say: Callable[[str], None]) -> tuple[
         at_once = min(at_once, math.floor(total.get("GPU", 0) / gpus))
     threads = max(1, int(cpus))
     say(
-        f"ray: {len(_alive_nodes())} node(s), {total.get('CPU', 0):g} CPUs, "
-        f"{total.get('GPU', 0):g} GPUs; a trial takes {cpus:g} CPU ({threads} torch threads) and "
-        f"{gpus:g} GPU, {at_once} at once; a dead worker's trial is retried {settings.max_retries} times"
+        f"ray: {len(_alive_nodes())} node(s), {total.get('CPU', 0):g} CPUs, {total.get('GPU', 0):g} GPUs; "
+        f"each trial takes {cpus:g} CPU and {gpus:g} GPU and trains with {threads} torch "
+        f"thread{'s' if threads > 1 else ''}, {at_once} at once; a trial whose worker dies is retried "
+        f"{settings.max_retries} times"
     )
     return {"num_cpus": cpus, "num_gpus": gpus}, threads
 
