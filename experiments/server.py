@@ -11,7 +11,6 @@ import argparse
 import contextlib
 import errno
 import importlib.util
-import ipaddress
 import os
 import socket
 import sqlite3
@@ -21,7 +20,7 @@ from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 from lottery.errors import ArgumentParser, UserError, exit_on_user_error
-from lottery.tracking import DEFAULT_TRACKING_URI
+from lottery.tracking import DEFAULT_TRACKING_URI, is_loopback
 
 DEFAULT_ARTIFACTS_DESTINATION = "./mlruns/artifacts"
 DATABASES = ("sqlite", "postgresql", "mysql", "mssql")  # the SQLAlchemy dialects MLflow's store accepts
@@ -193,15 +192,6 @@ def check_port(host: str, port: int) -> None:
         f"cannot listen on {host}:{port} ({error.strerror or error}); HOST must be an address of this "
         "machine: 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)"
     )
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def machine_names() -> list[str]:

@@ -55,9 +55,10 @@ def run_experiment(
         from lottery.ray_executor import run_on_ray  # Ray loads only when asked for
 
         return run_on_ray(tasks, dataset, client, ray, say, show_progress)
-    except KeyboardInterrupt:
+    except BaseException as error:  # Ctrl-C, or the executor itself failed (e.g. Ray did not start)
+        status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
         for task in tasks:
-            TrialRecord.open(client, task.run_id).abandon("KILLED")
+            TrialRecord.open(client, task.run_id).abandon(status)
         raise
 
 

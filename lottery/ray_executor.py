@@ -85,7 +85,7 @@ def _connect(settings: RaySettings) -> None:
         ray.init(
             address=settings.address or "local",
             runtime_env=runtime_env,
-            log_to_driver=False,  # workers' lines come through the queue, printed above the bar
+            log_to_driver=False,  # workers' lines come through `WorkerLines`, printed above the bar
             logging_level=logging.ERROR,
             **local,
         )

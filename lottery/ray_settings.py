@@ -10,19 +10,21 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from lottery.errors import UserError
-from lottery.tracking import is_remote
+from lottery.tracking import is_loopback, is_remote
 
-_LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
+_CONNECT_SECONDS = 5
+_UNSPECIFIED = "0.0.0.0"  # as a destination, this machine
 
 
 def is_this_machine(host: str | None) -> bool:
-    return host is None or host in _LOOPBACK or host.startswith("127.") or host == socket.gethostname()
+    return host is None or is_loopback(host) or host in (_UNSPECIFIED, socket.gethostname())
 
 
 def check_store_shared(tracking_uri: str, cluster: str) -> None:
     """UserError unless workers on other machines can reach the store: an http(s) server that is not on
     this machine's loopback. A SQLite file or a loopback server only exists for this machine."""
-    if not is_remote(tracking_uri) or urlparse(tracking_uri).hostname in _LOOPBACK:
+    host = urlparse(tracking_uri).hostname
+    if not is_remote(tracking_uri) or (host is not None and (is_loopback(host) or host == _UNSPECIFIED)):
         raise UserError(
             f"EXECUTOR=ray on {cluster} cannot use the tracking store {tracking_uri}: workers on other "
             "machines cannot write to this machine's store; start a shared server (`make server "
@@ -49,14 +51,21 @@ class RaySettings:
     def cluster(self) -> str:
         return f"the Ray cluster at {self.address}" if self.address else "a local Ray cluster"
 
+    def endpoint(self) -> tuple[str, int | None] | None:
+        """(host, port) of `address`; None for a local cluster or `auto` (found through this machine)."""
+        if self.address in (None, "", "auto", "local"):
+            return None
+        parsed = urlparse(self.address if "://" in self.address else f"ray://{self.address}")
+        return parsed.hostname, parsed.port
+
     def points_elsewhere(self) -> bool:
         """Whether `address` names another machine (`auto` is checked once connected, by its nodes)."""
-        if self.address in (None, "", "auto", "local"):
-            return False
-        address = self.address if "://" in self.address else f"ray://{self.address}"
-        return not is_this_machine(urlparse(address).hostname)
+        endpoint = self.endpoint()
+        return endpoint is not None and not is_this_machine(endpoint[0])
 
     def validate(self, tracking_uri: str) -> None:
+        """UserError for a bad setting, a store the cluster's workers cannot reach, or a cluster address
+        nothing answers at (Ray itself would retry it for minutes)."""
         gpus = self.gpus_per_trial
         checks = [
             (self.cpus_per_trial > 0, f"CPUS_PER_TRIAL must be > 0, got {self.cpus_per_trial}"),
@@ -71,3 +80,12 @@ class RaySettings:
                 raise UserError(message)
         if self.points_elsewhere():
             check_store_shared(tracking_uri, self.cluster)
+        endpoint = self.endpoint()
+        if endpoint is not None and endpoint[1] is not None:
+            try:
+                socket.create_connection(endpoint, timeout=_CONNECT_SECONDS).close()
+            except OSError as error:
+                raise UserError(
+                    f"cannot reach {self.cluster} ({error.strerror or error}); check RAY_ADDRESS, or unset "
+                    "it to start a local cluster"
+                ) from None

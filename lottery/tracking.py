@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import ipaddress
 import logging
 import os
 from collections.abc import Iterator
@@ -54,6 +55,16 @@ _HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_T
 def resolve_tracking_uri(uri: str | None = None) -> str:
     """`uri` if given, else `MLFLOW_TRACKING_URI`, else the local SQLite store."""
     return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this machine's loopback interface (`localhost`, 127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def is_remote(uri: str) -> bool:

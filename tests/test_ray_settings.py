@@ -36,6 +36,7 @@ def test_which_addresses_name_another_machine(address, elsewhere):
         ("http://localhost:5000", False),
         ("http://mlflow.lab.example:5000", True),
         ("https://10.0.0.7", True),
+        (f"http://{socket.gethostname()}:5000", True),  # this machine's server, bound to 0.0.0.0
     ],
 )
 def test_only_a_server_other_machines_can_reach_is_shared(uri, shared):

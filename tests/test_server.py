@@ -5,11 +5,11 @@ from __future__ import annotations
 import importlib.util
 import os
 import socket
-import subprocess
 import sys
 
 import pytest
-from tracking_server import REPO, free_port, running_server
+from entry_points import refused
+from tracking_server import free_port, running_server
 
 from experiments import server
 from lottery import tracking
@@ -69,15 +69,8 @@ def test_port_in_use(tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run(
-            [sys.executable, "-m", "experiments.server", "--port", str(port), *store_args(tmp_path)],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    assert result.returncode == 2
-    (line,) = result.stderr.strip().splitlines()
+        result = refused("experiments.server", "--port", str(port), *store_args(tmp_path))
+    line = result.stderr.strip()
     assert line.startswith(f"error: port {port} on 127.0.0.1 is in use")
     assert "make server PORT=" in line
     assert result.stdout == ""

@@ -12,7 +12,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from entry_points import REPO
+
 # Several seconds on an idle 2-core machine; much longer while other tests load it.
 STARTUP_TIMEOUT = 120.0
 
