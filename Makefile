@@ -23,14 +23,19 @@ EXECUTOR ?= local
 CPUS_PER_TRIAL ?=
 GPUS_PER_TRIAL ?=
 RAY_ADDRESS ?=
-# Only the Ray settings given (on the command line or in the environment) reach the command.
-RAY_OPTIONS = $(strip $(if $(CPUS_PER_TRIAL),--cpus-per-trial '$(CPUS_PER_TRIAL)') \
-	$(if $(GPUS_PER_TRIAL),--gpus-per-trial '$(GPUS_PER_TRIAL)') \
-	$(if $(RAY_ADDRESS),--ray-address '$(RAY_ADDRESS)'))
 TRAIN_ARGS ?=
 ANALYZE_ARGS ?=
 PYTEST_ARGS ?=
-export DATA_DIR
+# Values reach the commands through the environment and are quoted there ("$$VAR"), so the shell never
+# interprets them: any value, quotes and semicolons included, arrives as typed. *_ARGS are split into words
+# by experiments.launch (quotes honoured, nothing evaluated).
+export DATASET TRIALS ROUNDS EPOCHS BATCH_SIZE LR SEED DATA_DIR HOST PORT BACKEND_STORE_URI \
+	ARTIFACTS_DESTINATION ALLOWED_HOSTS WORKERS EXECUTOR CPUS_PER_TRIAL GPUS_PER_TRIAL RAY_ADDRESS \
+	TRAIN_ARGS ANALYZE_ARGS PYTEST_ARGS
+# Only the Ray settings given (on the command line or in the environment) reach the command.
+RAY_OPTIONS = $(strip $(if $(CPUS_PER_TRIAL),--cpus-per-trial "$$CPUS_PER_TRIAL") \
+	$(if $(GPUS_PER_TRIAL),--gpus-per-trial "$$GPUS_PER_TRIAL") \
+	$(if $(RAY_ADDRESS),--ray-address "$$RAY_ADDRESS"))
 
 .PHONY: install train analyze ui server test bench lint clean-venv
 
@@ -43,24 +48,24 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 train: $(STAMP)
-	$(PYTHON) -m experiments.train --dataset '$(DATASET)' --trials '$(TRIALS)' --rounds '$(ROUNDS)' \
-		--epochs '$(EPOCHS)' --batch-size '$(BATCH_SIZE)' --lr '$(LR)' --seed '$(SEED)' \
-		--data-dir '$(DATA_DIR)' --executor '$(EXECUTOR)' $(RAY_OPTIONS) $(TRAIN_ARGS)
+	$(PYTHON) -m experiments.launch TRAIN_ARGS experiments.train --dataset "$$DATASET" --trials "$$TRIALS" \
+		--rounds "$$ROUNDS" --epochs "$$EPOCHS" --batch-size "$$BATCH_SIZE" --lr "$$LR" --seed "$$SEED" \
+		--data-dir "$$DATA_DIR" --executor "$$EXECUTOR" $(RAY_OPTIONS)
 
 analyze: $(STAMP)
-	$(PYTHON) -m analysis $(ANALYZE_ARGS)
+	$(PYTHON) -m experiments.launch ANALYZE_ARGS analysis
 
 ui: $(STAMP)
 	$(VENV)/bin/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///mlruns/mlflow.db}" \
-		--host $(HOST) --port $(PORT)
+		--host "$$HOST" --port "$$PORT"
 
 server: $(STAMP)
-	$(PYTHON) -m experiments.server --host '$(HOST)' --port '$(PORT)' --workers '$(WORKERS)' \
-		--backend-store-uri '$(BACKEND_STORE_URI)' --artifacts-destination '$(ARTIFACTS_DESTINATION)' \
-		--allowed-hosts '$(ALLOWED_HOSTS)'
+	$(PYTHON) -m experiments.server --host "$$HOST" --port "$$PORT" --workers "$$WORKERS" \
+		--backend-store-uri "$$BACKEND_STORE_URI" --artifacts-destination "$$ARTIFACTS_DESTINATION" \
+		--allowed-hosts "$$ALLOWED_HOSTS"
 
 test: $(STAMP)
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(PYTHON) -m experiments.launch PYTEST_ARGS pytest
 
 bench: $(STAMP)
 	$(PYTHON) -m bench

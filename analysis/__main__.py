@@ -8,6 +8,7 @@ From a server, the tickets' artifacts are downloaded once and kept in a local ca
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 from analysis.pipeline import Settings, analyse
@@ -20,18 +21,32 @@ from lottery.data.registry import canonical_name
 from lottery.errors import ArgumentParser, exit_on_user_error
 from lottery.layers import LAYER_NAMES
 
+MAX_PAIRS = 10_000  # per condition: 10 conditions of 10,000 pairs take hours already
 
-def _at_least_one(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
+
+def _count(low: int, high: int | None = None):
+    """An argparse type: an integer from `low` to `high` (no upper bound if `high` is None)."""
+    wanted = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
+
+    def count(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {wanted}, not {text!r}")
+        return value
+
+    return count
 
 
 def _probability(text: str) -> float:
-    value = float(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1, not {value}")
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be a number strictly between 0 and 1, not {text!r}")
     return value
 
 
@@ -40,24 +55,30 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--datasets",
         nargs="+",
-        type=canonical_name,
         metavar="NAME",
-        help="datasets to analyse (default: every dataset with tickets in the store)",
+        help="datasets to analyse; aliases work, a repeated name counts once "
+        "(default: every dataset with tickets in the store)",
     )
     parser.add_argument(
-        "--pairs", type=_at_least_one, default=50, help="pairs drawn per condition (default 50)"
+        "--pairs",
+        type=_count(1, MAX_PAIRS),
+        default=50,
+        help=f"pairs drawn per condition, 1 to {MAX_PAIRS} (default 50)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the pair and pattern-group draws (default 0)"
+        "--seed",
+        type=_count(0),
+        default=0,
+        help="seed of the pair and pattern-group draws, an integer >= 0 (default 0)",
     )
     parser.add_argument("--alpha", type=_probability, default=0.01, help="significance level (default 0.01)")
     parser.add_argument(
         "-K",
         "--k",
-        type=_at_least_one,
+        type=_count(1),
         dest="k",
         metavar="K",
-        help="at most K tickets per pattern group (default: all)",
+        help="at most K tickets per pattern group, K >= 1 (default: all)",
     )
     cache = parser.add_mutually_exclusive_group()
     cache.add_argument(
@@ -73,6 +94,20 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def distinct_datasets(names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The canonical names of `names`, each once in order of first mention, and a note per name repeated
+    (aliases and case variants included); UserError for an unknown name."""
+    spellings: dict[str, list[str]] = {}
+    for name in names:
+        spellings.setdefault(canonical_name(name), []).append(name)
+    notes = []
+    for dataset, given in spellings.items():
+        if len(given) > 1:
+            times = "twice" if len(given) == 2 else f"{len(given)} times"
+            notes.append(f"note: --datasets names {dataset} {times} ({', '.join(given)}); analysed once")
+    return list(spellings), notes
+
+
 def ticket_cache_for(uri: str, args: argparse.Namespace) -> TicketCache | None:
     """The ticket cache for store `uri`: None for a local store, whose artifacts are local files already."""
     if args.no_cache or not tracking.is_remote(uri):
@@ -83,9 +118,13 @@ def ticket_cache_for(uri: str, args: argparse.Namespace) -> TicketCache | None:
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
-    client = tracking.connect()
+    requested, merged = distinct_datasets(args.datasets or [])
+    for note in merged:
+        print(note)
+    # The tickets are read from an existing store: a mistyped SQLite path is refused, not created empty.
+    client = tracking.connect(create=False)
     cache = ticket_cache_for(client.tracking_uri, args)
-    datasets, runs, notes = select_runs(finished_trial_runs(client), args.datasets)
+    datasets, runs, notes = select_runs(finished_trial_runs(client), requested)
     for note in notes:
         print(note)
     print(f"loading the tickets of {len(runs)} trial runs ({', '.join(datasets)}) from {client.tracking_uri}")

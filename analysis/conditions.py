@@ -11,6 +11,7 @@ without repetition, seeded by (seed, condition name) so a condition's draw does 
 from __future__ import annotations
 
 import zlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -34,6 +35,14 @@ class Condition:
     category: str
     eligible: int
     pairs: np.ndarray
+
+
+def require_distinct(datasets: Sequence[str]) -> None:
+    """ValueError if `datasets` names a dataset twice, which would pair its tickets as if from two datasets
+    (callers merge repeats first: the CLI canonicalises and merges --datasets)."""
+    repeated = [name for name, count in Counter(datasets).items() if count > 1]
+    if repeated:
+        raise ValueError(f"datasets {list(datasets)} repeat {', '.join(repeated)}; pass each dataset once")
 
 
 def named_generator(seed: int, name: str) -> np.random.Generator:
@@ -78,7 +87,11 @@ def _groups(
 def build_conditions(
     tickets: Sequence[Ticket], datasets: Sequence[str], pairs: int, seed: int
 ) -> tuple[list[Condition], list[str]]:
-    """The conditions with at least MIN_PAIRS eligible pairs, and a message for each one skipped."""
+    """The conditions with at least MIN_PAIRS eligible pairs, and a message for each one skipped.
+
+    `datasets` must be distinct (ValueError otherwise).
+    """
+    require_distinct(datasets)
     conditions, skipped = [], []
     for name, category, first, second in _groups(tickets, datasets):
         eligible = eligible_pairs(tickets, first, second)

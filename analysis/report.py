@@ -9,15 +9,20 @@ Experiment `analysis`:
   p_value, cohen_d}, `pairs.eligible` and `pairs.used`; tags `<m>[.<layer>].effect` and `.significant`;
 - one child run per pattern group (`lottery.role=patterns`, run name = group): the pattern metrics and
   Fig. 2–6 of that group.
+The runs of one analysis end together: all FINISHED once everything is logged, else all FAILED.
 """
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import pandas as pd
 from mlflow.entities import Metric, Param, RunStatus, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, ErrorCode
 
 from analysis import figures, tables
 from analysis.conditions import Condition
@@ -25,6 +30,7 @@ from analysis.pipeline import Analysis
 from analysis.stats import OVERALL
 from analysis.store import TrialRun
 from lottery import tracking
+from lottery.errors import UserError
 
 ANALYSIS_EXPERIMENT = "analysis"
 NUMERIC_STATS = ("mean", "std", "diff_mean", "p_value", "cohen_d")
@@ -32,6 +38,8 @@ LABEL_STATS = ("effect", "significant")
 PARENT_TAG = "mlflow.parentRunId"
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on a param value
 FINISHED = RunStatus.to_string(RunStatus.FINISHED)
+FAILED = RunStatus.to_string(RunStatus.FAILED)
+_INVALID_VALUE = ErrorCode.Name(INVALID_PARAMETER_VALUE)
 
 
 def _chunked(name: str, values: Sequence[str]) -> list[Param]:
@@ -51,13 +59,60 @@ def _log_table(client, run_id: str, name: str, frame: pd.DataFrame) -> None:
     client.log_text(run_id, frame.to_csv(index=False), f"tables/{name}.csv")
 
 
-def _child(client, experiment: str, parent: str, name: str, role: str) -> str:
-    return client.create_run(
-        experiment, run_name=name, tags={PARENT_TAG: parent, tracking.TAG_ROLE: role}
-    ).info.run_id
+def _is_store_error(error: BaseException) -> bool:
+    """A tracking store that failed or cannot be reached, not a value MLflow refused (a bug of ours)."""
+    return isinstance(error, MlflowException) and error.error_code != _INVALID_VALUE
 
 
-def _log_condition(client, experiment: str, parent: str, analysis: Analysis, condition: Condition) -> None:
+def _end_failed(client, run_ids: Sequence[str]) -> str:
+    """Mark the runs FAILED, the first (the parent) first; what became of them, for the error report."""
+    if not run_ids:
+        return "no run was created"
+    for run_id in run_ids:
+        try:
+            client.set_terminated(run_id, FAILED)
+        except Exception:  # the store itself fails: stop rather than wait for it once per run
+            return f"run {run_ids[0]} and its children could not all be marked FAILED"
+    return f"run {run_ids[0]} and its children are marked FAILED"
+
+
+def _logging_error(uri: str, error: BaseException, runs: str) -> UserError:
+    """The one-line report of a disk (OSError) or store error while logging, with its fix."""
+    if isinstance(error, OSError):  # requests' errors are OSErrors too: a server's artifact store
+        artifacts = tracking.local_artifact_root(uri) or "the tracking server's artifact store"
+        fix = f"check that {artifacts} and {tempfile.gettempdir()} have free space and are writable"
+    else:
+        fix = f"check that the tracking store {uri} is reachable and writable"
+    failure = f"logging the analysis failed ({tracking.first_line(error)}); {runs}"
+    return UserError(f"{failure} — {fix}, then re-run `make analyze`")
+
+
+@contextlib.contextmanager
+def _ending_together(client) -> Iterator[Callable[[str, str, dict[str, str]], str]]:
+    """`open_run(experiment, name, tags) -> run id` for runs that end together.
+
+    The runs stay RUNNING while the block logs. When it completes they all end FINISHED (the first opened,
+    the parent, last); when anything fails they all end FAILED, so no run under a FAILED parent is RUNNING
+    or FINISHED. A disk or store error then ends as a one-line UserError; any other error propagates.
+    """
+    opened: list[str] = []
+
+    def open_run(experiment: str, name: str, tags: dict[str, str]) -> str:
+        opened.append(client.create_run(experiment, run_name=name, tags=tags).info.run_id)
+        return opened[-1]
+
+    try:
+        yield open_run
+        for run_id in reversed(opened):
+            client.set_terminated(run_id, FINISHED)
+    except BaseException as error:
+        runs = _end_failed(client, opened)
+        if isinstance(error, OSError) or _is_store_error(error):
+            raise _logging_error(client.tracking_uri, error, runs) from None
+        raise
+
+
+def _log_condition(client, run_id: str, analysis: Analysis, condition: Condition) -> None:
     """Metrics `<m>[.<layer>].<stat>` and label tags; statistics a condition lacks (random: the comparison)
     are left out."""
     now = int(time.time() * 1000)
@@ -77,17 +132,14 @@ def _log_condition(client, experiment: str, parent: str, analysis: Analysis, con
         tags += [
             RunTag(f"{prefix}.{stat}", str(present[stat]).lower()) for stat in LABEL_STATS if stat in present
         ]
-    run_id = _child(client, experiment, parent, condition.name, tracking.ROLE_CONDITION)
     client.log_batch(run_id, metrics=metrics, tags=tags)
-    client.set_terminated(run_id, FINISHED)
 
 
-def _log_patterns(client, experiment: str, parent: str, analysis: Analysis, group: str) -> None:
+def _log_patterns(client, run_id: str, analysis: Analysis, group: str) -> None:
     """The group's pattern metrics, its tickets (param `tickets`: how many; `tickets.txt`: which), figures."""
     now = int(time.time() * 1000)
     patterns = analysis.patterns[group]
     members = [analysis.tickets[i] for i in analysis.pattern_groups[group]]
-    run_id = _child(client, experiment, parent, group, tracking.ROLE_PATTERNS)
     client.log_batch(
         run_id,
         metrics=[Metric(key, float(value), now, 0) for key, value in patterns.metrics().items()],
@@ -98,18 +150,14 @@ def _log_patterns(client, experiment: str, parent: str, analysis: Analysis, grou
     client.log_figure(run_id, figures.cooccurrence(patterns, group, "+"), "figures/fig3_cooccurrence_pos.png")
     client.log_figure(run_id, figures.cooccurrence(patterns, group, "−"), "figures/fig4_cooccurrence_neg.png")
     client.log_figure(run_id, figures.top_patterns(patterns, group), "figures/top_patterns.png")
-    client.set_terminated(run_id, FINISHED)
 
 
 def log_analysis(client, analysis: Analysis, runs: Sequence[TrialRun], notes: Sequence[str]) -> str:
-    """Log `analysis` of the tickets of `runs`; return the analysis run's id (FAILED if logging fails)."""
+    """Log `analysis` of the tickets of `runs`; return the analysis run's id.
+
+    All its runs end FINISHED together, or all FAILED if logging fails (UserError for a disk or store error).
+    """
     settings = analysis.settings
-    experiment = tracking.experiment_id(client, ANALYSIS_EXPERIMENT)
-    parent = client.create_run(
-        experiment,
-        run_name=f"{'+'.join(settings.datasets)} seed {settings.seed}",
-        tags={tracking.TAG_ROLE: tracking.ROLE_ANALYSIS},
-    ).info.run_id
     configs = {run.dataset: run.config for run in runs}
     params = [
         Param("datasets", ",".join(settings.datasets)),
@@ -120,14 +168,24 @@ def log_analysis(client, analysis: Analysis, runs: Sequence[TrialRun], notes: Se
         *[Param(f"config.{dataset}", config) for dataset, config in configs.items()],
         *_chunked("source_runs", [run.run_id for run in runs]),
     ]
-    try:
+    with _ending_together(client) as open_run:
+        experiment = tracking.experiment_id(client, ANALYSIS_EXPERIMENT)
+        parent = open_run(
+            experiment,
+            f"{'+'.join(settings.datasets)} seed {settings.seed}",
+            {tracking.TAG_ROLE: tracking.ROLE_ANALYSIS},
+        )
+
+        def child(name: str, role: str) -> str:
+            return open_run(experiment, name, {PARENT_TAG: parent, tracking.TAG_ROLE: role})
+
         client.log_batch(parent, params=params)
         if notes:
             client.log_text(parent, "\n".join(notes) + "\n", "notes.txt")
         for condition in analysis.conditions:
-            _log_condition(client, experiment, parent, analysis, condition)
+            _log_condition(client, child(condition.name, tracking.ROLE_CONDITION), analysis, condition)
         for group in analysis.patterns:
-            _log_patterns(client, experiment, parent, analysis, group)
+            _log_patterns(client, child(group, tracking.ROLE_PATTERNS), analysis, group)
         _log_table(client, parent, "table_1", tables.table_1(analysis.stats))
         _log_table(client, parent, "table_A1_nnstd_layers", tables.table_layers(analysis.stats, "nnstd"))
         _log_table(
@@ -145,8 +203,4 @@ def log_analysis(client, analysis: Analysis, runs: Sequence[TrialRun], notes: Se
             client.log_figure(
                 parent, figures.layer_distributions(analysis, "nnstd_pm"), "figures/figA4_nnstd_pm_layers.png"
             )
-    except BaseException:
-        client.set_terminated(parent, RunStatus.to_string(RunStatus.FAILED))
-        raise
-    client.set_terminated(parent, FINISHED)
     return parent

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.conditions import require_distinct
 from analysis.incoming import input_blocks
 from analysis.signed import RANDOM, WINNING, Ticket, signed_layers
 from analysis.ticket_cache import TicketCache
@@ -115,8 +116,10 @@ def select_runs(
 ) -> tuple[list[str], list[TrialRun], list[str]]:
     """(datasets, the runs analysed, messages): one configuration per dataset, the newest run per trial.
 
-    `datasets` None means every dataset with trial runs. UserError if a requested dataset has none.
+    `datasets` None means every dataset with trial runs; otherwise distinct names (ValueError if not).
+    UserError if a requested dataset has none.
     """
+    require_distinct(datasets or ())
     available = dataset_order([run.dataset for run in runs])
     chosen = list(datasets) if datasets else available
     absent = [name for name in chosen if name not in available]

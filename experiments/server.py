@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import errno
 import importlib.util
+import itertools
 import os
 import socket
 import sqlite3
@@ -20,24 +21,44 @@ from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 from lottery.errors import ArgumentParser, UserError, exit_on_user_error
-from lottery.tracking import DEFAULT_TRACKING_URI, is_loopback
+from lottery.tracking import DEFAULT_TRACKING_URI, is_loopback, sqlite_file
 
 DEFAULT_ARTIFACTS_DESTINATION = "./mlruns/artifacts"
 DATABASES = ("sqlite", "postgresql", "mysql", "mssql")  # the SQLAlchemy dialects MLflow's store accepts
 WILDCARD_HOSTS = ("0.0.0.0", "::")
 
-# MLflow's default Host allowlist (mlflow.server.security_utils): `--allowed-hosts` replaces it, so we
-# pass it along with the names we add.
-_LOCAL_HOSTS = ("localhost", "127.0.0.1", "0.0.0.0")
-_PRIVATE_NETWORKS = ("10.*", "192.168.*", *(f"172.{i}.*" for i in range(16, 32)))
-MLFLOW_DEFAULT_HOSTS = (
-    *_LOCAL_HOSTS,
+# MLflow (mlflow.server.security_utils) compares a Host or origin pattern without "*" for equality and
+# fnmatches the others, where "*" matches dots too: its default "10.*" admits 10.evil.example, a name an
+# attacker can point at this server (DNS rebinding). `--allowed-hosts` replaces those defaults, so we always
+# pass our own list, which spells a private IPv4 address out as 1 to 3 digits an octet; "[.]" is a dot both
+# to fnmatch and to Flask-CORS, which reads an origin with "[" or "*" as a regular expression.
+_OCTETS = ("[0-9]", "[0-9][0-9]", "[0-9][0-9][0-9]")
+_PRIVATE_IPV4 = tuple(
+    "[.]".join((prefix, *octets))
+    for prefix, free in (
+        ("10", 3),
+        ("172[.]1[6-9]", 2),
+        ("172[.]2[0-9]", 2),
+        ("172[.]3[01]", 2),
+        ("192[.]168", 2),
+    )
+    for octets in itertools.product(_OCTETS, repeat=free)
+)
+# A pattern needs a "*" to be fnmatched at all. "*-!" is an empty range, which fnmatch drops: "[.*-!]"
+# matches a dot only. Flask-CORS would refuse that range, so an origin's "*" goes into "[h*]ttp", which
+# matches "*ttp" too: no origin.
+PRIVATE_IPV4_HOSTS = tuple(address.replace("[.]", "[.*-!]", 1) for address in _PRIVATE_IPV4)
+# fc00::/7 as a URL brackets it; a host that begins with "[" is an IPv6 literal, never a DNS name.
+PRIVATE_IPV6_HOST = "[[]f[cdCD][0-9a-fA-F][0-9a-fA-F]:*]"
+LOCAL_HOSTS = (
+    "localhost",
+    "127.0.0.1",
+    "0.0.0.0",
     "[::1]",
-    *(f"{host}:*" for host in _LOCAL_HOSTS),
+    "localhost:*",
+    "127.0.0.1:*",
+    "0.0.0.0:*",
     "[[]::1]:*",  # fnmatch: "[[]" is a literal "["
-    *_PRIVATE_NETWORKS,
-    "fc00:*",
-    "fd00:*",
 )
 # `mlflow server` reads these options from its own variables too; a variable the user set wins.
 _OPTION_VARIABLES = {
@@ -99,14 +120,6 @@ def pip_install(extra: str) -> str:
 def require(module: str, extra: str, purpose: str) -> None:
     if importlib.util.find_spec(module) is None:
         raise UserError(f"{purpose} needs {module}, which is not installed: {pip_install(extra)}")
-
-
-def sqlite_file(uri: str) -> Path | None:
-    """The database file of a `sqlite:///…` URI; None for another backend or an in-memory database."""
-    if not uri.startswith("sqlite:///"):
-        return None
-    path = uri[len("sqlite:///") :].partition("?")[0]
-    return Path(path) if path and path != ":memory:" else None
 
 
 def check_backend(uri: str) -> None:
@@ -201,20 +214,23 @@ def machine_names() -> list[str]:
 
 
 def security_options(host: str, port: int, allowed_hosts: str) -> list[str]:
-    """`mlflow server` options accepting requests by this machine's names and `allowed_hosts`, not just
-    MLflow's defaults (localhost, private IPs); none when the defaults do (loopback, nothing added).
+    """`mlflow server` options accepting requests addressed to localhost, a private IP address,
+    `allowed_hosts` and, unless HOST is loopback, this machine's names, in place of MLflow's defaults;
+    an option whose MLflow variable the user set is left out, so that the variable holds.
 
-    The Host header check would refuse `http://<hostname>:<port>` (403), and the CORS check refuses the
-    UI's own POSTs (listing runs) from any origin but localhost unless the origin is allowed.
+    The Host header check refuses any other name (403), and the CORS check refuses state-changing requests
+    from any origin but localhost unless listed: the UI's own POSTs (listing runs) among them.
     """
     names = [name.strip() for name in allowed_hosts.split(",") if name.strip()]
     if not is_loopback(host):
         names += [*([] if host in WILDCARD_HOSTS else [host]), *machine_names()]
     names = list(dict.fromkeys(name for name in names if not is_loopback(name)))
-    if not names:
-        return []
-    hosts = ["*"] if "*" in names else [*MLFLOW_DEFAULT_HOSTS, *names, *(f"{name}:*" for name in names)]
-    origins = [f"http://{name}:{port}" for name in [*names, *_PRIVATE_NETWORKS] if name != "*"]
+    addresses = [*PRIVATE_IPV4_HOSTS, PRIVATE_IPV6_HOST, *names]
+    hosts = ["*"] if "*" in names else [*LOCAL_HOSTS, *addresses, *(f"{address}:*" for address in addresses)]
+    origins = [
+        *(f"[h*]ttp://{address}:{port}" for address in _PRIVATE_IPV4),
+        *(f"http://{name}:{port}" for name in names if name != "*"),
+    ]
     chosen = {"--allowed-hosts": hosts, "--cors-allowed-origins": origins}
     return [
         arg

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING
 
 from lottery.data.registry import canonical_name
 from lottery.errors import ArgumentParser, UserError, exit_on_user_error
-from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
+from lottery.hparams import (
+    MAX_EPOCHS,
+    MAX_ROUNDS,
+    MAX_TRIALS,
+    ExperimentConfig,
+    PruningHparams,
+    TrainingHparams,
+)
 from lottery.ray_settings import RaySettings
 from lottery.tracking import resolve_tracking_uri
 
@@ -36,9 +43,13 @@ def parse(argv: list[str] | None) -> Invocation:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--dataset", required=True, help="digits, cifar10, cinic10 (cinic) or svhn")
-    p.add_argument("--trials", type=int, default=20, help="independent IMP trials")
-    p.add_argument("--rounds", type=int, default=defaults_p.rounds, help="pruning rounds after round 0")
-    p.add_argument("--epochs", type=int, default=defaults_t.epochs, help="epochs per round")
+    p.add_argument("--trials", type=int, default=20, help=f"independent IMP trials, at most {MAX_TRIALS}")
+    p.add_argument(
+        "--rounds", type=int, default=defaults_p.rounds, help=f"pruning rounds, at most {MAX_ROUNDS}"
+    )
+    p.add_argument(
+        "--epochs", type=int, default=defaults_t.epochs, help=f"epochs a round, at most {MAX_EPOCHS}"
+    )
     p.add_argument("--batch-size", type=int, default=defaults_t.batch_size)
     p.add_argument("--lr", type=float, default=defaults_t.lr)
     p.add_argument("--seed", type=int, default=0, help="trial k's θ0 derives from (seed, k) only")
@@ -55,7 +66,8 @@ def parse(argv: list[str] | None) -> Invocation:
         "--winning-tolerance",
         type=float,
         default=1.0,
-        help="a ticket wins if its accuracy >= the dense network's minus this many points",
+        help="a ticket wins if its accuracy >= the dense network's minus this many points (and the dense "
+        "network is clearly above chance)",
     )
     p.add_argument(
         "--train-splits",
@@ -125,12 +137,16 @@ def parse(argv: list[str] | None) -> Invocation:
 
 
 def report(config: ExperimentConfig, outcomes: list[TrialOutcome]) -> None:
-    """The verdicts of the trials that ran; UserError listing the trials that failed, if any."""
+    """What this command trained and how the configuration stands; UserError listing the trials that
+    failed, if any."""
     finished = [o for o in outcomes if o.error is None]
-    if finished:
-        winning = sum(bool(o.winning) for o in finished)
-        print(f"{config.dataset}: {winning} of {len(finished)} trials found a winning ticket")
     failed = [o for o in outcomes if o.error is not None]
+    winning = sum(bool(o.winning) for o in finished)
+    others = config.trials - len(outcomes)
+    print(
+        f"{config.dataset}: {len(finished)} trial(s) trained by this command, {winning} with a winning ticket"
+        + (f"; {others} finished earlier or by another driver" if others else "")
+    )
     if failed:
         listing = "; ".join(f"{o.task.label}: {o.error}" for o in failed)
         raise UserError(

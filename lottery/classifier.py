@@ -17,8 +17,16 @@ from lottery.layers import LAYER_NAMES
 from lottery.model import build
 
 
+class Diverged(Exception):
+    """Training produced weights or a loss that are not finite."""
+
+
 class MaskedClassifier(pl.LightningModule):
-    """Conv-2 with weights θ ⊙ m. Logs `test_loss` and `test_acc` (fraction) on the evaluation set."""
+    """Conv-2 with weights θ ⊙ m. Logs `test_loss` and `test_acc` (fraction) on the evaluation set.
+
+    Raises `Diverged` at the end of a training epoch whose weights are not all finite, and at the end of
+    an evaluation whose loss is not finite: nothing is made of a diverged network.
+    """
 
     def __init__(
         self, theta0: Mapping[str, torch.Tensor], mask: Mapping[str, torch.Tensor], lr: float
@@ -63,6 +71,16 @@ class MaskedClassifier(pl.LightningModule):
         size = labels.shape[0]
         self.log("test_loss", F.cross_entropy(logits, labels), batch_size=size, prog_bar=True)
         self.log("test_acc", (logits.argmax(1) == labels).float().mean(), batch_size=size, prog_bar=True)
+
+    def on_train_epoch_end(self) -> None:
+        bad = [name for name, weight in self.weights().items() if not torch.isfinite(weight).all()]
+        if bad:
+            raise Diverged(f"the weights of {', '.join(bad)} are not finite")
+
+    def on_validation_epoch_end(self) -> None:
+        loss = self.trainer.callback_metrics.get("test_loss")
+        if loss is not None and not torch.isfinite(loss):
+            raise Diverged(f"the test loss is {float(loss)}")
 
     def on_before_optimizer_step(self, optimizer) -> None:
         for name in LAYER_NAMES:

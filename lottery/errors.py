@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import functools
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -23,17 +25,27 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def exit_on_user_error(main: Callable[..., T]) -> Callable[..., T]:
-    """Run an entry point; a `UserError` (or Ctrl-C) ends it with one line on stderr and a non-zero exit."""
+    """Run an entry point; a `UserError`, Ctrl-C or SIGTERM ends it with one line on stderr and a non-zero
+    exit. SIGTERM (`kill`, a scheduler's time limit) is handled as Ctrl-C is: the runs it stops end KILLED."""
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
+        terminated = []
+
+        def on_sigterm(signum, frame):
+            terminated.append(signum)
+            raise KeyboardInterrupt
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, on_sigterm)
         try:
             return main(*args, **kwargs)
         except UserError as error:
             print(f"error: {error}", file=sys.stderr)
             raise SystemExit(2) from None
         except KeyboardInterrupt:
-            print("interrupted: re-run the same command to resume", file=sys.stderr)
-            raise SystemExit(130) from None
+            what = "terminated (SIGTERM)" if terminated else "interrupted"
+            print(f"{what}: re-run the same command to resume", file=sys.stderr)
+            raise SystemExit(143 if terminated else 130) from None
 
     return wrapper

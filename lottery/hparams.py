@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
 
 from lottery.errors import UserError
 from lottery.layers import CONV_LAYERS, DENSE_LAYERS
+
+# Bounds on counts that would otherwise run for months or flood the store (the paper: 20 trials, 11 rounds,
+# 10 epochs); --help states them.
+MAX_TRIALS = 1000
+MAX_ROUNDS = 100
+MAX_EPOCHS = 1000
 
 
 @dataclass(frozen=True)
@@ -55,11 +62,20 @@ class ExperimentConfig:
 
     def validate(self) -> None:
         checks = [
-            (self.trials >= 1, f"TRIALS must be >= 1, got {self.trials}"),
-            (self.pruning.rounds >= 0, f"ROUNDS must be >= 0, got {self.pruning.rounds}"),
-            (self.training.epochs >= 1, f"EPOCHS must be >= 1, got {self.training.epochs}"),
+            (1 <= self.trials <= MAX_TRIALS, f"TRIALS must lie in 1..{MAX_TRIALS}, got {self.trials}"),
+            (
+                0 <= self.pruning.rounds <= MAX_ROUNDS,
+                f"ROUNDS must lie in 0..{MAX_ROUNDS}, got {self.pruning.rounds}",
+            ),
+            (
+                1 <= self.training.epochs <= MAX_EPOCHS,
+                f"EPOCHS must lie in 1..{MAX_EPOCHS}, got {self.training.epochs}",
+            ),
             (self.training.batch_size >= 1, f"BATCH_SIZE must be >= 1, got {self.training.batch_size}"),
-            (self.training.lr > 0, f"LR must be > 0, got {self.training.lr}"),
+            (
+                0 < self.training.lr < math.inf,
+                f"LR must be a finite number > 0, got {self.training.lr}",
+            ),
             (
                 self.winning_tolerance >= 0,
                 f"the winning tolerance must be >= 0, got {self.winning_tolerance}",

@@ -161,13 +161,18 @@ def _collect(
                 ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=_POLL_SECONDS)
                 _print_lines(lines, say)
                 for ref in ready:
-                    outcome = _outcome(ref, pending.pop(ref), say)
+                    outcome, trace = _outcome(ref, pending.pop(ref))
                     if outcome.error is not None:
+                        lost = tracking.store_lost(client, RuntimeError(outcome.error))
+                        if lost is not None:
+                            raise lost
+                        if trace is not None:  # a bug or a crash: keep the worker's traceback for the report
+                            say(trace)
                         TrialRecord.open(client, outcome.task.run_id).abandon("FAILED")  # its worker died
                         say(f"{outcome.task.label} failed: {outcome.error}")
                     outcomes.append(outcome)
                     bar.update()
-        except KeyboardInterrupt:
+        except BaseException:  # Ctrl-C, or a lost store: nothing more is to run
             for ref in pending:
                 ray.cancel(ref, force=True)
             ray.wait(list(pending), num_returns=len(pending), timeout=_CANCEL_GRACE_SECONDS)
@@ -180,13 +185,12 @@ def _print_lines(lines, say: Callable[[str], None]) -> None:
         say(line)
 
 
-def _outcome(ref, task: TrialTask, say: Callable[[str], None]) -> TrialOutcome:
+def _outcome(ref, task: TrialTask) -> tuple[TrialOutcome, str | None]:
+    """How the task ended, and the worker's traceback when it ended in something other than a user error."""
     try:
-        return TrialOutcome(task, winning=ray.get(ref))
+        return TrialOutcome(task, winning=ray.get(ref)), None
     except RayTaskError as error:
         cause = error.cause if isinstance(error.cause, BaseException) else error
-        if not isinstance(cause, UserError):  # a bug or a crash: keep the worker's traceback for the report
-            say(str(error).rstrip())
-        return failure(task, cause)
+        return failure(task, cause), None if isinstance(cause, UserError) else str(error).rstrip()
     except RayError as error:  # the worker died more often than retried, or the task was cancelled
-        return failure(task, error)
+        return failure(task, error), None

@@ -11,6 +11,7 @@ import fcntl
 import ipaddress
 import logging
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -26,6 +27,7 @@ TAG_DATASET = "lottery.dataset"
 TAG_TRIAL = "lottery.trial"
 TAG_INIT = "lottery.init"
 TAG_WINNING = "lottery.winning"
+TAG_VERDICT = "lottery.verdict"
 TAG_CONFIG = "lottery.config"
 TAG_CATEGORY = "lottery.category"
 ROLE_TRIAL = "trial"
@@ -71,15 +73,17 @@ def is_remote(uri: str) -> bool:
     return urlparse(uri).scheme in ("http", "https", "databricks")
 
 
-def _sqlite_path(uri: str) -> Path | None:
+def sqlite_file(uri: str) -> Path | None:
+    """The database file of a `sqlite:///…` URI (query string dropped); None for other stores."""
     if not uri.startswith("sqlite:///"):
         return None
-    return Path(uri[len("sqlite:///") :])
+    path = uri[len("sqlite:///") :].partition("?")[0]
+    return Path(path) if path and path != ":memory:" else None
 
 
 def local_artifact_root(uri: str) -> Path | None:
     """Where a local store keeps artifacts: `artifacts/` beside the SQLite file; None for a server."""
-    db = _sqlite_path(uri)
+    db = sqlite_file(uri)
     if db is not None:
         return (db.parent / ARTIFACTS_DIRNAME).resolve()
     if urlparse(uri).scheme in ("", "file"):
@@ -90,11 +94,21 @@ def local_artifact_root(uri: str) -> Path | None:
     return None
 
 
-def connect(uri: str | None = None):
-    """An `MlflowClient` for the store, checked to answer; UserError (one line) if it does not."""
+def connect(uri: str | None = None, *, create: bool = True):
+    """An `MlflowClient` for the store, checked to answer; UserError (one line) if it does not.
+
+    `create=False` (readers such as the analysis) refuses a SQLite file that does not exist yet instead of
+    creating an empty store: a mistyped path is named, not silently reported empty.
+    """
     from mlflow import MlflowClient
 
     uri = resolve_tracking_uri(uri)
+    db = sqlite_file(uri)
+    if not create and db is not None and not db.is_file():
+        raise UserError(
+            f"no tracking store at {uri} ({db.absolute()} does not exist); check MLFLOW_TRACKING_URI, "
+            f"or train first (`make train`) to create {DEFAULT_TRACKING_URI}"
+        )
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # no "🏃 View run …" per run
     for chatty in ("mlflow.store.db.utils", "alembic"):  # "Creating initial MLflow database tables…"
@@ -116,11 +130,30 @@ def connect(uri: str | None = None):
     return client
 
 
+def store_lost(client, error: BaseException) -> UserError | None:
+    """If the store stopped answering, the one-line error to end with (`error` is what a call to it raised);
+    None if it still answers, so that `error` is something else (a bug, a bad artifact) to report as such."""
+    try:
+        client.search_experiments(max_results=1)
+    except Exception:
+        return UserError(
+            f"lost the MLflow tracking store {client.tracking_uri} ({first_line(error)}); restart it (or "
+            "check the disk it writes to), then re-run the same command: finished trials are skipped, the "
+            "others resume from their last completed round"
+        )
+    return None
+
+
+def now_ms() -> int:
+    """Now, in the epoch milliseconds MLflow timestamps use."""
+    return int(time.time() * 1000)
+
+
 @contextlib.contextmanager
 def _schema_lock(uri: str) -> Iterator[None]:
     """Exclusive while held, for processes opening the same SQLite store: MLflow creates and migrates its
     tables without a lock of its own, so workers opening a fresh store at once would collide."""
-    db = _sqlite_path(uri)
+    db = sqlite_file(uri)
     if db is None:
         yield
         return

@@ -6,11 +6,12 @@ are missing, from the mask the store holds for it; a finished random-ticket cont
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytorch_lightning as pl
 import torch
@@ -18,15 +19,17 @@ from tqdm import tqdm
 
 from lottery import mask as masks
 from lottery import seeds
-from lottery.classifier import MaskedClassifier
+from lottery.classifier import Diverged, MaskedClassifier
 from lottery.data.datamodule import DeviceDataModule
 from lottery.data.dataset import Dataset
 from lottery.device import lightning_accelerator
+from lottery.errors import UserError
 from lottery.hparams import ExperimentConfig
 from lottery.imp import IterativeMagnitudePruning, RoundResult
 from lottery.model import initial_weights
 from lottery.tracking import RANDOM_MASK_ARTIFACT, WINNING_MASK_ARTIFACT, round_mask_artifact
 from lottery.trial_record import TrialRecord
+from lottery.verdict import judge
 
 logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
 warnings.filterwarnings("ignore", message=".*does not have many workers.*")
@@ -100,15 +103,16 @@ class Trial:
             self.train_random_ticket(theta0, final_mask)
         self.record.log_arrays(WINNING_MASK_ARTIFACT, masks.to_numpy(final_mask))
         accuracy = self.record.metric_steps("test_acc")
-        winning = accuracy[rounds] >= accuracy[0] - self.config.winning_tolerance / 100
-        self.record.finish(winning)
-        random_acc = self.record.metric_steps("random_test_acc")[rounds]
-        verdict = "winning" if winning else "not winning"
-        self.say(
-            f"{self.label}: final ticket {accuracy[rounds]:.2%} ({verdict}; dense {accuracy[0]:.2%}), "
-            f"random ticket {random_acc:.2%}"
+        verdict = judge(
+            accuracy[0], accuracy[rounds], self.config.winning_tolerance, self.dataset.test.labels
         )
-        return winning
+        self.record.finish(verdict)
+        random_acc = self.record.metric_steps("random_test_acc")[rounds]
+        self.say(
+            f"{self.label}: final ticket {accuracy[rounds]:.2%}, dense {accuracy[0]:.2%}, "
+            f"random ticket {random_acc:.2%}: {verdict.reason}"
+        )
+        return verdict.winning
 
     def train_rounds(self, theta0: dict[str, torch.Tensor], first: int) -> None:
         mask = masks.full(theta0) if first == 0 else self.record.load_mask(round_mask_artifact(first))
@@ -121,14 +125,26 @@ class Trial:
             first * epochs,
         )
         module = MaskedClassifier(theta0, mask, self.config.training.lr)
-        fit(
-            module,
-            data,
-            self.config,
-            (self.config.pruning.rounds + 1 - first) * epochs,
-            [imp],
-            self.show_progress,
-        )
+        with self.diverged_as(lambda: f"round {imp.round}"):
+            fit(
+                module,
+                data,
+                self.config,
+                (self.config.pruning.rounds + 1 - first) * epochs,
+                [imp],
+                self.show_progress,
+            )
+
+    @contextlib.contextmanager
+    def diverged_as(self, what: Callable[[], str]) -> Iterator[None]:
+        """A `Diverged` from training becomes a user error naming what diverged and the likely cause."""
+        try:
+            yield
+        except Diverged as error:
+            raise UserError(
+                f"{what()} diverged ({error}) at learning rate {self.config.training.lr:g}; lower LR and "
+                "re-run: no ticket is made from a diverged round"
+            ) from None
 
     def on_round_end(self, result: RoundResult) -> None:
         self.record.log_round(result)
@@ -147,9 +163,10 @@ class Trial:
             (self.config.seed, self.index, seeds.RANDOM_BATCHES_STREAM),
         )
         module = MaskedClassifier(theta0, random_mask, self.config.training.lr)
-        metrics = fit(
-            module, data, self.config, self.config.training.epochs, show_progress=self.show_progress
-        )
+        with self.diverged_as(lambda: "the random ticket"):
+            metrics = fit(
+                module, data, self.config, self.config.training.epochs, show_progress=self.show_progress
+            )
         self.record.log_arrays(RANDOM_MASK_ARTIFACT, masks.to_numpy(random_mask))
         self.record.log_metrics(
             {"random_test_acc": metrics["test_acc"], "random_test_loss": metrics["test_loss"]},

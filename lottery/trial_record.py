@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,8 @@ from lottery.data.dataset import Dataset
 from lottery.hparams import ExperimentConfig
 from lottery.imp import RoundResult
 from lottery.layers import LAYER_NAMES
+from lottery.lease import check_held
+from lottery.verdict import Verdict
 
 
 def init_id(theta0: dict[str, torch.Tensor]) -> str:
@@ -34,20 +35,20 @@ def init_id(theta0: dict[str, torch.Tensor]) -> str:
     return sha.hexdigest()[:16]
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class TrialRecord:
     """The MLflow run of trial `trial` of an experiment configuration (found by tags, or created)."""
 
-    def __init__(self, client, run_id: str, name: str) -> None:
-        self.client, self.run_id, self.name = client, run_id, name
+    def __init__(self, client, run_id: str, name: str, generation: int | None = None) -> None:
+        self.client, self.run_id, self.name, self.generation = client, run_id, name, generation
+
+    def _before_write(self) -> None:
+        if self.generation is not None:
+            check_held(self.client, self.run_id, self.generation)
 
     @classmethod
-    def find(cls, client, experiment_id: str, config: ExperimentConfig, trial: int) -> TrialRecord | None:
-        """The existing run of this trial and configuration, preferring a finished one, else the newest."""
-        runs = client.search_runs(
+    def runs_of(cls, client, experiment_id: str, config: ExperimentConfig, trial: int) -> list:
+        """The MLflow runs (not deleted) of this trial and configuration, the newest first."""
+        return client.search_runs(
             [experiment_id],
             filter_string=(
                 f"tags.`{tracking.TAG_ROLE}` = '{tracking.ROLE_TRIAL}' and "
@@ -56,16 +57,13 @@ class TrialRecord:
             ),
             order_by=["attributes.start_time DESC"],
         )
-        if not runs:
-            return None
-        finished = [r for r in runs if r.info.status == "FINISHED"]
-        run = (finished or runs)[0]
-        return cls(client, run.info.run_id, run.info.run_name)
 
     @classmethod
-    def open(cls, client, run_id: str) -> TrialRecord:
+    def open(cls, client, run_id: str, generation: int | None = None) -> TrialRecord:
+        """The record of run `run_id`; with `generation`, every write first checks that this lease generation
+        still holds the run (`lottery.lease.LeaseLost` otherwise)."""
         run = client.get_run(run_id)
-        return cls(client, run_id, run.info.run_name)
+        return cls(client, run_id, run.info.run_name, generation)
 
     @classmethod
     def create(
@@ -128,6 +126,7 @@ class TrialRecord:
         return count
 
     def log_arrays(self, artifact: str, arrays: dict[str, np.ndarray]) -> None:
+        self._before_write()
         path = Path(artifact)
         with tempfile.TemporaryDirectory() as tmp:
             local = save_arrays(Path(tmp) / path.name, arrays)
@@ -167,13 +166,20 @@ class TrialRecord:
         self.log_metrics(values, step=result.round)
 
     def log_metrics(self, values: dict[str, float], step: int) -> None:
-        now = _now_ms()
+        self._before_write()
+        now = tracking.now_ms()
         self.client.log_batch(
             self.run_id, metrics=[Metric(k, float(v), now, step) for k, v in values.items()]
         )
 
-    def finish(self, winning: bool) -> None:
-        self.client.log_batch(self.run_id, tags=[RunTag(tracking.TAG_WINNING, str(winning).lower())])
+    def finish(self, verdict: Verdict) -> None:
+        """Tag the verdict (`lottery.winning`, `lottery.verdict`) and mark the run FINISHED."""
+        self._before_write()
+        tags = [
+            RunTag(tracking.TAG_WINNING, str(verdict.winning).lower()),
+            RunTag(tracking.TAG_VERDICT, verdict.code),
+        ]
+        self.client.log_batch(self.run_id, tags=tags)
         self.client.set_terminated(self.run_id, RunStatus.to_string(RunStatus.FINISHED))
 
     def abort(self, status: str) -> None:

@@ -7,12 +7,14 @@ round and never opens a second run for the same trial.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from lottery.data.dataset import Dataset
 from lottery.errors import UserError
 from lottery.hparams import ExperimentConfig
+from lottery.lease import LeaseLost
 from lottery.tracking import first_line
 from lottery.trial import Trial
 from lottery.trial_record import TrialRecord
@@ -23,6 +25,7 @@ class TrialTask:
     config: ExperimentConfig
     index: int
     run_id: str
+    generation: int | None = None  # the driver's lease on the run (`lottery.lease`); None: unchecked
 
     @property
     def label(self) -> str:
@@ -31,7 +34,7 @@ class TrialTask:
     def run(self, dataset: Dataset, client, say: Callable[[str], None], show_progress: bool) -> bool:
         """Train what the run is missing on `dataset` (already on the training device) and finish the run;
         return whether the final ticket is winning. The run ends KILLED on Ctrl-C and FAILED on an error."""
-        record = TrialRecord.open(client, self.run_id)
+        record = TrialRecord.open(client, self.run_id, self.generation)
         completed = record.completed_rounds()
         where = f"in {record.name} on {dataset.train.images.device}"
         say(
@@ -42,12 +45,18 @@ class TrialTask:
         record.reopen()
         try:
             return Trial(self.config, self.index, dataset, record, say, show_progress).run()
-        except KeyboardInterrupt:
-            record.abort("KILLED")
+        except LeaseLost:
+            raise  # the run is another driver's now: leave its status alone
+        except BaseException as error:
+            abort_quietly(record, "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
             raise
-        except BaseException:
-            record.abort("FAILED")
-            raise
+
+
+def abort_quietly(record: TrialRecord, status: str) -> None:
+    """Mark the run `status`, unless the store itself is what failed: the error that stopped the trial is
+    the one to report, and the re-run resumes the run whatever its status."""
+    with contextlib.suppress(Exception):
+        record.abort(status)
 
 
 @dataclass(frozen=True)

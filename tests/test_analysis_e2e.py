@@ -11,9 +11,11 @@ from lottery.layers import LAYER_NAMES
 from tests.analysis_fixtures import migrated_store_fixture, uri_fixture  # noqa: F401
 
 
-def test_train_then_analyze(uri, tiny_data, capsys):
-    # One round pruning at the paper's rates gives tickets at its sparsity; a tolerance of 100 points makes
-    # every ticket winning, so every condition of one dataset has pairs.
+def test_train_then_analyze(uri, tiny_data, capsys, monkeypatch):
+    # One round pruning at the paper's rates gives tickets at its sparsity; a tolerance of 100 points, with
+    # the chance rule lifted (one epoch on 120 images learns little), makes every ticket winning, so every
+    # condition of one dataset has pairs.
+    monkeypatch.setattr("lottery.verdict.chance_threshold", lambda labels: (0.0, 0.0))
     rates = ["--conv-rate", "0.686", "--dense-rate", "0.914", "--output-rate", "0.686"]
     args = ["--dataset", "digits", "--trials", "3", "--rounds", "1", "--epochs", "1", *rates]
     train.main([*args, "--winning-tolerance", "100", "--no-progress-bar"])

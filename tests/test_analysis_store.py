@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import errno
+import itertools
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 
+import analysis.__main__ as cli
 from analysis.__main__ import main
 from analysis.store import finished_trial_runs, load_tickets, select_runs
 from lottery import tracking
@@ -100,6 +106,11 @@ def test_dataset_without_runs(uri, capsys):
     ("argv", "message"),
     [
         (["--pairs", "0"], "--pairs"),
+        (["--pairs", "10001"], "argument --pairs: must be an integer from 1 to 10000, not '10001'"),
+        (["--seed", "-1"], "argument --seed: must be an integer >= 0, not '-1'"),
+        (["--seed", "1.5"], "--seed"),
+        (["-K", "0"], "-K"),
+        (["--alpha", "nan"], "--alpha"),
         (["--alpha", "1.5"], "--alpha"),
         (["-K", "x"], "-K"),
         (["--datasets", "mnist"], "unknown dataset 'mnist'"),
@@ -108,6 +119,16 @@ def test_dataset_without_runs(uri, capsys):
 )
 def test_bad_options(uri, capsys, argv, message):
     assert message in error_line(capsys, argv)
+
+
+def test_a_mistyped_sqlite_path_is_refused_not_created(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///mlrun/mlflow.db")
+    line = error_line(capsys, [])
+    assert (
+        f"no tracking store at sqlite:///mlrun/mlflow.db ({tmp_path}/mlrun/mlflow.db does not exist)" in line
+    )
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_unreachable_server(monkeypatch, capsys):
@@ -233,3 +254,104 @@ def test_cli_logs_the_analysis_back(uri, capsys, tmp_path):
     assert len(client.list_artifacts(patterns["WTs_svhn"].info.run_id, "figures")) == 4
     tickets = client.download_artifacts(patterns["random"].info.run_id, "tickets.txt", str(tmp_path))
     assert len(Path(tickets).read_text().splitlines()) == 3
+
+
+def analysed(monkeypatch, capsys, argv: list[str]) -> tuple[object, str]:
+    """(the Analysis the CLI would log, its output), without logging it."""
+    logged = []
+    monkeypatch.setattr(
+        cli, "log_analysis", lambda client, analysis, runs, notes: logged.append(analysis) or "-"
+    )
+    main(argv)
+    return logged[0], capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("names", "datasets", "notes"),
+    [
+        (["digits", "digits"], ["digits"], ["digits twice (digits, digits)"]),
+        (["Digits", "digits"], ["digits"], ["digits twice (Digits, digits)"]),
+        (["cinic", "cinic10"], ["cinic10"], ["cinic10 twice (cinic, cinic10)"]),
+        (
+            ["digits", "cinic", "DIGITS", "cinic10", "digits"],
+            ["digits", "cinic10"],
+            ["digits 3 times (digits, DIGITS, digits)", "cinic10 twice (cinic, cinic10)"],
+        ),
+    ],
+)
+def test_repeated_datasets_are_analysed_once(uri, monkeypatch, capsys, names, datasets, notes):
+    log_trials(uri, "digits", 3)
+    log_trials(uri, "cinic10", 3)
+    once, _ = analysed(monkeypatch, capsys, ["--datasets", *datasets])
+    repeated, out = analysed(monkeypatch, capsys, ["--datasets", *names])
+    assert [line for line in out.splitlines() if line.startswith("note:")] == [
+        f"note: --datasets names {note}; analysed once" for note in notes
+    ]
+    assert repeated.settings == once.settings and repeated.settings.datasets == tuple(datasets)
+    assert [t.label for t in repeated.tickets] == [t.label for t in once.tickets]
+    assert [(c.name, c.eligible, c.pairs.tolist()) for c in repeated.conditions] == [
+        (c.name, c.eligible, c.pairs.tolist()) for c in once.conditions
+    ]
+    pd.testing.assert_frame_equal(repeated.stats, once.stats)
+    assert repeated.patterns.keys() == once.patterns.keys()
+
+
+def test_selecting_a_dataset_twice_is_a_programming_error(uri):
+    log_trials(uri, "digits", 2)
+    with pytest.raises(ValueError, match="repeat digits"):
+        select_runs(finished_trial_runs(tracking.connect(uri)), ["digits", "svhn", "digits"])
+
+
+def always(*args) -> bool:
+    return True
+
+
+def finishing(run_id, status=None) -> bool:
+    return status == "FINISHED"
+
+
+def fail_on_call(monkeypatch, method: str, call: int, error: Exception, when=always) -> None:
+    """Make `MlflowClient.<method>` raise `error` on the `call`-th (from 0) of the calls `when` selects."""
+    original, count = getattr(MlflowClient, method), itertools.count()
+
+    def failing(self, *args, **kwargs):
+        if when(*args) and next(count) == call:
+            raise error
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(MlflowClient, method, failing)
+
+
+@pytest.mark.parametrize(
+    ("method", "call", "when", "error", "fix"),
+    [
+        # the first figure of the first pattern group: three condition runs and one pattern run are open
+        ("log_figure", 0, always, OSError(errno.ENOSPC, "No space left on device"), "have free space"),
+        ("log_table", 2, always, MlflowException("database is locked", TEMPORARILY_UNAVAILABLE), "store"),
+        # the store fails with two child runs FINISHED already
+        ("set_terminated", 2, finishing, MlflowException("Connection refused"), "store"),
+    ],
+)
+def test_logging_fails_in_one_line_and_every_run_ends_failed(
+    uri, monkeypatch, capsys, method, call, when, error, fix
+):
+    log_trials(uri, "digits", 3)
+    fail_on_call(monkeypatch, method, call, error, when)
+    line = error_line(capsys, [])
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("analysis").experiment_id])
+    (parent,) = [r for r in runs if r.data.tags[tracking.TAG_ROLE] == tracking.ROLE_ANALYSIS]
+    assert line.startswith(f"error: logging the analysis failed ({tracking.first_line(error)}); ")
+    assert f"run {parent.info.run_id} and its children are marked FAILED — check that " in line
+    assert fix in line and line.endswith(", then re-run `make analyze`")
+    assert len(runs) >= 5 and {r.info.status for r in runs} == {"FAILED"}
+
+
+def test_a_bug_while_logging_stays_visible_and_every_run_ends_failed(uri, monkeypatch):
+    log_trials(uri, "digits", 3)
+    fail_on_call(monkeypatch, "log_figure", 0, RuntimeError("a bug"))
+    with pytest.raises(RuntimeError, match="a bug"):
+        main([])
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("analysis").experiment_id])
+    assert len(runs) == 5 and {r.info.status for r in runs} == {"FAILED"}

@@ -91,6 +91,11 @@ def test_a_conditions_draw_does_not_depend_on_the_others():
     np.testing.assert_array_equal(alone["WTs_digits"], together["WTs_digits"])
 
 
+def test_a_repeated_dataset_forms_no_conditions():
+    with pytest.raises(ValueError, match="repeat digits"):
+        build_conditions(trial_tickets(), ("digits", "svhn", "digits"), pairs=50, seed=0)
+
+
 def test_one_dataset_with_three_trials():
     tickets = trial_tickets(("digits",), trials=3)
     conditions, skipped = build_conditions(tickets, ("digits",), pairs=50, seed=0)

@@ -16,8 +16,9 @@ from mlflow import MlflowClient
 from trial_store import trial_runs
 
 from lottery import tracking
-from lottery.experiment import schedule
+from lottery.experiment import Scheduler
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
+from lottery.lease import Leases
 from lottery.trial_record import TrialRecord
 
 TIMEOUT = 300
@@ -128,7 +129,9 @@ def test_a_trial_that_fails_is_reported_and_the_others_finish(tmp_path, tiny_dig
     )
     # Trial 2's run exists already, with a corrupt θ0: resuming it fails for good, whoever retries.
     client = tracking.connect(uri)
-    task = schedule(client, config, tiny_digits, say=lambda line: None)[1]
+    leases = Leases(client)
+    task = Scheduler(client, config, tiny_digits, leases, say=lambda line: None).take(1)
+    leases.release(task.run_id)
     corrupt = tmp_path / "init.npz"
     corrupt.write_bytes(b"not an npz")
     client.log_artifact(task.run_id, str(corrupt), artifact_path="ticket")

@@ -7,9 +7,10 @@ from mlflow import MlflowClient
 from trial_store import artifact, trial_runs
 
 from lottery import tracking
-from lottery.experiment import run_experiment, schedule
+from lottery.experiment import Scheduler, run_experiment
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
 from lottery.layers import LAYER_NAMES
+from lottery.lease import Leases
 from lottery.trial import Trial
 
 CONFIG = ExperimentConfig(
@@ -36,7 +37,8 @@ def test_interrupted_trial_resumes_in_the_same_run(tmp_path, monkeypatch, tiny_d
     (run,) = trial_runs(uri)
     assert run.info.status == "KILLED"
     client = MlflowClient(uri)
-    (task,) = schedule(tracking.connect(uri), CONFIG, tiny_data, say=lambda line: None)
+    store = tracking.connect(uri)
+    task = Scheduler(store, CONFIG, tiny_data, Leases(store), say=lambda line: None).take(0)
     assert task.run_id == run.info.run_id and client.get_run(run.info.run_id).info.status == "SCHEDULED"
     assert sorted(m.step for m in client.get_metric_history(run.info.run_id, "test_acc")) == [0, 1]
 

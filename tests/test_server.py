@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import http.client
 import importlib.util
+import json
 import os
 import socket
 import sys
+from urllib.parse import urlparse
 
 import pytest
 from entry_points import refused
+from mlflow.server.security_utils import is_allowed_host_header, should_block_cors_request
 from tracking_server import free_port, running_server
 
 from experiments import server
@@ -142,28 +146,27 @@ def option(argv: list[str], name: str) -> str | None:
     return argv[argv.index(name) + 1] if name in argv else None
 
 
+def unset_mlflow_variables(monkeypatch) -> None:
+    for variable in ("MLFLOW_SERVER_ALLOWED_HOSTS", "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"):
+        monkeypatch.delenv(variable, raising=False)
+
+
 def test_local_store_folders_are_created(capsys, monkeypatch, tmp_path):
+    unset_mlflow_variables(monkeypatch)
     argv, out, err = exec_command(capsys, monkeypatch, "--port", str(free_port()), *store_args(tmp_path))
     assert (tmp_path / "store").is_dir() and (tmp_path / "artifacts").is_dir()
     assert argv[0] == os.path.join(os.path.dirname(sys.executable), "mlflow") and argv[1] == "server"
     assert option(argv, "--artifacts-destination") == str(tmp_path / "artifacts")
     assert "--serve-artifacts" in argv
-    # On loopback, MLflow's own host and CORS defaults are right: nothing is passed.
-    assert option(argv, "--allowed-hosts") is None and option(argv, "--cors-allowed-origins") is None
+    # On loopback too, since MLflow's own defaults ("10.*") accept names.
+    assert "10.*" not in option(argv, "--allowed-hosts").split(",")
     assert "export MLFLOW_TRACKING_URI=http://127.0.0.1:" in out
     assert err == "" and os.environ["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
 
 
 def test_all_interfaces_accept_this_machines_name(capsys, monkeypatch, tmp_path):
-    from mlflow.server.security_utils import (
-        get_default_allowed_hosts,
-        is_allowed_host_header,
-        should_block_cors_request,
-    )
-
     monkeypatch.setattr(socket, "gethostname", lambda: "head-node")
-    for variable in ("MLFLOW_SERVER_ALLOWED_HOSTS", "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"):
-        monkeypatch.delenv(variable, raising=False)
+    unset_mlflow_variables(monkeypatch)
     port = free_port()
     args = [
         "--host",
@@ -178,10 +181,10 @@ def test_all_interfaces_accept_this_machines_name(capsys, monkeypatch, tmp_path)
     assert f"export MLFLOW_TRACKING_URI=http://head-node:{port}" in out
 
     hosts = option(argv, "--allowed-hosts").split(",")
-    assert set(get_default_allowed_hosts()) <= set(hosts)  # MLflow's defaults still hold
     for host in (f"head-node:{port}", f"mlflow.lab.example:{port}", f"10.1.2.3:{port}", f"localhost:{port}"):
         assert is_allowed_host_header(hosts, host), host
-    assert not is_allowed_host_header(hosts, f"attacker.example:{port}")
+    for host in (f"attacker.example:{port}", f"10.evil.example:{port}"):
+        assert not is_allowed_host_header(hosts, host), host
 
     # The UI's own POSTs carry its origin, which MLflow's CORS check refuses unless it is listed.
     origins = option(argv, "--cors-allowed-origins").split(",")
@@ -191,7 +194,8 @@ def test_all_interfaces_accept_this_machines_name(capsys, monkeypatch, tmp_path)
         f"http://192.168.0.7:{port}",
     ):
         assert not should_block_cors_request(origin, "POST", origins), origin
-    assert should_block_cors_request("http://attacker.example", "POST", origins)
+    for origin in ("http://attacker.example", f"http://10.evil.example:{port}"):
+        assert should_block_cors_request(origin, "POST", origins), origin
 
 
 def test_mlflow_variables_win(monkeypatch):
@@ -210,3 +214,118 @@ def test_cluster_warned_about_experiments_with_local_artifacts(capsys, monkeypat
     )
     (note,) = err.strip().splitlines()
     assert note.startswith("note: experiments digits keep their artifacts in local folders")
+
+
+@pytest.fixture
+def loopback_lists(monkeypatch) -> tuple[list[str], list[str]]:
+    """The Host and origin patterns `make server` gives a loopback server on port 5000."""
+    unset_mlflow_variables(monkeypatch)
+    argv = server.security_options("127.0.0.1", 5000, "")
+    return option(argv, "--allowed-hosts").split(","), option(argv, "--cors-allowed-origins").split(",")
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "10.1.2.3",
+        "10.1.2.3:5000",
+        "10.255.0.17:443",
+        "172.16.0.1",
+        "172.31.255.255",
+        "192.168.0.7:80",
+        "localhost",
+        "localhost:5000",
+        "127.0.0.1",
+        "127.0.0.1:5000",
+        "[::1]:5000",
+        "[fd00::1]:5000",
+        "[fc12:3456::7]",
+    ],
+)
+def test_private_and_local_addresses_are_accepted(loopback_lists, host):
+    hosts, _ = loopback_lists
+    assert is_allowed_host_header(hosts, host)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "10.evil.example",
+        "10.evil.example:5000",
+        "10.1.2.3.evil.example",
+        "192.168.1.1.nip.io",
+        "172.16.evil",
+        "172.15.0.1",
+        "172.32.0.1",
+        "10*1.2.3",  # the "*" each pattern needs for MLflow to fnmatch it matches no "*" itself
+        "fd00:5000",  # the name fd00, port 5000
+        "fd00.evil.example",
+        "[fe80::1]:5000",
+        "localhost.evil.example",
+    ],
+)
+def test_names_that_look_private_are_refused(loopback_lists, host):
+    hosts, _ = loopback_lists
+    assert not is_allowed_host_header(hosts, host)
+
+
+def test_origins_are_private_addresses_on_the_servers_port(loopback_lists):
+    _, origins = loopback_lists
+    for origin in ("http://10.0.0.5:5000", "http://172.20.1.1:5000", "http://192.168.0.7:5000"):
+        assert not should_block_cors_request(origin, "POST", origins), origin
+    for origin in (
+        "http://10.evil.example:5000",
+        "http://10.1.2.3.evil.example:5000",
+        "http://192.168.1.1.nip.io:5000",
+        "http://10.0.0.5:8080",
+    ):
+        assert should_block_cors_request(origin, "POST", origins), origin
+
+
+def send(
+    url: str, method: str, path: str, host: str | None = None, origin: str | None = None
+) -> http.client.HTTPResponse:
+    """The response, read, to `method path` sent to the server at `url` with these Host and Origin headers."""
+    address = urlparse(url)
+    headers = {"Host": host or address.netloc, "Content-Type": "application/json"}
+    if origin:
+        headers["Origin"] = origin
+    body = json.dumps({"name": "created"}) if method == "POST" else None
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response
+    finally:
+        connection.close()
+
+
+GET_DEFAULT = "/api/2.0/mlflow/experiments/get-by-name?experiment_name=Default"
+
+
+def test_loopback_server_refuses_a_name_that_looks_private(live_server):
+    url, _ = live_server
+    port = urlparse(url).port
+    assert send(url, "GET", GET_DEFAULT, host="10.evil.example").status == 403
+    assert send(url, "GET", GET_DEFAULT, host=f"10.evil.example:{port}").status == 403
+    assert send(url, "GET", GET_DEFAULT, host=f"10.0.0.5:{port}").status == 200
+    assert send(url, "GET", GET_DEFAULT, host=f"127.0.0.1:{port}").status == 200
+
+
+def test_cross_origin_requests_from_a_name_that_looks_private_are_refused(tmp_path):
+    # Every interface, as for a cluster; the requests still go to 127.0.0.1 only.
+    with running_server(tmp_path, host="0.0.0.0") as url:
+        port = urlparse(url).port
+        evil, private = f"http://10.evil.example:{port}", f"http://10.0.0.5:{port}"
+        create = "/api/2.0/mlflow/experiments/create"
+        created = "/api/2.0/mlflow/experiments/get-by-name?experiment_name=created"
+        assert send(url, "POST", create, origin=evil).status == 403
+        assert send(url, "GET", created).status == 404
+        assert send(url, "POST", create, origin=private).status == 200
+        assert send(url, "GET", created).status == 200
+        # Nor may a page of that name read responses.
+        assert send(url, "GET", GET_DEFAULT, origin=evil).getheader("Access-Control-Allow-Origin") is None
+        assert (
+            send(url, "GET", GET_DEFAULT, origin=private).getheader("Access-Control-Allow-Origin") == private
+        )

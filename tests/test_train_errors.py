@@ -26,9 +26,13 @@ def run_cli(capsys, *args):
     ("args", "expected"),
     [
         (["--dataset", "imagenet", *TINY], "unknown dataset 'imagenet'"),
-        (["--dataset", "digits", "--trials", "0", "--rounds", "1", "--epochs", "1"], "TRIALS must be >= 1"),
-        (["--dataset", "digits", "--trials", "1", "--rounds", "-1", "--epochs", "1"], "ROUNDS must be >= 0"),
-        (["--dataset", "digits", "--trials", "1", "--rounds", "1", "--epochs", "0"], "EPOCHS must be >= 1"),
+        (["--dataset", "digits", "--trials", "0", "--rounds", "1", "--epochs", "1"], "TRIALS must lie in 1..1000"),
+        (["--dataset", "digits", *TINY, "--trials", "1000000000"], "TRIALS must lie in 1..1000, got 1000000000"),
+        (["--dataset", "digits", "--trials", "1", "--rounds", "-1", "--epochs", "1"], "ROUNDS must lie in 0..100"),
+        (["--dataset", "digits", *TINY, "--rounds", "500"], "ROUNDS must lie in 0..100"),
+        (["--dataset", "digits", "--trials", "1", "--rounds", "1", "--epochs", "0"], "EPOCHS must lie in 1..1000"),
+        (["--dataset", "digits", *TINY, "--lr", "inf"], "LR must be a finite number > 0, got inf"),
+        (["--dataset", "digits", *TINY, "--lr", "nan"], "LR must be a finite number > 0, got nan"),
         (["--dataset", "digits", *TINY, "--dense-rate", "1.0"], "dense pruning rate must lie in (0, 1)"),
         (["--dataset", "digits", *TINY, "--conv-rate", "0"], "conv pruning rate must lie in (0, 1)"),
         (["--dataset", "digits", *TINY, "--epochs", "ten"], "invalid int value: 'ten'"),
@@ -63,7 +67,7 @@ def test_file_store_is_refused(capsys, tmp_path):
 def test_command_line_error_has_no_traceback(tmp_path):
     env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db", "PATH": ""}
     result = refused("experiments.train", "--dataset", "digits", *TINY[:4], "--epochs", "0", env=env)
-    assert result.stderr.strip() == "error: EPOCHS must be >= 1, got 0"
+    assert result.stderr.strip() == "error: EPOCHS must lie in 1..1000, got 0"
 
 
 def test_a_crashed_trial_fails_is_reported_and_the_next_one_runs(capsys, store_uri, tiny_data, monkeypatch):

@@ -25,20 +25,23 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(root: Path, timeout: float = STARTUP_TIMEOUT) -> Iterator[str]:
-    """`make server` on a free port over a fresh store in `root`; yields its URL, stops it on exit.
+def running_server(
+    root: Path, timeout: float = STARTUP_TIMEOUT, host: str = "127.0.0.1", port: int | None = None
+) -> Iterator[str]:
+    """`make server HOST=host` on `port` (default: a free one) over the store in `root` (fresh unless a
+    server ran there before); yields its URL on 127.0.0.1, stops it on exit.
 
     The store is `root/store/mlflow.db`, the artifacts go to `root/artifacts/`, and the server's output
     to `root/server.log`, quoted in the error if the server does not come up.
     """
-    port = free_port()
+    port = port or free_port()
     command = [
         "make",
         "--no-print-directory",
         # The venv running the tests is installed: never reinstall it from inside a test.
         "--old-file=.venv/.installed",
         "server",
-        "HOST=127.0.0.1",
+        f"HOST={host}",
         f"PORT={port}",
         f"BACKEND_STORE_URI=sqlite:///{root}/store/mlflow.db",
         f"ARTIFACTS_DESTINATION={root}/artifacts",

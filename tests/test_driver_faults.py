@@ -1,0 +1,149 @@
+"""What stops a driver — a tracking server gone mid-run, SIGTERM — ends in one line, with nothing left
+RUNNING that the driver could still mark and everything resumable; and make passes any value safely."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from entry_points import REPO
+from tracking_server import running_server, stop
+from trial_store import trial_runs
+
+from lottery import tracking
+from lottery.errors import UserError
+from lottery.experiment import run_experiment
+from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
+from lottery.trial import Trial
+
+TIMEOUT = 300
+CONFIG = ExperimentConfig(
+    dataset="digits", trials=3, training=TrainingHparams(epochs=1), pruning=PruningHparams(rounds=1)
+)
+
+
+def test_a_server_lost_mid_run_stops_the_driver_in_one_line_and_the_rerun_resumes(
+    tmp_path, tiny_data, monkeypatch
+):
+    original = Trial.on_round_end
+    servers = []
+
+    def lose_the_server_after_round_0(self, result):
+        original(self, result)
+        if result.round == 0:
+            stop(servers[0])
+
+    monkeypatch.setattr(Trial, "on_round_end", lose_the_server_after_round_0)
+    monkeypatch.setattr("tracking_server.subprocess.Popen", recording(servers))
+    lines = []
+    with running_server(tmp_path / "server") as url, pytest.raises(UserError) as error:
+        run_experiment(CONFIG, "unused", url, say=lines.append, show_progress=False)
+    message = str(error.value)
+    assert (
+        message.startswith(f"lost the MLflow tracking store {url} (") and "re-run the same command" in message
+    )
+    assert not any("Traceback" in line or "trial 2/3" in line for line in lines)  # nothing more was tried
+
+    monkeypatch.setattr(Trial, "on_round_end", original)
+    port = int(url.rsplit(":", 1)[1])
+    with running_server(tmp_path / "server", port=port) as again:  # the same server, restarted
+        (run,) = trial_runs(again)
+        assert run.info.status == "RUNNING"  # the driver could not mark it: the re-run resumes it
+        lines = []
+        run_experiment(CONFIG, "unused", again, say=lines.append, show_progress=False)
+        assert any(
+            "resuming in digits/trial-00" in line and "after 1 completed rounds" in line for line in lines
+        ), lines
+        runs = trial_runs(again)
+        assert [r.info.status for r in runs] == ["FINISHED"] * 3 and runs[0].info.run_id == run.info.run_id, (
+            lines
+        )
+
+
+def recording(started: list):
+    """subprocess.Popen, keeping every process it starts in `started`."""
+    popen = subprocess.Popen
+
+    def start(*args, **kwargs):
+        started.append(popen(*args, **kwargs))
+        return started[-1]
+
+    return start
+
+
+def test_sigterm_ends_the_driver_in_one_line_and_its_run_killed(tmp_path):
+    uri, log = f"sqlite:///{tmp_path}/mlflow.db", tmp_path / "train.log"
+    env = dict(os.environ, MLFLOW_TRACKING_URI=uri, PYTHONDONTWRITEBYTECODE="1")
+    args = ["--dataset", "digits", "--trials", "2", "--rounds", "1", "--epochs", "1", "--no-progress-bar"]
+    with open(log, "w") as out:
+        driver = subprocess.Popen(
+            [sys.executable, "-m", "experiments.train", *args],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    deadline = time.monotonic() + TIMEOUT
+    while "training in" not in log.read_text():  # its run is RUNNING, round 0 under way
+        assert driver.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    driver.send_signal(signal.SIGTERM)
+    _, stderr = driver.communicate(timeout=TIMEOUT)
+    assert driver.returncode == 143
+    assert stderr.strip().splitlines() == ["terminated (SIGTERM): re-run the same command to resume"]
+    (run,) = trial_runs(uri)
+    assert run.info.status == "KILLED" and tracking.TAG_WINNING not in run.data.tags
+
+
+@pytest.mark.parametrize(
+    "dataset",
+    ["nope' ; touch {marker} ; echo '", "digits' ; touch {marker} ; echo '", "it's", 'a"b`touch {marker}`'],
+)
+def test_make_passes_any_value_without_the_shell_interpreting_it(tmp_path, dataset):
+    marker = tmp_path / "touched"
+    env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path}/mlflow.db", PYTHONDONTWRITEBYTECODE="1")
+    value = dataset.format(marker=marker)
+    result = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "--old-file=.venv/.installed",
+            "train",
+            f"DATASET={value}",
+            "TRIALS=1",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert result.returncode != 0 and not marker.exists()
+    assert f"error: unknown dataset {value!r}" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_make_splits_extra_arguments_like_a_shell_without_evaluating_them(tmp_path):
+    marker = tmp_path / "touched"
+    env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path}/mlflow.db", PYTHONDONTWRITEBYTECODE="1")
+    result = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "--old-file=.venv/.installed",
+            "train",
+            f"TRAIN_ARGS=--bogus 'a b' `touch {marker}`",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert result.returncode != 0 and not marker.exists()
+    assert f"unrecognized arguments: --bogus a b `touch {marker}`" in result.stderr

@@ -1,0 +1,178 @@
+"""One driver per trial, by construction: drivers sharing a configuration, a dead driver's trial taken over,
+a stalled driver that lost its lease writing nothing, and the claim as an atomic compare-and-set."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+from entry_points import REPO
+from mlflow import MlflowClient
+from tracking_server import running_server
+from trial_store import trial_runs
+
+from lottery import tracking
+from lottery.experiment import Scheduler, run_experiment
+from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
+from lottery.lease import HOLDER, PARAM_PREFIX, TTL_ENV, LeaseLost, Leases, LeaseState
+from lottery.trial_record import TrialRecord
+
+CONFIG = ExperimentConfig(
+    dataset="digits", trials=2, training=TrainingHparams(epochs=1), pruning=PruningHparams(rounds=1)
+)
+TIMEOUT = 300
+
+
+def quiet(uri, lines=None):
+    say = (lambda line: None) if lines is None else lines.append
+    return run_experiment(CONFIG, "unused", uri, say=say, show_progress=False)
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def created(client, dataset) -> str:
+    """A new run of trial 0 of CONFIG, unclaimed."""
+    return Scheduler(client, CONFIG, dataset, Leases(client), say=lambda line: None)._create(0).info.run_id
+
+
+def claimed_by(client, dataset, holder: str) -> str:
+    """A run of trial 0 of CONFIG, created and claimed (generation 1) by `holder`."""
+    run = client.get_run(created(client, dataset))
+    client.log_param(run.info.run_id, f"{PARAM_PREFIX}1", f"{holder} {tracking.now_ms()}")
+    return run.info.run_id
+
+
+def assert_each_trial_trained_once(uri: str, trials: int) -> None:
+    runs = trial_runs(uri)
+    assert sorted(int(r.data.tags[tracking.TAG_TRIAL]) for r in runs) == list(range(trials))
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    client = MlflowClient(uri)
+    for run in runs:
+        for key in ("test_acc", "sparsity", "random_test_acc"):
+            steps = Counter(m.step for m in client.get_metric_history(run.info.run_id, key))
+            assert steps and max(steps.values()) == 1, f"{run.info.run_name}: {key} logged twice"
+
+
+def test_a_dead_drivers_trial_is_taken_over_at_once(store_uri, tiny_data):
+    client = tracking.connect(store_uri)
+    run_id = claimed_by(client, tiny_data, f"{socket.gethostname()}:{dead_pid()}:gone")
+    lines = []
+    quiet(store_uri, lines)
+    assert not any("waiting" in line for line in lines)
+    assert_each_trial_trained_once(store_uri, 2)
+    taken = client.get_run(run_id)
+    assert taken.info.status == "FINISHED" and taken.data.params[f"{PARAM_PREFIX}2"].startswith(f"{HOLDER} ")
+
+
+def test_a_trial_held_elsewhere_is_waited_for_then_taken_over_when_its_lease_expires(
+    store_uri, tiny_data, monkeypatch
+):
+    monkeypatch.setenv(TTL_ENV, "2")
+    client = tracking.connect(store_uri)
+    run_id = claimed_by(client, tiny_data, "another-machine:1234:abcdef")
+    lines = []
+    outcomes = quiet(store_uri, lines)
+    (waiting,) = [line for line in lines if "waiting" in line]
+    assert waiting.startswith("digits trial 1/2: being trained by the driver 1234 on another-machine")
+    assert sorted(o.task.index for o in outcomes) == [0, 1]
+    assert_each_trial_trained_once(store_uri, 2)
+    assert LeaseState.of(client.get_run(run_id)).generation == 2
+
+
+def test_a_writer_whose_lease_was_taken_over_stops_without_writing(store_uri, tiny_digits):
+    client = tracking.connect(store_uri)
+    leases = Leases(client)
+    run_id = claimed_by(client, tiny_digits, "stalled-laptop:1:abcdef")
+    client.set_tag(run_id, "lottery.lease", "1 stalled-laptop:1:abcdef 0")  # expired while suspended
+    generation = leases.claim(client.get_run(run_id))
+    assert generation == 2
+    stale = TrialRecord.open(client, run_id, generation=1)
+    with pytest.raises(LeaseLost, match="taken over by the driver"):
+        stale.log_metrics({"test_acc": 0.5}, step=0)
+    assert client.get_metric_history(run_id, "test_acc") == []
+    TrialRecord.open(client, run_id, generation=2).log_metrics({"test_acc": 0.5}, step=0)
+
+
+CLAIM = """
+import sys
+from lottery import tracking
+from lottery.lease import Leases
+client = tracking.connect(sys.argv[1])
+print(Leases(client).claim(client.get_run(sys.argv[2])), flush=True)
+sys.stdin.read()  # alive until every driver has claimed: a dead claimant's lease is taken over at once
+"""
+
+
+def test_of_drivers_claiming_one_run_at_once_exactly_one_wins(store_uri, tiny_digits):
+    client = tracking.connect(store_uri)
+    run_id = created(client, tiny_digits)
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    claims = [
+        subprocess.Popen(
+            [sys.executable, "-c", CLAIM, store_uri, run_id],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    results = [claim.stdout.readline().strip() for claim in claims]
+    for claim in claims:
+        claim.communicate(timeout=TIMEOUT)
+    assert sorted(results) == ["1", "None", "None", "None"]
+
+
+def start_driver(uri: str, log) -> subprocess.Popen:
+    """`python -m experiments.train` on the real digits dataset, 3 tiny trials."""
+    env = dict(os.environ, MLFLOW_TRACKING_URI=uri, PYTHONDONTWRITEBYTECODE="1")
+    args = ["--dataset", "digits", "--trials", "3", "--rounds", "1", "--epochs", "1", "--no-progress-bar"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "experiments.train", *args],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=log,
+        text=True,
+    )
+
+
+def two_drivers_at_once(uri: str, tmp_path) -> list[str]:
+    logs = [open(tmp_path / f"driver-{k}.log", "w+") for k in range(2)]  # noqa: SIM115
+    drivers = [start_driver(uri, log) for log in logs]
+    codes = [driver.wait(timeout=TIMEOUT) for driver in drivers]
+    texts = []
+    for log in logs:
+        log.seek(0)
+        texts.append(log.read())
+        log.close()
+    assert codes == [0, 0], texts
+    return texts
+
+
+def trained_here(text: str) -> int:
+    (summary,) = [line for line in text.splitlines() if "trained by this command" in line]
+    return int(summary.split(": ")[1].split(" ")[0])
+
+
+def test_two_drivers_of_one_configuration_on_one_sqlite_store_share_its_trials(tmp_path):
+    uri = f"sqlite:///{tmp_path}/store/mlflow.db"
+    texts = two_drivers_at_once(uri, tmp_path)
+    assert_each_trial_trained_once(uri, 3)
+    assert sum(trained_here(text) for text in texts) == 3
+
+
+def test_two_drivers_of_one_configuration_on_one_server_share_its_trials(tmp_path):
+    with running_server(tmp_path / "server") as url:
+        texts = two_drivers_at_once(url, tmp_path)
+        assert_each_trial_trained_once(url, 3)
+    assert sum(trained_here(text) for text in texts) == 3
