@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-import time
 from collections.abc import Callable, Iterator, Sequence
 
 import pandas as pd
@@ -115,7 +114,7 @@ def _ending_together(client) -> Iterator[Callable[[str, str, dict[str, str]], st
 def _log_condition(client, run_id: str, analysis: Analysis, condition: Condition) -> None:
     """Metrics `<m>[.<layer>].<stat>` and label tags; statistics a condition lacks (random: the comparison)
     are left out."""
-    now = int(time.time() * 1000)
+    now = tracking.now_ms()
     metrics = [
         Metric("pairs.eligible", condition.eligible, now, 0),
         Metric("pairs.used", len(condition.pairs), now, 0),
@@ -137,7 +136,7 @@ def _log_condition(client, run_id: str, analysis: Analysis, condition: Condition
 
 def _log_patterns(client, run_id: str, analysis: Analysis, group: str) -> None:
     """The group's pattern metrics, its tickets (param `tickets`: how many; `tickets.txt`: which), figures."""
-    now = int(time.time() * 1000)
+    now = tracking.now_ms()
     patterns = analysis.patterns[group]
     members = [analysis.tickets[i] for i in analysis.pattern_groups[group]]
     client.log_batch(

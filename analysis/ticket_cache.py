@@ -69,7 +69,7 @@ class TicketCache:
             try:
                 result = read(cached)
             except UserError:
-                pass  # corrupt or truncated: discarded below
+                pass  # corrupt, truncated or not an .npz archive at all: discarded below
             else:
                 self.cached += 1
                 return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ from lottery.hparams import (
 )
 from lottery.ray_settings import RaySettings
 from lottery.tracking import resolve_tracking_uri
+from lottery.verdict import DENSE_AT_CHANCE
 
 if TYPE_CHECKING:
     from lottery.trial_task import TrialOutcome
@@ -141,12 +143,20 @@ def report(config: ExperimentConfig, outcomes: list[TrialOutcome]) -> None:
     failed, if any."""
     finished = [o for o in outcomes if o.error is None]
     failed = [o for o in outcomes if o.error is not None]
-    winning = sum(bool(o.winning) for o in finished)
+    winning = sum(o.winning for o in finished)
+    at_chance = sum(o.verdict.code == DENSE_AT_CHANCE for o in finished)
     others = config.trials - len(outcomes)
     print(
         f"{config.dataset}: {len(finished)} trial(s) trained by this command, {winning} with a winning ticket"
         + (f"; {others} finished earlier or by another driver" if others else "")
     )
+    if at_chance:
+        print(
+            f"warning: in {at_chance} of {len(finished)} trials the dense network stayed at chance, so their "
+            f"tickets are not winning (lottery.verdict=dense_at_chance); check the learning rate (LR "
+            f"{config.training.lr:g})",
+            file=sys.stderr,
+        )
     if failed:
         listing = "; ".join(f"{o.task.label}: {o.error}" for o in failed)
         raise UserError(

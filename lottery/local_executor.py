@@ -26,7 +26,7 @@ def run_locally(
     outcomes = []
     for task in tasks:
         try:
-            outcomes.append(TrialOutcome(task, winning=task.run(dataset, client, say, show_progress)))
+            outcomes.append(TrialOutcome(task, verdict=task.run(dataset, client, say, show_progress)))
         except Exception as error:
             if not isinstance(error, UserError):
                 lost = tracking.store_lost(client, error)

@@ -29,6 +29,7 @@ from lottery.errors import UserError
 from lottery.ray_settings import RaySettings, check_store_shared
 from lottery.trial_record import TrialRecord
 from lottery.trial_task import TrialOutcome, TrialTask, failure
+from lottery.verdict import Verdict
 from lottery.worker_lines import WorkerLines
 
 # How often the driver prints the workers' lines and updates the bar, in seconds.
@@ -36,7 +37,7 @@ _POLL_SECONDS = 0.5
 _CANCEL_GRACE_SECONDS = 10
 
 
-def train_trial(task: TrialTask, dataset: Dataset, tracking_uri: str, threads: int, lines) -> bool:
+def train_trial(task: TrialTask, dataset: Dataset, tracking_uri: str, threads: int, lines) -> Verdict:
     """The Ray task: run `task` with `threads` torch threads on this worker's device, sending its summary
     lines to `lines` (a `WorkerLines` actor)."""
     torch.set_num_threads(threads)
@@ -188,7 +189,7 @@ def _print_lines(lines, say: Callable[[str], None]) -> None:
 def _outcome(ref, task: TrialTask) -> tuple[TrialOutcome, str | None]:
     """How the task ended, and the worker's traceback when it ended in something other than a user error."""
     try:
-        return TrialOutcome(task, winning=ray.get(ref)), None
+        return TrialOutcome(task, verdict=ray.get(ref)), None
     except RayTaskError as error:
         cause = error.cause if isinstance(error.cause, BaseException) else error
         return failure(task, cause), None if isinstance(cause, UserError) else str(error).rstrip()

@@ -29,7 +29,7 @@ from lottery.imp import IterativeMagnitudePruning, RoundResult
 from lottery.model import initial_weights
 from lottery.tracking import RANDOM_MASK_ARTIFACT, WINNING_MASK_ARTIFACT, round_mask_artifact
 from lottery.trial_record import TrialRecord
-from lottery.verdict import judge
+from lottery.verdict import Verdict, judge
 
 logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
 warnings.filterwarnings("ignore", message=".*does not have many workers.*")
@@ -91,8 +91,8 @@ class Trial:
         self.say, self.show_progress = say, show_progress
         self.label = f"{config.dataset} trial {index + 1}/{config.trials}"
 
-    def run(self) -> bool:
-        """Train what is missing, finish the run, and return whether the final ticket is winning."""
+    def run(self) -> Verdict:
+        """Train what is missing, finish the run, and return the verdict on its final ticket."""
         theta0 = self.record.ensure_theta0(theta0_for(self.config.seed, self.index))
         rounds = self.config.pruning.rounds
         first = self.record.completed_rounds()
@@ -112,7 +112,7 @@ class Trial:
             f"{self.label}: final ticket {accuracy[rounds]:.2%}, dense {accuracy[0]:.2%}, "
             f"random ticket {random_acc:.2%}: {verdict.reason}"
         )
-        return verdict.winning
+        return verdict
 
     def train_rounds(self, theta0: dict[str, torch.Tensor], first: int) -> None:
         mask = masks.full(theta0) if first == 0 else self.record.load_mask(round_mask_artifact(first))

@@ -18,6 +18,7 @@ from lottery.lease import LeaseLost
 from lottery.tracking import first_line
 from lottery.trial import Trial
 from lottery.trial_record import TrialRecord
+from lottery.verdict import Verdict
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class TrialTask:
 
     def run(self, dataset: Dataset, client, say: Callable[[str], None], show_progress: bool) -> bool:
         """Train what the run is missing on `dataset` (already on the training device) and finish the run;
-        return whether the final ticket is winning. The run ends KILLED on Ctrl-C and FAILED on an error."""
+        return the verdict on its final ticket. The run ends KILLED on Ctrl-C and FAILED on an error."""
         record = TrialRecord.open(client, self.run_id, self.generation)
         completed = record.completed_rounds()
         where = f"in {record.name} on {dataset.train.images.device}"
@@ -61,11 +62,15 @@ def abort_quietly(record: TrialRecord, status: str) -> None:
 
 @dataclass(frozen=True)
 class TrialOutcome:
-    """How a task ended: `winning` when it finished, else the `error` (one line) that stopped it."""
+    """How a task ended: its `verdict` when it finished, else the `error` (one line) that stopped it."""
 
     task: TrialTask
-    winning: bool | None = None
+    verdict: Verdict | None = None
     error: str | None = None
+
+    @property
+    def winning(self) -> bool:
+        return self.verdict is not None and self.verdict.winning
 
 
 def failure(task: TrialTask, error: BaseException) -> TrialOutcome:

@@ -2,12 +2,15 @@
 
 Each writer returns what the loader must produce, split → (images uint8 N×3×32×32, labels int64 N),
 computed from the pixels written rather than by the loaders' own reshaping. Also: network stubs and
-the autouse `no_network` fixture (import it into a test module), so no test reaches the internet.
+the autouse `no_network` fixture (import it into a test module), so no test reaches the internet, and
+`read_only`, a folder that refuses writes even to root.
 """
 
 from __future__ import annotations
 
+import errno
 import io
+import os
 import pickle
 import shutil
 import tarfile
@@ -183,3 +186,35 @@ def serve(monkeypatch, payload: bytes) -> list[str]:
 
     monkeypatch.setattr(urllib.request, "urlopen", respond)
     return requested
+
+
+def read_only(monkeypatch, folder: Path) -> None:
+    """Make `folder` act, in this process, as if on a read-only file system: making, opening for writing,
+    renaming or deleting anything in it fails with EROFS (root writes through permission bits)."""
+    folder = folder.absolute()
+
+    def check(path) -> None:
+        path = Path(path).absolute()
+        if path == folder or folder in path.parents:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    def refusing(function, *checked: int):
+        def wrapper(*args, **kwargs):
+            for index in checked:
+                check(args[index])
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    # Path.mkdir, Path.unlink and tempfile.mkdtemp go through these
+    monkeypatch.setattr(os, "mkdir", refusing(os.mkdir, 0))
+    monkeypatch.setattr(os, "unlink", refusing(os.unlink, 0))
+    monkeypatch.setattr(os, "replace", refusing(os.replace, 0, 1))
+    opened = Path.open
+
+    def open_path(self, mode="r", *args, **kwargs):
+        if set(mode) & set("wax+"):
+            check(self)
+        return opened(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", open_path)

@@ -26,6 +26,7 @@ CONFIG = ExperimentConfig(
 )
 
 
+@pytest.mark.drivers
 def test_a_server_lost_mid_run_stops_the_driver_in_one_line_and_the_rerun_resumes(
     tmp_path, tiny_data, monkeypatch
 ):

@@ -164,6 +164,7 @@ def trained_here(text: str) -> int:
     return int(summary.split(": ")[1].split(" ")[0])
 
 
+@pytest.mark.drivers
 def test_two_drivers_of_one_configuration_on_one_sqlite_store_share_its_trials(tmp_path):
     uri = f"sqlite:///{tmp_path}/store/mlflow.db"
     texts = two_drivers_at_once(uri, tmp_path)
@@ -171,6 +172,7 @@ def test_two_drivers_of_one_configuration_on_one_sqlite_store_share_its_trials(t
     assert sum(trained_here(text) for text in texts) == 3
 
 
+@pytest.mark.drivers
 def test_two_drivers_of_one_configuration_on_one_server_share_its_trials(tmp_path):
     with running_server(tmp_path / "server") as url:
         texts = two_drivers_at_once(url, tmp_path)

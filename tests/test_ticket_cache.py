@@ -77,11 +77,26 @@ def test_each_artifact_is_downloaded_once(store, downloads, cache_root):
     assert_same_tickets(first, load_tickets(store.client, store.runs, LAYER_NAMES))
 
 
-def test_a_corrupt_cached_file_is_downloaded_again(store, downloads, cache_root):
+def _save_npy(path: Path) -> None:
+    """An .npy file under `path`'s .npz name: what `np.save(open(path, "wb"), array)` leaves."""
+    with path.open("wb") as handle:
+        np.save(handle, np.zeros(3, dtype=np.float32))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda path: path.write_bytes(path.read_bytes()[: path.stat().st_size // 2]),
+        _save_npy,
+        lambda path: path.write_text("<html>502 Bad Gateway</html>"),
+    ],
+    ids=["truncated", "npy-under-npz-name", "text"],
+)
+def test_a_corrupt_cached_file_is_downloaded_again(store, downloads, cache_root, damage):
     cache = TicketCache(cache_root)
     expected = load_tickets(store.client, store.runs, LAYER_NAMES, cache)
     cached = cache.path(store.run_ids[1], tracking.INIT_ARTIFACT)
-    cached.write_bytes(cached.read_bytes()[: cached.stat().st_size // 2])
+    damage(cached)
     downloads.clear()
     again = TicketCache(cache_root)
     assert_same_tickets(expected, load_tickets(store.client, store.runs, LAYER_NAMES, again))
@@ -103,6 +118,14 @@ def test_a_corrupt_download_names_the_run_and_is_not_cached(store, cache_root):
     assert len(str(error.value).splitlines()) == 1
     assert not cache.path(run_id, tracking.INIT_ARTIFACT).exists()
     assert not [path for path in cache_root.iterdir() if path.name.startswith(".")]
+
+
+def test_an_npy_file_in_the_store_is_one_line_naming_the_run(uri, capsys):
+    run_id = log_trials(uri, "digits", 3)[1]
+    _save_npy(artifact_file(uri, run_id, "ticket/init.npz"))
+    line = error_line(capsys, [])
+    assert f"run digits/trial-01 ({run_id}): init.npz is corrupt: not an .npz archive" in line
+    assert "(it holds a single .npy array)" in line
 
 
 def test_an_interrupted_download_leaves_nothing_that_counts_as_cached(
@@ -156,7 +179,7 @@ def test_an_unwritable_cache_is_one_line_naming_the_directory(unwritable, monkey
     message = str(error.value)
     assert len(message.splitlines()) == 1 and str(unwritable) in message
     assert "--cache-dir" in message and "LOTTERY_CACHE_DIR" in message
-    monkeypatch.setattr(tracking, "connect", lambda: SimpleNamespace(tracking_uri=REMOTE))
+    monkeypatch.setattr(tracking, "connect", lambda **kwargs: SimpleNamespace(tracking_uri=REMOTE))
     line = error_line(capsys, ["--cache-dir", str(unwritable)])
     assert f"cannot write the ticket cache {unwritable}" in line
 

@@ -24,7 +24,11 @@ from lottery.errors import UserError
 
 
 def extract(archive: Path, destination: Path, entries: Sequence[str]) -> None:
-    """Unpack from `archive` those of the top-level `entries` that `destination` lacks."""
+    """Unpack from `archive` those of the top-level `entries` that `destination` lacks.
+
+    UserError for an archive that cannot be read as .tar.gz; an OSError of the file system (a folder that
+    cannot be written, a full disk) propagates, for the caller to advise on.
+    """
     destination.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".extracting-", dir=destination))
     try:

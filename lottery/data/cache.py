@@ -10,6 +10,7 @@ Layout, in `DATA_DIR/<dataset>/cache/`:
 replacing them makes the cache stale. Every file is written under a temporary name and renamed into
 place, the manifest last: a half-written cache has no manifest and never looks valid. Reading checks
 the manifest, the arrays' dtypes and shapes and the digest; a cache that fails any check is rebuilt.
+A cache that cannot be written (a read-only folder, a full disk) is skipped with a warning.
 Deleting the folder forces a rebuild.
 """
 
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 
 from lottery.data.dataset import Split
+from lottery.data.filesystem import describe
 
 CACHE_FORMAT = 1
 
@@ -110,8 +112,25 @@ class SplitCache:
         return loaded
 
     def write(self, split: str, images: np.ndarray, labels: np.ndarray, fingerprint: str) -> Split:
-        """Cache `split` (images uint8 N×3×32×32, labels int64 N) decoded from sources with `fingerprint`."""
+        """Cache `split` (images uint8 N×3×32×32, labels int64 N) decoded from sources with `fingerprint`.
+
+        Returns the split; one that cannot be cached (a read-only folder, a full disk) is returned all the
+        same, with a warning: decoding it again next time costs only time.
+        """
         decoded = Split(torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(labels))
+        try:
+            self._write(split, decoded, fingerprint)
+        except OSError as error:
+            log.warning(
+                "cannot cache the %s split in %s (%s): it will be decoded again on every run until that "
+                "folder is writable",
+                split,
+                self.directory,
+                describe(error, self.directory),
+            )
+        return decoded
+
+    def _write(self, split: str, decoded: Split, fingerprint: str) -> None:
         images_path, labels_path, manifest_path = self._paths(split)
         self.directory.mkdir(parents=True, exist_ok=True)
         manifest_path.unlink(missing_ok=True)
@@ -124,4 +143,3 @@ class SplitCache:
             "source": fingerprint,
         }
         _write_atomically(manifest_path, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
-        return decoded

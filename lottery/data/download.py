@@ -11,6 +11,7 @@ import http.client
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,35 +40,56 @@ def _one_line(error: BaseException) -> str:
 def download(remote: Remote, destination: Path, offline_hint: str) -> Path:
     """Download `remote` to `destination` and verify it; UserError if that fails.
 
-    `offline_hint` tells the user how to do without the network (which files to put where).
+    `offline_hint` tells the user how to do without the network (which files to put where). An OSError
+    from the file system (a read-only folder, a full disk) propagates: the caller knows what to advise.
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".part")
+    out = partial.open("wb")  # before the network is tried: a folder that cannot be written fails first
     md5 = hashlib.md5(usedforsecurity=False)
-    received = 0
     try:
-        try:
-            response = urllib.request.urlopen(remote.url, timeout=TIMEOUT_SECONDS)
-        except (OSError, ValueError) as error:  # URLError, HTTPError, timeouts; ValueError: a malformed URL
-            raise UserError(f"cannot download {remote.url} ({_one_line(error)}); {offline_hint}") from None
-        bar = tqdm(total=remote.size, unit="B", unit_scale=True, unit_divisor=1024, desc=destination.name)
-        try:
-            with response, partial.open("wb") as out, bar:
-                while chunk := response.read(CHUNK_BYTES):
-                    out.write(chunk)
-                    md5.update(chunk)
-                    received += len(chunk)
-                    bar.update(len(chunk))
-        except (OSError, http.client.HTTPException) as error:
-            raise UserError(
-                f"download of {remote.url} broke off after {received:,} bytes ({_one_line(error)}); "
-                f"re-run to try again, or {offline_hint}"
-            ) from None
+        with (
+            out,
+            _open(remote.url, offline_hint) as response,
+            tqdm(
+                total=remote.size, unit="B", unit_scale=True, unit_divisor=1024, desc=destination.name
+            ) as bar,
+        ):
+            for chunk in _chunks(response, remote.url, offline_hint):
+                out.write(chunk)
+                md5.update(chunk)
+                bar.update(len(chunk))
+            received = out.tell()
         _verify(remote, destination, received, md5.hexdigest())
         os.replace(partial, destination)
     finally:
         partial.unlink(missing_ok=True)
     return destination
+
+
+def _open(url: str, offline_hint: str):
+    """The response to a GET of `url`; UserError if there is none."""
+    try:
+        return urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS)
+    except (OSError, ValueError) as error:  # URLError, HTTPError, timeouts; ValueError: a malformed URL
+        raise UserError(f"cannot download {url} ({_one_line(error)}); {offline_hint}") from None
+
+
+def _chunks(response, url: str, offline_hint: str) -> Iterator[bytes]:
+    """The body of `response` from `url`, chunk by chunk; UserError if the connection breaks off."""
+    received = 0
+    while True:
+        try:
+            chunk = response.read(CHUNK_BYTES)
+        except (OSError, http.client.HTTPException) as error:
+            raise UserError(
+                f"download of {url} broke off after {received:,} bytes ({_one_line(error)}); "
+                f"re-run to try again, or {offline_hint}"
+            ) from None
+        if not chunk:
+            return
+        received += len(chunk)
+        yield chunk
 
 
 def _verify(remote: Remote, destination: Path, size: int, md5: str) -> None:

@@ -7,7 +7,9 @@ A dataset lives in `DATA_DIR/<name>/`. For each split a run needs, `OfficialData
    archive is extracted, and only then is the official file downloaded (verified) and extracted;
 3. decodes the split with the dataset's own small reader and caches it.
 
-Splits whose size differs from the official one are used, with a warning.
+Splits whose size differs from the official one are used, with a warning; so are splits that cannot be
+cached (a read-only DATA_DIR). A DATA_DIR that cannot be used otherwise (a file, read-only with files
+missing, unreadable, full) ends in one UserError naming the path.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from lottery.data.archive import extract
 from lottery.data.cache import SplitCache, source_fingerprint
 from lottery.data.dataset import Dataset, Split
 from lottery.data.download import Remote, download
+from lottery.data.filesystem import describe
 from lottery.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -124,11 +127,17 @@ class OfficialDataset(ABC):
         if train_splits not in self.train_split_choices:
             choices = " or ".join(self.train_split_choices)
             raise UserError(f"{self.name} has no training split {train_splits!r}; choose {choices}")
-        parts = [self.split(part) for part in train_splits.split("+")]
+        try:
+            parts = [self.split(part) for part in train_splits.split("+")]
+            test = self.split("test")
+        except OSError as error:  # a DATA_DIR that is a file, read-only, unreadable or full
+            raise UserError(
+                f"{self.name}: {describe(error, self.root)}; set DATA_DIR (--data-dir) to a folder this "
+                f"user can read and write, with room for the dataset (see {DOCS})"
+            ) from None
         train = (
             parts[0]
             if len(parts) == 1
             else Split(torch.cat([part.images for part in parts]), torch.cat([part.labels for part in parts]))
         )
-        test = self.split("test")
         return Dataset(self.name, train, test, self.mean, self.std, source=str(self.root.resolve()))
