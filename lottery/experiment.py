@@ -146,8 +146,9 @@ class Scheduler:
         """
         for _ in range(_CLAIM_ATTEMPTS):
             runs = TrialRecord.runs_of(self.client, self.experiment_id, self.config, index)
-            if any(run.info.status == "FINISHED" for run in runs):
-                self.say(f"{self.label(index)}: finished in {runs[0].info.run_name}, skipped")
+            finished = [run for run in runs if run.info.status == "FINISHED"]
+            if finished:
+                self.say(f"{self.label(index)}: finished in {finished[0].info.run_name}, skipped")
                 return None
             for run in runs:
                 lease = LeaseState.of(run)
@@ -170,7 +171,8 @@ class Scheduler:
                 self.leases.release(run.info.run_id)
             time.sleep(self._jitter.uniform(0.05, 0.5))
         runs = TrialRecord.runs_of(self.client, self.experiment_id, self.config, index)
-        return HeldElsewhere(index, max((LeaseState.of(r) for r in runs), key=lambda s: s.expires_ms))
+        leases = [LeaseState.of(run) for run in runs]
+        return HeldElsewhere(index, max(leases, key=lambda s: s.expires_ms, default=LeaseState()))
 
     def _create(self, index: int):
         record = TrialRecord.create(

@@ -101,29 +101,21 @@ def test_sigterm_ends_the_driver_in_one_line_and_its_run_killed(tmp_path):
     assert run.info.status == "KILLED" and tracking.TAG_WINNING not in run.data.tags
 
 
+def make_train(tmp_path, *variables: str) -> subprocess.CompletedProcess:
+    """`make train VARIABLES…` over a store in `tmp_path` (the installed venv is never reinstalled)."""
+    env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path}/mlflow.db", PYTHONDONTWRITEBYTECODE="1")
+    command = ["make", "--no-print-directory", "--old-file=.venv/.installed", "train", *variables]
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+
+
 @pytest.mark.parametrize(
     "dataset",
     ["nope' ; touch {marker} ; echo '", "digits' ; touch {marker} ; echo '", "it's", 'a"b`touch {marker}`'],
 )
 def test_make_passes_any_value_without_the_shell_interpreting_it(tmp_path, dataset):
     marker = tmp_path / "touched"
-    env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path}/mlflow.db", PYTHONDONTWRITEBYTECODE="1")
     value = dataset.format(marker=marker)
-    result = subprocess.run(
-        [
-            "make",
-            "--no-print-directory",
-            "--old-file=.venv/.installed",
-            "train",
-            f"DATASET={value}",
-            "TRIALS=1",
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    result = make_train(tmp_path, f"DATASET={value}", "TRIALS=1")
     assert result.returncode != 0 and not marker.exists()
     assert f"error: unknown dataset {value!r}" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "mlflow.db").exists()
@@ -131,20 +123,6 @@ def test_make_passes_any_value_without_the_shell_interpreting_it(tmp_path, datas
 
 def test_make_splits_extra_arguments_like_a_shell_without_evaluating_them(tmp_path):
     marker = tmp_path / "touched"
-    env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path}/mlflow.db", PYTHONDONTWRITEBYTECODE="1")
-    result = subprocess.run(
-        [
-            "make",
-            "--no-print-directory",
-            "--old-file=.venv/.installed",
-            "train",
-            f"TRAIN_ARGS=--bogus 'a b' `touch {marker}`",
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    result = make_train(tmp_path, f"TRAIN_ARGS=--bogus 'a b' `touch {marker}`")
     assert result.returncode != 0 and not marker.exists()
     assert f"unrecognized arguments: --bogus a b `touch {marker}`" in result.stderr
