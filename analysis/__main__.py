@@ -12,14 +12,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from analysis.pipeline import Settings, analyse
-from analysis.report import ANALYSIS_EXPERIMENT, log_analysis
-from analysis.store import finished_trial_runs, load_tickets, select_runs
-from analysis.tables import format_table_1
-from analysis.ticket_cache import TicketCache, default_root
-from lottery import tracking
+from analysis.reporting.report import ANALYSIS_EXPERIMENT, log_analysis
+from analysis.reporting.tables import format_table_1
+from analysis.tickets.cache import TicketCache, default_root
+from analysis.tickets.store import finished_trial_runs, load_tickets, select_runs
 from lottery.data.registry import canonical_name
 from lottery.errors import ArgumentParser, exit_on_user_error
-from lottery.layers import LAYER_NAMES
+from lottery.tracking import store, uris
 
 MAX_PAIRS = 10_000  # per condition: 10 conditions of 10,000 pairs take hours already
 
@@ -110,7 +109,7 @@ def distinct_datasets(names: Sequence[str]) -> tuple[list[str], list[str]]:
 
 def ticket_cache_for(uri: str, args: argparse.Namespace) -> TicketCache | None:
     """The ticket cache for store `uri`: None for a local store, whose artifacts are local files already."""
-    if args.no_cache or not tracking.is_remote(uri):
+    if args.no_cache or not uris.is_remote(uri):
         return None
     return TicketCache(args.cache_dir or default_root())
 
@@ -122,20 +121,20 @@ def main(argv: list[str] | None = None) -> None:
     for note in merged:
         print(note)
     # The tickets are read from an existing store: a mistyped SQLite path is refused, not created empty.
-    client = tracking.connect(create=False)
+    client = store.connect(create=False)
     cache = ticket_cache_for(client.tracking_uri, args)
     datasets, runs, notes = select_runs(finished_trial_runs(client), requested)
     for note in notes:
         print(note)
     print(f"loading the tickets of {len(runs)} trial runs ({', '.join(datasets)}) from {client.tracking_uri}")
-    tickets = load_tickets(client, runs, LAYER_NAMES, cache)
+    tickets, layer_names = load_tickets(client, runs, cache)
     if cache is not None:
         print(
             f"tickets of {len(runs)} runs: {cache.downloaded} artifacts downloaded, "
             f"{cache.cached} from the cache in {cache.root}"
         )
     settings = Settings(tuple(datasets), pairs=args.pairs, seed=args.seed, alpha=args.alpha, k=args.k)
-    analysis = analyse(tickets, settings, LAYER_NAMES)
+    analysis = analyse(tickets, settings, layer_names)
     run_id = log_analysis(client, analysis, runs, notes + analysis.notes)
     table = format_table_1(analysis.stats, args.alpha) or "no condition had enough tickets for Table 1"
     print(f"\n{table}\n")

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.conditions import RANDOM, Condition, build_conditions, named_generator
-from analysis.incoming import ticket_sets
-from analysis.nnstd import pair_distances
+from analysis.distances.incoming import ticket_sets
+from analysis.distances.nnstd import pair_distances
 from analysis.parallel import thread_map
 from analysis.patterns import Patterns, kernel_patterns
-from analysis.signed import Ticket
-from analysis.stats import condition_stats
+from analysis.statistics.conditions import RANDOM, Condition, build_conditions, named_generator
+from analysis.statistics.stats import condition_stats
+from analysis.tickets.signed import Ticket
 
 
 @dataclass(frozen=True)

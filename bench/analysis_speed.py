@@ -19,15 +19,16 @@ import time
 
 import numpy as np
 
-from analysis.incoming import ticket_sets
-from analysis.nnstd import pair_distances
+from analysis.distances.incoming import ticket_sets
+from analysis.distances.nnstd import pair_distances
 from analysis.parallel import available_cpus, thread_map
 from analysis.pipeline import Settings, analyse
-from analysis.report import log_analysis
-from analysis.signed import RANDOM, WINNING, Ticket
-from lottery import tracking
-from lottery.layers import LAYER_NAMES
+from analysis.reporting.report import log_analysis
+from analysis.tickets.signed import RANDOM, WINNING, Ticket
+from lottery.models.conv2 import Network as Conv2
 from tests.analysis_fixtures import conv2_shapes, naive_nnstd, random_signed
+
+LAYER_NAMES = Conv2.SPEC.layer_names
 
 DATASETS = ("digits", "cifar10", "cinic10")
 TRIALS = 20
@@ -84,7 +85,7 @@ def main() -> None:
     pairs = sum(len(c.pairs) for c in analysis.conditions)
     peak = _peak_gb()
     with tempfile.TemporaryDirectory() as store:
-        client = tracking.connect(f"sqlite:///{store}/mlflow.db")
+        client = store.connect(f"sqlite:///{store}/mlflow.db")
         start = time.perf_counter()
         log_analysis(client, analysis, runs=[], notes=[])
         logging_s = time.perf_counter() - start

@@ -10,25 +10,28 @@ import time
 import torch
 import torch.nn.functional as F
 
-from lottery import mask as masks
-from lottery.classifier import MaskedClassifier
 from lottery.data.datamodule import DeviceDataModule
 from lottery.data.digits import load
+from lottery.execution.trial import theta0_for
 from lottery.hparams import ExperimentConfig
-from lottery.layers import LAYER_NAMES
-from lottery.trial import fit, theta0_for
+from lottery.models.conv2 import Network as Conv2
+from lottery.pruning import mask as masks
+from lottery.training.classifier import MaskedClassifier
+from lottery.training.fit import fit
+
+LAYER_NAMES = Conv2.SPEC.layer_names
 
 REPEATS = 3
 BATCH_SIZE = 60
 
 
 def half_pruned_mask(theta0):
-    return masks.prune_by_magnitude(theta0, masks.full(theta0), lambda name: 0.5)
+    return masks.prune_by_magnitude(theta0, masks.full(theta0), dict.fromkeys(theta0, 0.5))
 
 
 def lightning_epoch(dataset, theta0, mask) -> float:
     """`fit` exactly as a trial calls it; a round has 10 epochs, so this first one runs no evaluation."""
-    module = MaskedClassifier(theta0, mask, lr=2e-4)
+    module = MaskedClassifier("conv2", theta0, mask, lr=2e-4)
     data = DeviceDataModule(dataset, BATCH_SIZE, (0,))
     started = time.perf_counter()
     fit(module, data, ExperimentConfig(dataset="digits"), epochs=1, show_progress=False)
@@ -36,7 +39,7 @@ def lightning_epoch(dataset, theta0, mask) -> float:
 
 
 def plain_epoch(dataset, theta0, mask) -> float:
-    module = MaskedClassifier(theta0, mask, lr=2e-4)
+    module = MaskedClassifier("conv2", theta0, mask, lr=2e-4)
     optimizer = torch.optim.Adam(module.parameters(), lr=2e-4)
     batches = DeviceDataModule(dataset, BATCH_SIZE, (0,)).train_dataloader()
     started = time.perf_counter()

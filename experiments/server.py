@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 from lottery.errors import ArgumentParser, UserError, exit_on_user_error
-from lottery.tracking import DEFAULT_TRACKING_URI, is_loopback, sqlite_file
+from lottery.tracking.uris import DEFAULT_TRACKING_URI, is_loopback, sqlite_file
 
 DEFAULT_ARTIFACTS_DESTINATION = "./mlruns/artifacts"
 DATABASES = ("sqlite", "postgresql", "mysql", "mssql")  # the SQLAlchemy dialects MLflow's store accepts

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from lottery.data.registry import canonical_name
 from lottery.errors import ArgumentParser, UserError, exit_on_user_error
+from lottery.execution.ray_settings import RaySettings
 from lottery.hparams import (
     MAX_EPOCHS,
     MAX_ROUNDS,
@@ -18,12 +19,11 @@ from lottery.hparams import (
     PruningHparams,
     TrainingHparams,
 )
-from lottery.ray_settings import RaySettings
-from lottery.tracking import resolve_tracking_uri
-from lottery.verdict import DENSE_AT_CHANCE
+from lottery.models import MODELS
+from lottery.tracking.uris import resolve_tracking_uri
 
 if TYPE_CHECKING:
-    from lottery.trial_task import TrialOutcome
+    from lottery.execution.trial import TrialOutcome
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,12 @@ def parse(argv: list[str] | None) -> Invocation:
         default=1.0,
         help="a ticket wins if its accuracy >= the dense network's minus this many points (and the dense "
         "network is clearly above chance)",
+    )
+    p.add_argument(
+        "--model",
+        choices=list(MODELS),
+        default="conv2",
+        help="the network (lottery.models): conv2 is the paper's; toy is a tiny chain for tests and demos",
     )
     p.add_argument(
         "--train-splits",
@@ -127,6 +133,7 @@ def parse(argv: list[str] | None) -> Invocation:
         ),
         winning_tolerance=args.winning_tolerance,
         train_splits=args.train_splits,
+        model=args.model,
     )
     config.validate()
     ray_settings = None
@@ -139,12 +146,12 @@ def parse(argv: list[str] | None) -> Invocation:
 
 
 def report(config: ExperimentConfig, outcomes: list[TrialOutcome]) -> None:
-    """What this command trained and how the configuration stands; UserError listing the trials that
-    failed, if any."""
+    """What this command trained and how the configuration stands; if trials failed, a line listing them and
+    a non-zero exit: 2 (UserError) when each failed for a reason the user can fix, 1 when one crashed."""
     finished = [o for o in outcomes if o.error is None]
     failed = [o for o in outcomes if o.error is not None]
     winning = sum(o.winning for o in finished)
-    at_chance = sum(o.verdict.code == DENSE_AT_CHANCE for o in finished)
+    at_chance = sum(o.verdict.dense_at_chance for o in finished)
     others = config.trials - len(outcomes)
     print(
         f"{config.dataset}: {len(finished)} trial(s) trained by this command, {winning} with a winning ticket"
@@ -159,17 +166,21 @@ def report(config: ExperimentConfig, outcomes: list[TrialOutcome]) -> None:
         )
     if failed:
         listing = "; ".join(f"{o.task.label}: {o.error}" for o in failed)
-        raise UserError(
+        summary = (
             f"{len(failed)} of {len(outcomes)} trials failed ({listing}); fix the cause and re-run the same "
             "command: finished trials are skipped, the others resume"
         )
+        if any(o.crashed for o in failed):  # a bug or a crash, its traceback above: not the user's doing
+            print(f"error: {summary}", file=sys.stderr)
+            raise SystemExit(1)
+        raise UserError(summary)
 
 
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
     invocation = parse(argv)
     # Lightning, MLflow and Ray load only once the arguments are valid: a typo fails in a second.
-    from lottery.experiment import run_experiment
+    from lottery.execution.experiment import run_experiment
 
     outcomes = run_experiment(
         invocation.config,

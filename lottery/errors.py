@@ -49,3 +49,8 @@ def exit_on_user_error(main: Callable[..., T]) -> Callable[..., T]:
             raise SystemExit(143 if terminated else 130) from None
 
     return wrapper
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (at most 200 characters), for one-line reports."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]

@@ -8,7 +8,6 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from lottery.errors import UserError
-from lottery.layers import CONV_LAYERS, DENSE_LAYERS
 
 # Bounds on counts that would otherwise run for months or flood the store (the paper: 20 trials, 11 rounds,
 # 10 epochs); --help states them.
@@ -36,17 +35,14 @@ class PruningHparams:
     dense_rate: float = 0.2
     output_rate: float = 0.1
 
-    def rate(self, layer: str) -> float:
-        if layer in CONV_LAYERS:
-            return self.conv_rate
-        if layer in DENSE_LAYERS:
-            return self.dense_rate
-        return self.output_rate
+    def rate(self, group: str) -> float:
+        """The rate of a layer group (`conv`, `dense` or `output`, as each model declares its layers)."""
+        return getattr(self, f"{group}_rate")
 
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    """`trials` independent IMP trials on `dataset`; trial k's θ0 derives from (`seed`, k) only.
+    """`trials` independent IMP trials of `model` on `dataset`; trial k's θ0 derives from (`seed`, k) only.
 
     A trial's final ticket is winning when its test accuracy ≥ the dense network's minus
     `winning_tolerance` percentage points.
@@ -59,6 +55,7 @@ class ExperimentConfig:
     pruning: PruningHparams = field(default_factory=PruningHparams)
     winning_tolerance: float = 1.0
     train_splits: str = "train"
+    model: str = "conv2"
 
     def validate(self) -> None:
         checks = [
@@ -99,7 +96,7 @@ class ExperimentConfig:
             **asdict(self.pruning),
             "winning_tolerance": self.winning_tolerance,
             "train_splits": self.train_splits,
-            "model": "conv2",
+            "model": self.model,
             "init": "glorot_normal",
             "optimizer": "adam",
         }

@@ -14,9 +14,11 @@ import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from lottery import tracking
-from lottery.arrays import save_arrays
-from lottery.layers import LAYER_NAMES
+from lottery.models.conv2 import Network as Conv2
+from lottery.tracking import contract, store
+from lottery.tracking.arrays import save_arrays
+
+LAYER_NAMES = Conv2.SPEC.layer_names
 
 # Fraction of weights pruned per layer in the paper's tickets (91.2 % overall for Conv-2).
 PAPER_PRUNED: dict[str, float] = {
@@ -109,7 +111,7 @@ def naive_nnstd(a: Sequence[np.ndarray], b: Sequence[np.ndarray], *, signed: boo
 def migrated_store_fixture(tmp_path_factory) -> Path:
     """An empty SQLite store with MLflow's tables created once (creating them takes seconds)."""
     db = tmp_path_factory.mktemp("template") / "mlflow.db"
-    tracking.connect(f"sqlite:///{db}")
+    store.connect(f"sqlite:///{db}")
     return db
 
 
@@ -140,19 +142,19 @@ def log_trials(
     Trial k's θ0 depends on (seed, k) only, so trial k of every dataset shares θ0 and `lottery.init`,
     like the real trainer's.
     """
-    client = tracking.connect(uri)
-    experiment = tracking.experiment_id(client, dataset)
+    client = store.connect(uri)
+    experiment = store.experiment_id(client, dataset)
     run_ids = []
     for trial in range(first_trial, first_trial + trials):
         theta0 = random_theta0(shapes, np.random.default_rng([seed, trial]))
         rng = np.random.default_rng([seed, trial, sum(map(ord, dataset))])
         tags = {
-            tracking.TAG_ROLE: tracking.ROLE_TRIAL,
-            tracking.TAG_DATASET: dataset,
-            tracking.TAG_TRIAL: str(trial),
-            tracking.TAG_INIT: f"init-{seed}-{trial}",
-            tracking.TAG_CONFIG: config,
-            tracking.TAG_WINNING: str(winning).lower(),
+            contract.TAG_ROLE: contract.ROLE_TRIAL,
+            contract.TAG_DATASET: dataset,
+            contract.TAG_TRIAL: str(trial),
+            contract.TAG_INIT: f"init-{seed}-{trial}",
+            contract.TAG_CONFIG: config,
+            contract.TAG_WINNING: str(winning).lower(),
         }
         run = client.create_run(experiment, tags=tags, run_name=f"{dataset}/trial-{trial:02d}")
         with tempfile.TemporaryDirectory() as tmp:

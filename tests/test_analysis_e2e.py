@@ -6,16 +6,18 @@ from mlflow import MlflowClient
 
 from analysis.__main__ import main as analyze
 from experiments import train
-from lottery import tracking
-from lottery.layers import LAYER_NAMES
+from lottery.models.conv2 import Network as Conv2
+from lottery.tracking import contract
 from tests.analysis_fixtures import migrated_store_fixture, uri_fixture  # noqa: F401
+
+LAYER_NAMES = Conv2.SPEC.layer_names
 
 
 def test_train_then_analyze(uri, tiny_data, capsys, monkeypatch):
     # One round pruning at the paper's rates gives tickets at its sparsity; a tolerance of 100 points, with
     # the chance rule lifted (one epoch on 120 images learns little), makes every ticket winning, so every
     # condition of one dataset has pairs.
-    monkeypatch.setattr("lottery.verdict.chance_threshold", lambda labels: (0.0, 0.0))
+    monkeypatch.setattr("lottery.training.verdict.chance_threshold", lambda labels: (0.0, 0.0))
     rates = ["--conv-rate", "0.686", "--dense-rate", "0.914", "--output-rate", "0.686"]
     args = ["--dataset", "digits", "--trials", "3", "--rounds", "1", "--epochs", "1", *rates]
     train.main([*args, "--winning-tolerance", "100", "--no-progress-bar"])
@@ -25,13 +27,13 @@ def test_train_then_analyze(uri, tiny_data, capsys, monkeypatch):
 
     client = MlflowClient(uri)
     runs = client.search_runs([client.get_experiment_by_name("analysis").experiment_id])
-    (parent,) = [r for r in runs if r.data.tags[tracking.TAG_ROLE] == tracking.ROLE_ANALYSIS]
+    (parent,) = [r for r in runs if r.data.tags[contract.TAG_ROLE] == contract.ROLE_ANALYSIS]
     assert (
         parent.data.params["datasets"] == "digits" and len(parent.data.params["source_runs"].split(",")) == 3
     )
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     conditions = {
-        r.info.run_name: r.data for r in children if r.data.tags[tracking.TAG_ROLE] == tracking.ROLE_CONDITION
+        r.info.run_name: r.data for r in children if r.data.tags[contract.TAG_ROLE] == contract.ROLE_CONDITION
     }
     assert {name: data.metrics["pairs.used"] for name, data in conditions.items()} == {
         "random": 3,
@@ -46,7 +48,7 @@ def test_train_then_analyze(uri, tiny_data, capsys, monkeypatch):
                 assert {f"{metric}{scope}.{s}" for s in ("diff_mean", "p_value", "cohen_d")} <= set(values)
             assert conditions[name].tags[f"{metric}.effect"]
     patterns = {
-        r.info.run_name: r.data for r in children if r.data.tags[tracking.TAG_ROLE] == tracking.ROLE_PATTERNS
+        r.info.run_name: r.data for r in children if r.data.tags[contract.TAG_ROLE] == contract.ROLE_PATTERNS
     }
     assert set(patterns) == {"random", "WTs_digits"}
     assert (

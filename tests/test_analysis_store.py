@@ -15,12 +15,14 @@ from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 
 import analysis.__main__ as cli
 from analysis.__main__ import main
-from analysis.store import finished_trial_runs, load_tickets, select_runs
-from lottery import tracking
-from lottery.arrays import load_arrays, save_arrays
-from lottery.errors import UserError
-from lottery.layers import LAYER_NAMES
+from analysis.tickets.store import finished_trial_runs, load_tickets, select_runs
+from lottery.errors import UserError, first_line
+from lottery.models.conv2 import Network as Conv2
+from lottery.tracking import contract, store
+from lottery.tracking.arrays import load_arrays, save_arrays
 from tests.analysis_fixtures import SMALL_SHAPES, log_trials, migrated_store_fixture, uri_fixture  # noqa: F401
+
+LAYER_NAMES = Conv2.SPEC.layer_names
 
 METRICS = ("nnstd", "nnstd_pm")
 STATS = ("mean", "std", "diff_mean", "p_value", "cohen_d")
@@ -44,10 +46,8 @@ def test_finds_finished_trial_runs_across_experiments(uri):
     log_trials(uri, "cifar10", 2)
     log_trials(uri, "digits", 3)
     log_trials(uri, "digits", 1, first_trial=3, status="RUNNING")
-    client = tracking.connect(uri)
-    other = client.create_run(
-        tracking.experiment_id(client, "elsewhere"), tags={tracking.TAG_ROLE: "analysis"}
-    )
+    client = store.connect(uri)
+    other = client.create_run(store.experiment_id(client, "elsewhere"), tags={contract.TAG_ROLE: "analysis"})
     client.set_terminated(other.info.run_id)
     runs = finished_trial_runs(client)
     assert sorted((r.dataset, r.trial) for r in runs) == [("cifar10", 0), ("cifar10", 1)] + [
@@ -65,9 +65,9 @@ def test_finds_finished_trial_runs_across_experiments(uri):
 def test_tickets_are_the_signs_of_theta0_on_each_mask(uri, tmp_path):
     (winning_id,) = log_trials(uri, "digits", 1)
     (losing_id,) = log_trials(uri, "digits", 1, first_trial=1, winning=False)
-    client = tracking.connect(uri)
+    client = store.connect(uri)
     _, runs, _ = select_runs(finished_trial_runs(client), None)
-    tickets = load_tickets(client, runs, LAYER_NAMES)
+    tickets = load_tickets(client, runs)[0]
     assert [(t.run_id, t.kind) for t in tickets] == [
         (winning_id, "winning"),
         (winning_id, "random"),
@@ -86,7 +86,7 @@ def test_the_most_common_configuration_and_the_newest_run_per_trial(uri):
     log_trials(uri, "digits", 3, config="A")
     log_trials(uri, "digits", 1, config="B")
     newest = log_trials(uri, "digits", 1, config="A")
-    _, runs, notes = select_runs(finished_trial_runs(tracking.connect(uri)), None)
+    _, runs, notes = select_runs(finished_trial_runs(store.connect(uri)), None)
     assert [r.config for r in runs] == ["A"] * 3 and runs[0].run_id == newest[0]
     assert "using A (4 runs, the most), ignoring B (1 runs)" in notes[0]
     assert "1 older duplicate run" in notes[1]
@@ -165,10 +165,10 @@ def test_load_tickets_refuses_networks_of_other_shapes(uri):
     log_trials(
         uri, "cifar10", 1, shapes={**SMALL_SHAPES, "dense2": (12, 12), "output": (10, 12), "dense1": (12, 64)}
     )
-    client = tracking.connect(uri)
+    client = store.connect(uri)
     _, runs, _ = select_runs(finished_trial_runs(client), None)
     with pytest.raises(UserError, match="cifar10/trial-00 .* differ from the other runs"):
-        load_tickets(client, runs, LAYER_NAMES)
+        load_tickets(client, runs)[0]
 
 
 def test_too_few_tickets_for_any_condition(uri, capsys):
@@ -179,8 +179,8 @@ def test_too_few_tickets_for_any_condition(uri, capsys):
     assert "no condition had enough tickets for Table 1" in out
     client = MlflowClient(uri)
     runs = client.search_runs([client.get_experiment_by_name("analysis").experiment_id])
-    roles = sorted(r.data.tags[tracking.TAG_ROLE] for r in runs)
-    assert roles == [tracking.ROLE_ANALYSIS, tracking.ROLE_PATTERNS, tracking.ROLE_PATTERNS]
+    roles = sorted(r.data.tags[contract.TAG_ROLE] for r in runs)
+    assert roles == [contract.ROLE_ANALYSIS, contract.ROLE_PATTERNS, contract.ROLE_PATTERNS]
     assert all(r.info.status == "FINISHED" for r in runs)
 
 
@@ -194,7 +194,7 @@ def test_cli_logs_the_analysis_back(uri, capsys, tmp_path):
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("analysis")
     runs = client.search_runs([experiment.experiment_id])
-    (parent,) = [r for r in runs if r.data.tags[tracking.TAG_ROLE] == tracking.ROLE_ANALYSIS]
+    (parent,) = [r for r in runs if r.data.tags[contract.TAG_ROLE] == contract.ROLE_ANALYSIS]
     assert parent.info.status == "FINISHED"
     assert {k: parent.data.params[k] for k in ("datasets", "pairs", "seed", "alpha", "K")} == {
         "datasets": "digits,svhn",
@@ -207,10 +207,10 @@ def test_cli_logs_the_analysis_back(uri, capsys, tmp_path):
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
 
     def of_role(role: str) -> dict:
-        return {r.info.run_name: r for r in children if r.data.tags[tracking.TAG_ROLE] == role}
+        return {r.info.run_name: r for r in children if r.data.tags[contract.TAG_ROLE] == role}
 
-    conditions = of_role(tracking.ROLE_CONDITION)
-    assert {n: r.data.tags[tracking.TAG_CATEGORY] for n, r in conditions.items()} == {
+    conditions = of_role(contract.ROLE_CONDITION)
+    assert {n: r.data.tags[contract.TAG_CATEGORY] for n, r in conditions.items()} == {
         "random": "random",
         "WTs_digits": "WTs",
         "mixed_digits": "mixed",
@@ -229,7 +229,7 @@ def test_cli_logs_the_analysis_back(uri, capsys, tmp_path):
     assert set(conditions["random"].data.metrics) == {
         f"{m}{s}.{stat}" for m in METRICS for s in scopes for stat in ("mean", "std")
     } | {"pairs.eligible", "pairs.used"}
-    patterns = of_role(tracking.ROLE_PATTERNS)
+    patterns = of_role(contract.ROLE_PATTERNS)
     assert set(patterns) == {"random", "WTs_digits", "WTs_svhn"}
     assert patterns["random"].data.params["tickets"] == "3"
     assert {"sign_ratio", "neighbour_pct_pos", "kernels_with_9", "filter_count_std"} <= set(
@@ -299,7 +299,7 @@ def test_repeated_datasets_are_analysed_once(uri, monkeypatch, capsys, names, da
 def test_selecting_a_dataset_twice_is_a_programming_error(uri):
     log_trials(uri, "digits", 2)
     with pytest.raises(ValueError, match="repeat digits"):
-        select_runs(finished_trial_runs(tracking.connect(uri)), ["digits", "svhn", "digits"])
+        select_runs(finished_trial_runs(store.connect(uri)), ["digits", "svhn", "digits"])
 
 
 def always(*args) -> bool:
@@ -340,8 +340,8 @@ def test_logging_fails_in_one_line_and_every_run_ends_failed(
     line = error_line(capsys, [])
     client = MlflowClient(uri)
     runs = client.search_runs([client.get_experiment_by_name("analysis").experiment_id])
-    (parent,) = [r for r in runs if r.data.tags[tracking.TAG_ROLE] == tracking.ROLE_ANALYSIS]
-    assert line.startswith(f"error: logging the analysis failed ({tracking.first_line(error)}); ")
+    (parent,) = [r for r in runs if r.data.tags[contract.TAG_ROLE] == contract.ROLE_ANALYSIS]
+    assert line.startswith(f"error: logging the analysis failed ({first_line(error)}); ")
     assert f"run {parent.info.run_id} and its children are marked FAILED — check that " in line
     assert fix in line and line.endswith(", then re-run `make analyze`")
     assert len(runs) >= 5 and {r.info.status for r in runs} == {"FAILED"}

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lottery.arrays import load_arrays, save_arrays
 from lottery.errors import UserError
+from lottery.tracking.arrays import load_arrays, save_arrays
 
 NAMES = ["conv1", "output"]
 ARRAYS = {"conv1": np.arange(6, dtype=np.float32).reshape(2, 3), "output": np.ones(4, dtype=np.float32)}

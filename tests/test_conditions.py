@@ -7,9 +7,9 @@ from itertools import combinations
 import numpy as np
 import pytest
 
-from analysis.conditions import build_conditions, eligible_pairs
 from analysis.pipeline import pattern_groups
-from analysis.signed import RANDOM, WINNING, Ticket
+from analysis.statistics.conditions import build_conditions, eligible_pairs
+from analysis.tickets.signed import RANDOM, WINNING, Ticket
 
 DATASETS = ("digits", "cifar10", "svhn")
 

@@ -14,11 +14,11 @@ from entry_points import REPO
 from tracking_server import running_server, stop
 from trial_store import trial_runs
 
-from lottery import tracking
 from lottery.errors import UserError
-from lottery.experiment import run_experiment
+from lottery.execution.experiment import run_experiment
+from lottery.execution.trial import Trial
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
-from lottery.trial import Trial
+from lottery.tracking import contract
 
 TIMEOUT = 300
 CONFIG = ExperimentConfig(
@@ -98,7 +98,7 @@ def test_sigterm_ends_the_driver_in_one_line_and_its_run_killed(tmp_path):
     assert driver.returncode == 143
     assert stderr.strip().splitlines() == ["terminated (SIGTERM): re-run the same command to resume"]
     (run,) = trial_runs(uri)
-    assert run.info.status == "KILLED" and tracking.TAG_WINNING not in run.data.tags
+    assert run.info.status == "KILLED" and contract.TAG_WINNING not in run.data.tags
 
 
 def make_train(tmp_path, *variables: str) -> subprocess.CompletedProcess:

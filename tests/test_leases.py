@@ -15,11 +15,11 @@ from mlflow import MlflowClient
 from tracking_server import running_server
 from trial_store import trial_runs
 
-from lottery import tracking
-from lottery.experiment import Scheduler, run_experiment
+from lottery.execution.experiment import Scheduler, run_experiment
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
-from lottery.lease import HOLDER, PARAM_PREFIX, TTL_ENV, LeaseLost, Leases, LeaseState
-from lottery.trial_record import TrialRecord
+from lottery.tracking import contract, store
+from lottery.tracking.lease import HOLDER, PARAM_PREFIX, TTL_ENV, LeaseLost, Leases, LeaseState
+from lottery.tracking.trial_record import TrialRecord
 
 CONFIG = ExperimentConfig(
     dataset="digits", trials=2, training=TrainingHparams(epochs=1), pruning=PruningHparams(rounds=1)
@@ -46,13 +46,13 @@ def created(client, dataset) -> str:
 def claimed_by(client, dataset, holder: str) -> str:
     """A run of trial 0 of CONFIG, created and claimed (generation 1) by `holder`."""
     run = client.get_run(created(client, dataset))
-    client.log_param(run.info.run_id, f"{PARAM_PREFIX}1", f"{holder} {tracking.now_ms()}")
+    client.log_param(run.info.run_id, f"{PARAM_PREFIX}1", f"{holder} {store.now_ms()}")
     return run.info.run_id
 
 
 def assert_each_trial_trained_once(uri: str, trials: int) -> None:
     runs = trial_runs(uri)
-    assert sorted(int(r.data.tags[tracking.TAG_TRIAL]) for r in runs) == list(range(trials))
+    assert sorted(int(r.data.tags[contract.TAG_TRIAL]) for r in runs) == list(range(trials))
     assert {r.info.status for r in runs} == {"FINISHED"}
     client = MlflowClient(uri)
     for run in runs:
@@ -62,7 +62,7 @@ def assert_each_trial_trained_once(uri: str, trials: int) -> None:
 
 
 def test_a_dead_drivers_trial_is_taken_over_at_once(store_uri, tiny_data):
-    client = tracking.connect(store_uri)
+    client = store.connect(store_uri)
     run_id = claimed_by(client, tiny_data, f"{socket.gethostname()}:{dead_pid()}:gone")
     lines = []
     quiet(store_uri, lines)
@@ -76,7 +76,7 @@ def test_a_trial_held_elsewhere_is_waited_for_then_taken_over_when_its_lease_exp
     store_uri, tiny_data, monkeypatch
 ):
     monkeypatch.setenv(TTL_ENV, "2")
-    client = tracking.connect(store_uri)
+    client = store.connect(store_uri)
     run_id = claimed_by(client, tiny_data, "another-machine:1234:abcdef")
     lines = []
     outcomes = quiet(store_uri, lines)
@@ -88,7 +88,7 @@ def test_a_trial_held_elsewhere_is_waited_for_then_taken_over_when_its_lease_exp
 
 
 def test_a_writer_whose_lease_was_taken_over_stops_without_writing(store_uri, tiny_digits):
-    client = tracking.connect(store_uri)
+    client = store.connect(store_uri)
     leases = Leases(client)
     run_id = claimed_by(client, tiny_digits, "stalled-laptop:1:abcdef")
     client.set_tag(run_id, "lottery.lease", "1 stalled-laptop:1:abcdef 0")  # expired while suspended
@@ -103,16 +103,16 @@ def test_a_writer_whose_lease_was_taken_over_stops_without_writing(store_uri, ti
 
 CLAIM = """
 import sys
-from lottery import tracking
-from lottery.lease import Leases
-client = tracking.connect(sys.argv[1])
+from lottery.tracking import store
+from lottery.tracking.lease import Leases
+client = store.connect(sys.argv[1])
 print(Leases(client).claim(client.get_run(sys.argv[2])), flush=True)
 sys.stdin.read()  # alive until every driver has claimed: a dead claimant's lease is taken over at once
 """
 
 
 def test_of_drivers_claiming_one_run_at_once_exactly_one_wins(store_uri, tiny_digits):
-    client = tracking.connect(store_uri)
+    client = store.connect(store_uri)
     run_id = created(client, tiny_digits)
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     claims = [

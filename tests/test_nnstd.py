@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from analysis.distance import DENSE_ABOVE, cost_matrix, intersections, ned_from_counts
-from analysis.incoming import layer_sets, ticket_sets
-from analysis.nnstd import nnstd, pair_distances
+from analysis.distances.incoming import layer_sets, ticket_sets
+from analysis.distances.ned import DENSE_ABOVE, cost_matrix, intersections, ned_from_counts
+from analysis.distances.nnstd import nnstd, pair_distances
 from tests.analysis_fixtures import (
     PAPER_PRUNED,
     SMALL_SHAPES,
@@ -129,7 +129,7 @@ def test_matches_the_naive_per_pair_loop(pruned):
 @pytest.mark.parametrize("pruned", [0.9, 0.1])  # the sparse kernel, then the dense product
 def test_intersections_equal_the_sparse_product(pruned, private_kernel, monkeypatch):
     if not private_kernel:  # the fallback for a scipy without `_sparsetools`
-        monkeypatch.setattr("analysis.distance.csr_matmat", None)
+        monkeypatch.setattr("analysis.distances.ned.csr_matmat", None)
     rng = np.random.default_rng(6)
     a, b = (
         layer_sets(random_signed(MEDIUM_SHAPES, rng, dict.fromkeys(PAPER_PRUNED, pruned))[2], 1).unsigned

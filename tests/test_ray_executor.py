@@ -15,11 +15,11 @@ from entry_points import REPO, refused
 from mlflow import MlflowClient
 from trial_store import trial_runs
 
-from lottery import tracking
-from lottery.experiment import Scheduler
+from lottery.execution.experiment import Scheduler
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
-from lottery.lease import Leases
-from lottery.trial_record import TrialRecord
+from lottery.tracking import store
+from lottery.tracking.lease import Leases
+from lottery.tracking.trial_record import TrialRecord
 
 TIMEOUT = 300
 
@@ -128,7 +128,7 @@ def test_a_trial_that_fails_is_reported_and_the_others_finish(tmp_path, tiny_dig
         dataset="digits", trials=3, training=TrainingHparams(epochs=1), pruning=PruningHparams(rounds=1)
     )
     # Trial 2's run exists already, with a corrupt θ0: resuming it fails for good, whoever retries.
-    client = tracking.connect(uri)
+    client = store.connect(uri)
     leases = Leases(client)
     task = Scheduler(client, config, tiny_digits, leases, say=lambda line: None).take(1)
     leases.release(task.run_id)

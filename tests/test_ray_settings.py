@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from lottery.errors import UserError
-from lottery.ray_settings import RaySettings, check_store_shared
+from lottery.execution.ray_settings import RaySettings, check_store_shared
 
 
 @pytest.mark.parametrize(

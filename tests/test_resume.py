@@ -6,12 +6,14 @@ import pytest
 from mlflow import MlflowClient
 from trial_store import artifact, trial_runs
 
-from lottery import tracking
-from lottery.experiment import Scheduler, run_experiment
+from lottery.execution.experiment import Scheduler, run_experiment
+from lottery.execution.trial import Trial
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
-from lottery.layers import LAYER_NAMES
-from lottery.lease import Leases
-from lottery.trial import Trial
+from lottery.models.conv2 import Network as Conv2
+from lottery.tracking import store
+from lottery.tracking.lease import Leases
+
+LAYER_NAMES = Conv2.SPEC.layer_names
 
 CONFIG = ExperimentConfig(
     dataset="digits", trials=1, seed=1, training=TrainingHparams(epochs=1), pruning=PruningHparams(rounds=2)
@@ -37,8 +39,8 @@ def test_interrupted_trial_resumes_in_the_same_run(tmp_path, monkeypatch, tiny_d
     (run,) = trial_runs(uri)
     assert run.info.status == "KILLED"
     client = MlflowClient(uri)
-    store = tracking.connect(uri)
-    task = Scheduler(store, CONFIG, tiny_data, Leases(store), say=lambda line: None).take(0)
+    driver = store.connect(uri)
+    task = Scheduler(driver, CONFIG, tiny_data, Leases(driver), say=lambda line: None).take(0)
     assert task.run_id == run.info.run_id and client.get_run(run.info.run_id).info.status == "SCHEDULED"
     assert sorted(m.step for m in client.get_metric_history(run.info.run_id, "test_acc")) == [0, 1]
 

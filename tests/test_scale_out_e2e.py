@@ -11,8 +11,10 @@ from mlflow import MlflowClient
 from tracking_server import REPO, running_server
 from trial_store import artifact, trial_runs
 
-from lottery import tracking
-from lottery.layers import LAYER_NAMES
+from lottery.models.conv2 import Network as Conv2
+from lottery.tracking import contract
+
+LAYER_NAMES = Conv2.SPEC.layer_names
 
 # The venv running the tests is installed: never reinstall it from inside a test.
 MAKE = ["make", "--no-print-directory", "--old-file=.venv/.installed"]
@@ -38,7 +40,7 @@ def test_ray_trials_log_through_a_tracking_server_and_are_analysed_there(tmp_pat
         assert [run.info.status for run in runs] == ["FINISHED"] * 3
         for run in runs:
             assert run.info.artifact_uri.startswith("mlflow-artifacts:"), run.info.artifact_uri
-            mask = artifact(url, run.info.run_id, tracking.WINNING_MASK_ARTIFACT, tmp_path / run.info.run_id)
+            mask = artifact(url, run.info.run_id, contract.WINNING_MASK_ARTIFACT, tmp_path / run.info.run_id)
             assert set(mask) == set(LAYER_NAMES)
         stored = sorted(path.parent.parent.parent.name for path in (tmp_path / "server").rglob("init.npz"))
         assert stored == sorted(run.info.run_id for run in runs)  # in the server's artifacts destination
@@ -48,7 +50,7 @@ def test_ray_trials_log_through_a_tracking_server_and_are_analysed_there(tmp_pat
         client = MlflowClient(url)
         (logged,) = client.search_runs(
             [client.get_experiment_by_name("analysis").experiment_id],
-            filter_string=f"tags.`{tracking.TAG_ROLE}` = '{tracking.ROLE_ANALYSIS}'",
+            filter_string=f"tags.`{contract.TAG_ROLE}` = '{contract.ROLE_ANALYSIS}'",
         )
         assert logged.info.status == "FINISHED"
         assert sorted(logged.data.params["source_runs"].split(",")) == sorted(r.info.run_id for r in runs)

@@ -16,7 +16,7 @@ from mlflow.server.security_utils import is_allowed_host_header, should_block_co
 from tracking_server import free_port, running_server
 
 from experiments import server
-from lottery import tracking
+from lottery.tracking import store
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +29,8 @@ def live_server(tmp_path_factory):
 
 def test_server_proxies_artifacts(live_server, tmp_path):
     url, root = live_server
-    client = tracking.connect(url)
-    experiment = client.get_experiment(tracking.experiment_id(client, "digits"))
+    client = store.connect(url)
+    experiment = client.get_experiment(store.experiment_id(client, "digits"))
     assert experiment.artifact_location.startswith("mlflow-artifacts:")
 
     run_id = client.create_run(experiment.experiment_id).info.run_id
@@ -41,7 +41,7 @@ def test_server_proxies_artifacts(live_server, tmp_path):
 
     (stored,) = (root / "artifacts").rglob("mask.npz")
     assert run_id in stored.parts and stored.read_bytes() == payload.read_bytes()
-    downloaded = tracking.download_artifact(client, run_id, "ticket/mask.npz", tmp_path / "back", "test")
+    downloaded = store.download_artifact(client, run_id, "ticket/mask.npz", tmp_path / "back", "test")
     assert downloaded.read_bytes() == payload.read_bytes()
     assert (root / "store" / "mlflow.db").is_file()
     log = (root / "server.log").read_text()
@@ -207,7 +207,7 @@ def test_mlflow_variables_win(monkeypatch):
 
 def test_cluster_warned_about_experiments_with_local_artifacts(capsys, monkeypatch, tmp_path):
     local = f"sqlite:///{tmp_path}/store/mlflow.db"
-    tracking.experiment_id(tracking.connect(local), "digits")  # as `make train` does without a server
+    store.experiment_id(store.connect(local), "digits")  # as `make train` does without a server
     args = ["--host", "0.0.0.0", "--port", str(free_port()), "--backend-store-uri", local]
     _, _, err = exec_command(
         capsys, monkeypatch, *args, "--artifacts-destination", str(tmp_path / "artifacts")

@@ -8,15 +8,15 @@ from pathlib import Path
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
-from lottery import tracking
+from lottery.tracking import store
 
 WORKERS, RUNS, STEPS = 4, 3, 10
 
 
 def worker(uri: str, index: int, start) -> None:
     """What a trial worker does to the store, RUNS times: a run, a metric batch per round, an artifact."""
-    client = tracking.connect(uri)
-    experiment_id = tracking.experiment_id(client, "digits")
+    client = store.connect(uri)
+    experiment_id = store.experiment_id(client, "digits")
     start.wait()
     for run_index in range(RUNS):
         run = client.create_run(experiment_id, tags={"worker": str(index), "run": str(run_index)})

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import scipy.stats
 
-from analysis import stats
-from analysis.stats import compare, condition_stats, effect_label
+from analysis.statistics import stats
+from analysis.statistics.stats import compare, condition_stats, effect_label
 
 
 def pooled_d(x: np.ndarray, y: np.ndarray) -> float:

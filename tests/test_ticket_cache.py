@@ -11,13 +11,16 @@ import numpy as np
 import pytest
 
 import analysis.__main__ as cli
-from analysis.store import finished_trial_runs, load_tickets, select_runs
-from analysis.ticket_cache import TicketCache
-from lottery import tracking
+from analysis.tickets.cache import TicketCache
+from analysis.tickets.store import finished_trial_runs, load_tickets, select_runs
 from lottery.errors import UserError
-from lottery.layers import LAYER_NAMES
+from lottery.models.conv2 import Network as Conv2
+from lottery.tracking import contract
+from lottery.tracking import store as tracking
 from tests.analysis_fixtures import log_trials, migrated_store_fixture, uri_fixture  # noqa: F401
 from tests.test_analysis_store import artifact_file, error_line
+
+LAYER_NAMES = Conv2.SPEC.layer_names
 
 REMOTE = "http://tracking.example:5000"
 
@@ -63,7 +66,7 @@ def assert_same_tickets(first, second) -> None:
 
 def test_each_artifact_is_downloaded_once(store, downloads, cache_root):
     first_cache = TicketCache(cache_root)
-    first = load_tickets(store.client, store.runs, LAYER_NAMES, first_cache)
+    first = load_tickets(store.client, store.runs, first_cache)[0]
     assert len(downloads) == len(set(downloads)) == store.artifacts
     assert (first_cache.downloaded, first_cache.cached) == (store.artifacts, 0)
     assert cached_files(cache_root) == {Path(run_id, artifact) for run_id, artifact in downloads}
@@ -71,10 +74,10 @@ def test_each_artifact_is_downloaded_once(store, downloads, cache_root):
 
     downloads.clear()
     second_cache = TicketCache(cache_root)
-    second = load_tickets(store.client, store.runs, LAYER_NAMES, second_cache)
+    second = load_tickets(store.client, store.runs, second_cache)[0]
     assert downloads == [] and (second_cache.downloaded, second_cache.cached) == (0, store.artifacts)
     assert_same_tickets(first, second)
-    assert_same_tickets(first, load_tickets(store.client, store.runs, LAYER_NAMES))
+    assert_same_tickets(first, load_tickets(store.client, store.runs)[0])
 
 
 def _save_npy(path: Path) -> None:
@@ -94,29 +97,29 @@ def _save_npy(path: Path) -> None:
 )
 def test_a_corrupt_cached_file_is_downloaded_again(store, downloads, cache_root, damage):
     cache = TicketCache(cache_root)
-    expected = load_tickets(store.client, store.runs, LAYER_NAMES, cache)
-    cached = cache.path(store.run_ids[1], tracking.INIT_ARTIFACT)
+    expected = load_tickets(store.client, store.runs, cache)[0]
+    cached = cache.path(store.run_ids[1], contract.INIT_ARTIFACT)
     damage(cached)
     downloads.clear()
     again = TicketCache(cache_root)
-    assert_same_tickets(expected, load_tickets(store.client, store.runs, LAYER_NAMES, again))
-    assert downloads == [(store.run_ids[1], tracking.INIT_ARTIFACT)]
+    assert_same_tickets(expected, load_tickets(store.client, store.runs, again)[0])
+    assert downloads == [(store.run_ids[1], contract.INIT_ARTIFACT)]
     assert (again.downloaded, again.cached) == (1, store.artifacts - 1)
 
 
 def test_a_corrupt_download_names_the_run_and_is_not_cached(store, cache_root):
     run_id = store.run_ids[1]
     cache = TicketCache(cache_root)
-    load_tickets(store.client, store.runs, LAYER_NAMES, cache)
+    load_tickets(store.client, store.runs, cache)[0]
     for path in (
-        cache.path(run_id, tracking.INIT_ARTIFACT),
+        cache.path(run_id, contract.INIT_ARTIFACT),
         artifact_file(store.uri, run_id, "ticket/init.npz"),
     ):
         path.write_bytes(b"not an npz file")
     with pytest.raises(UserError, match=rf"run digits/trial-01 \({run_id}\): init.npz is corrupt") as error:
-        load_tickets(store.client, store.runs, LAYER_NAMES, TicketCache(cache_root))
+        load_tickets(store.client, store.runs, TicketCache(cache_root))
     assert len(str(error.value).splitlines()) == 1
-    assert not cache.path(run_id, tracking.INIT_ARTIFACT).exists()
+    assert not cache.path(run_id, contract.INIT_ARTIFACT).exists()
     assert not [path for path in cache_root.iterdir() if path.name.startswith(".")]
 
 
@@ -142,7 +145,7 @@ def test_an_interrupted_download_leaves_nothing_that_counts_as_cached(
 
     monkeypatch.setattr(tracking, "download_artifact", third_cut_off)
     with pytest.raises(KeyboardInterrupt):
-        load_tickets(store.client, store.runs, LAYER_NAMES, TicketCache(cache_root))
+        load_tickets(store.client, store.runs, TicketCache(cache_root))
     assert cached_files(cache_root) == {Path(*download) for download in downloads[:2]}
     # A process killed outright leaves its download directory behind, half-written file included.
     leftover = cache_root / ".download-killed" / downloads[2][1]
@@ -153,7 +156,7 @@ def test_an_interrupted_download_leaves_nothing_that_counts_as_cached(
     interrupted = downloads[2]
     downloads.clear()
     cache = TicketCache(cache_root)
-    load_tickets(store.client, store.runs, LAYER_NAMES, cache)
+    load_tickets(store.client, store.runs, cache)[0]
     assert (cache.downloaded, cache.cached) == (store.artifacts - 2, 2)
     assert len(downloads) == store.artifacts - 2 and downloads[0] == interrupted
 
@@ -205,7 +208,7 @@ def test_only_a_remote_store_gets_a_cache(tmp_path, monkeypatch):
 
 
 def test_the_cli_reports_what_the_cache_saved(store, cache_root, monkeypatch, capsys):
-    load_tickets(store.client, store.runs[:1], LAYER_NAMES, TicketCache(cache_root))
+    load_tickets(store.client, store.runs[:1], TicketCache(cache_root))
     monkeypatch.setattr(cli, "ticket_cache_for", lambda uri, args: TicketCache(args.cache_dir))
     monkeypatch.setattr(cli, "log_analysis", lambda *args: "-")  # what is logged is test_analysis_store's
     cli.main(["--cache-dir", str(cache_root), "--pairs", "1"])

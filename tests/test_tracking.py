@@ -5,28 +5,30 @@ import pytest
 import torch
 from mlflow import MlflowClient
 
-from lottery import tracking
-from lottery.arrays import save_arrays
 from lottery.errors import UserError
-from lottery.layers import LAYER_NAMES
-from lottery.trial_record import TrialRecord
+from lottery.models.conv2 import Network as Conv2
+from lottery.tracking import contract, store
+from lottery.tracking.arrays import save_arrays
+from lottery.tracking.trial_record import TrialRecord
+
+LAYER_NAMES = Conv2.SPEC.layer_names
 
 ARRAYS = {name: np.arange(6, dtype=np.float32).reshape(2, 3) * i for i, name in enumerate(LAYER_NAMES)}
 
 
 @pytest.fixture
 def record(store_uri, tmp_path):
-    client = tracking.connect(store_uri)
-    experiment = tracking.experiment_id(client, "digits")
+    client = store.connect(store_uri)
+    experiment = store.experiment_id(client, "digits")
     return TrialRecord(client, client.create_run(experiment, run_name="digits/trial-00").info.run_id, "t")
 
 
 def test_local_experiments_get_an_explicit_artifact_location(store_uri, tmp_path):
-    client = tracking.connect(store_uri)
-    experiment = client.get_experiment(tracking.experiment_id(client, "digits"))
+    client = store.connect(store_uri)
+    experiment = client.get_experiment(store.experiment_id(client, "digits"))
     assert experiment.artifact_location == (tmp_path / "store" / "artifacts" / "digits").as_uri()
-    assert tracking.experiment_id(client, "digits") == experiment.experiment_id
-    assert experiment.tags[tracking.EXPERIMENT_KIND] == tracking.MODEL_TRAINING
+    assert store.experiment_id(client, "digits") == experiment.experiment_id
+    assert experiment.tags[contract.EXPERIMENT_KIND] == contract.MODEL_TRAINING
 
 
 def test_arrays_round_trip_through_the_store_without_pickle(record):
@@ -56,7 +58,7 @@ def test_wrong_layers_or_dtype_are_rejected(record, tmp_path):
 def test_pickled_object_arrays_are_refused(tmp_path):
     path = tmp_path / "evil.npz"
     np.savez(path, **{n: np.array([object()], dtype=object) for n in LAYER_NAMES})
-    from lottery.arrays import load_arrays
+    from lottery.tracking.arrays import load_arrays
 
     with pytest.raises(UserError, match="corrupt or unreadable"):
         load_arrays(path, LAYER_NAMES)

@@ -17,7 +17,7 @@ def run_cli(capsys, *args):
     with pytest.raises(SystemExit) as exit_info:
         main(list(args))
     err = capsys.readouterr().err.strip()
-    assert exit_info.value.code != 0
+    assert exit_info.value.code == 2
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     return err
 
@@ -71,7 +71,7 @@ def test_command_line_error_has_no_traceback(tmp_path):
 
 
 def test_a_crashed_trial_fails_is_reported_and_the_next_one_runs(capsys, store_uri, tiny_data, monkeypatch):
-    from lottery.trial import Trial
+    from lottery.execution.trial import Trial
 
     original = Trial.train_random_ticket
 
@@ -81,17 +81,22 @@ def test_a_crashed_trial_fails_is_reported_and_the_next_one_runs(capsys, store_u
         original(self, theta0, final_mask)
 
     monkeypatch.setattr(Trial, "train_random_ticket", crash_in_trial_1)
-    err = run_cli(capsys, "--dataset", "digits", "--trials", "2", "--rounds", "0", "--epochs", "1")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--dataset", "digits", "--trials", "2", "--rounds", "0", "--epochs", "1"])
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 1  # a crash, not the user's doing
+    assert "Traceback" in captured.out and 'raise RuntimeError("boom")' in captured.out  # visible
+    (err,) = captured.err.strip().splitlines()
     assert err.startswith("error: 1 of 2 trials failed (digits trial 1/2: RuntimeError: boom); fix the cause")
     assert [run.info.status for run in trial_runs(store_uri)] == ["FAILED", "FINISHED"]
 
 
 def test_an_executor_that_fails_leaves_no_run_scheduled(store_uri, tiny_data, monkeypatch):
-    def broken(tasks, *args, **kwargs):
+    def broken(self, tasks, done):
         list(tasks)  # every trial claimed and SCHEDULED, then the executor fails
         raise OSError("the executor could not start")
 
-    monkeypatch.setattr("lottery.experiment.run_locally", broken)
+    monkeypatch.setattr("lottery.execution.local.LocalExecutor.run", broken)
     with pytest.raises(OSError):
         main(["--dataset", "digits", "--trials", "2", "--rounds", "0", "--epochs", "1", "--no-progress-bar"])
     assert [run.info.status for run in trial_runs(store_uri)] == ["FAILED", "FAILED"]

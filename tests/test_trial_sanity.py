@@ -8,8 +8,8 @@ from mlflow import MlflowClient
 from trial_store import artifact_paths, trial_runs
 
 from experiments.train import main
-from lottery import tracking
-from lottery.verdict import BELOW_DENSE, DENSE_AT_CHANCE, WINNING, chance_threshold, judge
+from lottery.tracking import contract
+from lottery.training.verdict import BELOW_DENSE, DENSE_AT_CHANCE, WINNING, chance_threshold, judge
 
 TINY = ["--dataset", "digits", "--trials", "1", "--rounds", "1", "--epochs", "1", "--no-progress-bar"]
 
@@ -26,7 +26,7 @@ def diverged(capsys, *args) -> str:
 def assert_failed_without_ticket(uri: str, rounds_logged: list[int]) -> None:
     (run,) = trial_runs(uri)
     assert run.info.status == "FAILED"
-    assert tracking.TAG_WINNING not in run.data.tags
+    assert contract.TAG_WINNING not in run.data.tags
     tickets = {"ticket/winning_mask.npz", "ticket/random_mask.npz"}
     assert not tickets & artifact_paths(uri, run.info.run_id)
     history = MlflowClient(uri).get_metric_history(run.info.run_id, "test_acc")
@@ -40,16 +40,16 @@ def test_a_learning_rate_that_diverges_fails_the_trial_and_makes_no_ticket(capsy
 
 
 def test_a_later_round_that_diverges_is_named(capsys, store_uri, tiny_data, monkeypatch):
-    from lottery.imp import IterativeMagnitudePruning
+    from lottery.training.imp import IterativeMagnitudePruning
 
-    original = IterativeMagnitudePruning.on_train_epoch_end
+    original = IterativeMagnitudePruning.on_validation_epoch_end
 
     def poison_after_round_0(self, trainer, module):
         original(self, trainer, module)
         with torch.no_grad():
             module.model.layer("dense1").weight.fill_(float("nan"))
 
-    monkeypatch.setattr(IterativeMagnitudePruning, "on_train_epoch_end", poison_after_round_0)
+    monkeypatch.setattr(IterativeMagnitudePruning, "on_validation_epoch_end", poison_after_round_0)
     err = diverged(capsys)
     assert "round 1 diverged" in err
     assert_failed_without_ticket(store_uri, [0])
@@ -58,7 +58,7 @@ def test_a_later_round_that_diverges_is_named(capsys, store_uri, tiny_data, monk
 def test_a_dense_network_at_chance_makes_no_winning_ticket(capsys, store_uri, tiny_data, monkeypatch):
     # Whatever the network learned, every prediction is class 0: the dense network sits at chance.
     monkeypatch.setattr(
-        "lottery.classifier.MaskedClassifier.forward",
+        "lottery.training.classifier.MaskedClassifier.forward",
         lambda self, x: (
             self.model(x) * 0 + torch.nn.functional.one_hot(torch.zeros_like(x[:, 0, 0, 0]).long(), 10)
         ),
@@ -67,8 +67,8 @@ def test_a_dense_network_at_chance_makes_no_winning_ticket(capsys, store_uri, ti
     out = capsys.readouterr().out
     (run,) = trial_runs(store_uri)
     assert run.info.status == "FINISHED"
-    assert run.data.tags[tracking.TAG_WINNING] == "false"
-    assert run.data.tags[tracking.TAG_VERDICT] == DENSE_AT_CHANCE
+    assert run.data.tags[contract.TAG_WINNING] == "false"
+    assert run.data.tags[contract.TAG_VERDICT] == DENSE_AT_CHANCE
     assert "not winning, the dense network is at chance" in out
 
 

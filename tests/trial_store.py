@@ -5,16 +5,18 @@ from __future__ import annotations
 import numpy as np
 from mlflow import MlflowClient
 
-from lottery import tracking
-from lottery.arrays import load_arrays
-from lottery.layers import LAYER_NAMES
+from lottery.models.conv2 import Network as Conv2
+from lottery.tracking import contract
+from lottery.tracking.arrays import load_arrays
+
+LAYER_NAMES = Conv2.SPEC.layer_names
 
 
 def trial_runs(uri: str):
     client = MlflowClient(uri)
     ids = [e.experiment_id for e in client.search_experiments()]
-    runs = client.search_runs(ids, filter_string=f"tags.`{tracking.TAG_ROLE}` = 'trial'")
-    return sorted(runs, key=lambda r: int(r.data.tags[tracking.TAG_TRIAL]))
+    runs = client.search_runs(ids, filter_string=f"tags.`{contract.TAG_ROLE}` = 'trial'")
+    return sorted(runs, key=lambda r: int(r.data.tags[contract.TAG_TRIAL]))
 
 
 def artifact(uri: str, run_id: str, path: str, tmp_path) -> dict[str, np.ndarray]:

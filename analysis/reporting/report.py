@@ -1,0 +1,208 @@
+"""An analysis logged back into MLflow, so that conditions compare side by side in the UI.
+
+Experiment `analysis`:
+- the analysis run (`lottery.role=analysis`): params datasets, pairs, seed, alpha, K, the chosen
+  configuration per dataset and the source trial run ids; tables (Table 1, A.1, A.2, A.3, top patterns,
+  every pair's distances, the source runs) via `log_table` (JSON) and as CSV; Fig. 1, A.2, A.4;
+- one child run per condition (`lottery.role=condition`, run name = condition, `lottery.category`):
+  metrics `<m>.<stat>` and `<m>.<layer>.<stat>` for m ∈ {nnstd, nnstd_pm} and stat ∈ {mean, std, diff_mean,
+  p_value, cohen_d}, `pairs.eligible` and `pairs.used`; tags `<m>[.<layer>].effect` and `.significant`;
+- one child run per pattern group (`lottery.role=patterns`, run name = group): the pattern metrics and
+  Fig. 2–6 of that group.
+The runs of one analysis end together: all FINISHED once everything is logged, else all FAILED.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+
+import pandas as pd
+from mlflow.entities import Metric, Param, RunStatus, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, ErrorCode
+
+from analysis.pipeline import Analysis
+from analysis.reporting import figures, tables
+from analysis.statistics.conditions import Condition
+from analysis.statistics.stats import OVERALL
+from analysis.tickets.store import TrialRun
+from lottery.errors import UserError, first_line
+from lottery.tracking import contract, store, uris
+
+ANALYSIS_EXPERIMENT = "analysis"
+NUMERIC_STATS = ("mean", "std", "diff_mean", "p_value", "cohen_d")
+LABEL_STATS = ("effect", "significant")
+PARENT_TAG = "mlflow.parentRunId"
+MAX_PARAM_LENGTH = 6000  # MLflow's limit on a param value
+FINISHED = RunStatus.to_string(RunStatus.FINISHED)
+FAILED = RunStatus.to_string(RunStatus.FAILED)
+_INVALID_VALUE = ErrorCode.Name(INVALID_PARAMETER_VALUE)
+
+
+def _chunked(name: str, values: Sequence[str]) -> list[Param]:
+    """`values` comma-joined as param `name`, continued in `name.2`, … past MLflow's length limit."""
+    chunks, current = [], ""
+    for value in values:
+        if current and len(current) + 1 + len(value) > MAX_PARAM_LENGTH:
+            chunks.append(current)
+            current = ""
+        current = f"{current},{value}" if current else value
+    chunks.append(current)
+    return [Param(name if k == 0 else f"{name}.{k + 1}", chunk) for k, chunk in enumerate(chunks)]
+
+
+def _log_table(client, run_id: str, name: str, frame: pd.DataFrame) -> None:
+    client.log_table(run_id, data=frame, artifact_file=f"tables/{name}.json")
+    client.log_text(run_id, frame.to_csv(index=False), f"tables/{name}.csv")
+
+
+def _is_store_error(error: BaseException) -> bool:
+    """A tracking store that failed or cannot be reached, not a value MLflow refused (a bug of ours)."""
+    return isinstance(error, MlflowException) and error.error_code != _INVALID_VALUE
+
+
+def _end_failed(client, run_ids: Sequence[str]) -> str:
+    """Mark the runs FAILED, the first (the parent) first; what became of them, for the error report."""
+    if not run_ids:
+        return "no run was created"
+    for run_id in run_ids:
+        try:
+            client.set_terminated(run_id, FAILED)
+        except store.store_errors():  # the store itself fails: stop rather than wait for it once per run
+            return f"run {run_ids[0]} and its children could not all be marked FAILED"
+    return f"run {run_ids[0]} and its children are marked FAILED"
+
+
+def _logging_error(uri: str, error: BaseException, runs: str) -> UserError:
+    """The one-line report of a disk (OSError) or store error while logging, with its fix."""
+    if isinstance(error, OSError):  # requests' errors are OSErrors too: a server's artifact store
+        artifacts = uris.local_artifact_root(uri) or "the tracking server's artifact store"
+        fix = f"check that {artifacts} and {tempfile.gettempdir()} have free space and are writable"
+    else:
+        fix = f"check that the tracking store {uri} is reachable and writable"
+    failure = f"logging the analysis failed ({first_line(error)}); {runs}"
+    return UserError(f"{failure} — {fix}, then re-run `make analyze`")
+
+
+@contextlib.contextmanager
+def _ending_together(client) -> Iterator[Callable[[str, str, dict[str, str]], str]]:
+    """`open_run(experiment, name, tags) -> run id` for runs that end together.
+
+    The runs stay RUNNING while the block logs. When it completes they all end FINISHED (the first opened,
+    the parent, last); when anything fails they all end FAILED, so no run under a FAILED parent is RUNNING
+    or FINISHED. A disk or store error then ends as a one-line UserError; any other error propagates.
+    """
+    opened: list[str] = []
+
+    def open_run(experiment: str, name: str, tags: dict[str, str]) -> str:
+        opened.append(client.create_run(experiment, run_name=name, tags=tags).info.run_id)
+        return opened[-1]
+
+    try:
+        yield open_run
+        for run_id in reversed(opened):
+            client.set_terminated(run_id, FINISHED)
+    except BaseException as error:
+        runs = _end_failed(client, opened)
+        if isinstance(error, OSError) or _is_store_error(error):
+            raise _logging_error(client.tracking_uri, error, runs) from None
+        raise
+
+
+def _log_condition(client, run_id: str, analysis: Analysis, condition: Condition) -> None:
+    """Metrics `<m>[.<layer>].<stat>` and label tags; statistics a condition lacks (random: the comparison)
+    are left out."""
+    now = store.now_ms()
+    metrics = [
+        Metric("pairs.eligible", condition.eligible, now, 0),
+        Metric("pairs.used", len(condition.pairs), now, 0),
+    ]
+    tags = [RunTag(contract.TAG_CATEGORY, condition.category)]
+    for row in analysis.stats[analysis.stats["condition"] == condition.name].to_dict("records"):
+        prefix = row["metric"] if row["layer"] == OVERALL else f"{row['metric']}.{row['layer']}"
+        present = {stat: value for stat, value in row.items() if not pd.isna(value)}
+        metrics += [
+            Metric(f"{prefix}.{stat}", float(present[stat]), now, 0)
+            for stat in NUMERIC_STATS
+            if stat in present
+        ]
+        tags += [
+            RunTag(f"{prefix}.{stat}", str(present[stat]).lower()) for stat in LABEL_STATS if stat in present
+        ]
+    client.log_batch(run_id, metrics=metrics, tags=tags)
+
+
+def _log_patterns(client, run_id: str, analysis: Analysis, group: str) -> None:
+    """The group's pattern metrics, its tickets (param `tickets`: how many; `tickets.txt`: which), figures."""
+    now = store.now_ms()
+    patterns = analysis.patterns[group]
+    members = [analysis.tickets[i] for i in analysis.pattern_groups[group]]
+    client.log_batch(
+        run_id,
+        metrics=[Metric(key, float(value), now, 0) for key, value in patterns.metrics().items()],
+        params=[Param("tickets", str(patterns.tickets))],
+    )
+    client.log_text(run_id, "".join(f"{t.label} {t.run_id}\n" for t in members), "tickets.txt")
+    client.log_figure(run_id, figures.filter_counts(patterns, group), "figures/fig2_filters.png")
+    client.log_figure(run_id, figures.cooccurrence(patterns, group, "+"), "figures/fig3_cooccurrence_pos.png")
+    client.log_figure(run_id, figures.cooccurrence(patterns, group, "−"), "figures/fig4_cooccurrence_neg.png")
+    client.log_figure(run_id, figures.top_patterns(patterns, group), "figures/top_patterns.png")
+
+
+def log_analysis(client, analysis: Analysis, runs: Sequence[TrialRun], notes: Sequence[str]) -> str:
+    """Log `analysis` of the tickets of `runs`; return the analysis run's id.
+
+    All its runs end FINISHED together, or all FAILED if logging fails (UserError for a disk or store error).
+    """
+    settings = analysis.settings
+    configs = {run.dataset: run.config for run in runs}
+    params = [
+        Param("datasets", ",".join(settings.datasets)),
+        Param("pairs", str(settings.pairs)),
+        Param("seed", str(settings.seed)),
+        Param("alpha", str(settings.alpha)),
+        Param("K", "all" if settings.k is None else str(settings.k)),
+        *[Param(f"config.{dataset}", config) for dataset, config in configs.items()],
+        *_chunked("source_runs", [run.run_id for run in runs]),
+    ]
+    with _ending_together(client) as open_run:
+        experiment = store.experiment_id(client, ANALYSIS_EXPERIMENT)
+        parent = open_run(
+            experiment,
+            f"{'+'.join(settings.datasets)} seed {settings.seed}",
+            {contract.TAG_ROLE: contract.ROLE_ANALYSIS},
+        )
+
+        def child(name: str, role: str) -> str:
+            return open_run(experiment, name, {PARENT_TAG: parent, contract.TAG_ROLE: role})
+
+        client.log_batch(parent, params=params)
+        if notes:
+            client.log_text(parent, "\n".join(notes) + "\n", "notes.txt")
+        for condition in analysis.conditions:
+            _log_condition(client, child(condition.name, contract.ROLE_CONDITION), analysis, condition)
+        for group in analysis.patterns:
+            _log_patterns(client, child(group, contract.ROLE_PATTERNS), analysis, group)
+        _log_table(client, parent, "table_1", tables.table_1(analysis.stats))
+        _log_table(client, parent, "table_A1_nnstd_layers", tables.table_layers(analysis.stats, "nnstd"))
+        _log_table(
+            client,
+            parent,
+            "table_A2_nnstd_pm_layers",
+            tables.table_layers(analysis.stats, "nnstd_pm"),
+        )
+        _log_table(client, parent, "table_A3_patterns", tables.table_patterns(analysis))
+        _log_table(client, parent, "top_patterns", tables.table_top_patterns(analysis))
+        _log_table(client, parent, "pair_distances", tables.table_pairs(analysis))
+        _log_table(client, parent, "source_runs", pd.DataFrame([vars(run) for run in runs]))
+        if analysis.conditions:
+            client.log_figure(parent, figures.distance_distributions(analysis), "figures/fig1_distances.png")
+            client.log_figure(
+                parent, figures.layer_distributions(analysis, "nnstd"), "figures/figA2_nnstd_layers.png"
+            )
+            client.log_figure(
+                parent, figures.layer_distributions(analysis, "nnstd_pm"), "figures/figA4_nnstd_pm_layers.png"
+            )
+    return parent

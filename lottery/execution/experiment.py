@@ -1,0 +1,77 @@
+"""An experiment: `trials` IMP trials of one configuration on one dataset, each in its own MLflow run.
+
+Idempotent: finished trials are skipped, unfinished ones resume in their run. A driver takes a trial up
+only under a lease (`lottery.lease`, see `lottery.execution.scheduler`) and hands it to the executor
+(`lottery.execution.executor`). Trials held by another driver are left to it; once its own trials are
+done, a driver waits for those, taking over any whose lease expires (that driver died). So several drivers may
+share one configuration, each trial is trained by exactly one of them, and every command ends when the
+configuration's trials are all done. A trial interrupted by Ctrl-C ends KILLED, one that crashed FAILED;
+neither is ever marked FINISHED.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from tqdm import tqdm
+
+from lottery.data.registry import load_dataset
+from lottery.execution.executor import Executor, executor_for
+from lottery.execution.ray_settings import RaySettings
+from lottery.execution.scheduler import HeldElsewhere, Scheduler
+from lottery.execution.trial import TrialOutcome, label
+from lottery.hparams import ExperimentConfig
+from lottery.tracking import store, uris
+from lottery.tracking.lease import Leases
+
+
+def run_experiment(
+    config: ExperimentConfig,
+    data_dir: str,
+    tracking_uri: str | None = None,
+    ray: RaySettings | None = None,
+    say: Callable[[str], None] = tqdm.write,
+    show_progress: bool = True,
+) -> list[TrialOutcome]:
+    """Train every unfinished trial, here (`ray` None) or as Ray tasks, sharing the work with any other
+    driver of the same configuration; return the outcomes of the trials this driver trained."""
+    config.validate()
+    uri = uris.resolve_tracking_uri(tracking_uri)
+    if ray is not None:
+        ray.validate(uri)  # before anything slow: a refused setup fails in a second
+    client = store.connect(uri)
+    dataset = load_dataset(config.dataset, data_dir, config.train_splits)
+    say(
+        f"{config.dataset}: {len(dataset.train)} train / {len(dataset.test)} test images, "
+        f"config {config.config_id()}, store {client.tracking_uri}"
+    )
+    with Leases(client) as leases:
+        scheduler = Scheduler(client, config, dataset, leases, say)
+        try:
+            return _run_all(scheduler, executor_for(ray, dataset, client, say, show_progress), say)
+        except BaseException as error:  # Ctrl-C, a lost store, or the executor itself failed
+            status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
+            scheduler.abandon_held(status)
+            if isinstance(error, Exception):
+                lost = store.store_lost(client, error)
+                if lost is not None:
+                    raise lost from None
+            raise
+
+
+def _run_all(scheduler: Scheduler, executor: Executor, say: Callable[[str], None]) -> list[TrialOutcome]:
+    """Rounds of taking up and running trials until none is left to this driver or to another one."""
+    config = scheduler.config
+    pending, outcomes, announced = list(range(config.trials)), [], set()
+    while pending:
+        held: list[HeldElsewhere] = []
+        outcomes += executor.run(scheduler.take_up(pending, held), scheduler.leases.release)
+        pending = [h.index for h in held]
+        for h in held:
+            if h.index not in announced:
+                announced.add(h.index)
+                say(f"{label(config, h.index)}: being trained by {h.lease.describe()}; waiting for it")
+        if pending:
+            time.sleep(scheduler.leases.ttl / 4)
+    return outcomes

@@ -1,0 +1,212 @@
+"""The Ray executor: every trial a Ray task, on a local Ray cluster or on the cluster at RAY_ADDRESS.
+
+The dataset travels once, through Ray's object store, so workers need no data files; our package travels
+as a runtime-env module, so a cluster only needs the dependencies installed. Each worker logs its trial
+to the tracking store itself; its summary lines reach the driver through a small actor and print above one
+progress bar of finished trials. A worker that dies is retried (bounded) and resumes its run; a trial that
+fails for good is reported with its error while the others go on; Ctrl-C cancels every task.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable, Iterable
+from urllib.parse import urlparse
+
+import ray
+import torch
+from ray.exceptions import RayError, RayTaskError
+from tqdm import tqdm
+
+import lottery
+from lottery.data.datamodule import on_device
+from lottery.data.dataset import Dataset
+from lottery.errors import UserError, first_line
+from lottery.execution.ray_settings import RaySettings, check_store_shared
+from lottery.execution.trial import TrialOutcome, TrialTask, failure
+from lottery.execution.worker_lines import WorkerLines
+from lottery.tracking import store
+from lottery.tracking.trial_record import TrialRecord
+from lottery.training.device import training_device
+from lottery.training.verdict import Verdict
+
+# How often the driver prints the workers' lines and updates the bar, in seconds.
+_POLL_SECONDS = 0.5
+_CANCEL_GRACE_SECONDS = 10
+
+
+def train_trial(task: TrialTask, dataset: Dataset, tracking_uri: str, threads: int, lines) -> Verdict:
+    """The Ray task: run `task` with `threads` torch threads on this worker's device, sending its summary
+    lines to `lines` (a `WorkerLines` actor)."""
+    torch.set_num_threads(threads)
+    try:
+        client = store.connect(tracking_uri)
+        # Fire and forget: a worker blocked in ray.get lends its CPU to another trial, oversubscribing.
+        return task.run(on_device(dataset, training_device()), client, lines.put.remote, show_progress=False)
+    finally:
+        ray.get(lines.flush.remote())
+
+
+class RayExecutor:
+    """An `Executor`: every task a Ray task on the cluster of `settings`; `say` prints above one bar of
+    finished trials when `show_progress`."""
+
+    def __init__(
+        self, settings: RaySettings, dataset: Dataset, client, say: Callable[[str], None], show_progress: bool
+    ) -> None:
+        self.settings, self.dataset, self.client = settings, dataset, client
+        self.say, self.show_progress = say, show_progress
+
+    def run(self, tasks: Iterable[TrialTask], done: Callable[[str], None]) -> list[TrialOutcome]:
+        """Claim every task at once, run them as Ray tasks and collect the outcomes; the Ray connection ends
+        with the call, and the leases with it."""
+        batch = list(tasks)
+        if not batch:
+            return []
+        try:
+            return self._run(batch)
+        finally:
+            for task in batch:
+                done(task.run_id)
+
+    def _run(self, tasks: list[TrialTask]) -> list[TrialOutcome]:
+        settings, client = self.settings, self.client
+        _connect(settings)
+        try:
+            if _spans_machines():
+                check_store_shared(client.tracking_uri, settings.cluster)
+                _check_artifacts_shared(client, tasks[0], settings.cluster)
+            options, threads = _task_resources(settings, self.say)
+            lines = ray.remote(WorkerLines).options(num_cpus=0).remote()
+            dataset_ref = ray.put(self.dataset)
+            remote = ray.remote(train_trial).options(**options, max_retries=settings.max_retries)
+            pending = {
+                remote.remote(task, dataset_ref, client.tracking_uri, threads, lines): task for task in tasks
+            }
+            return _collect(pending, lines, client, self.say, self.show_progress)
+        finally:
+            ray.shutdown()
+
+
+def _connect(settings: RaySettings) -> None:
+    # Workers receive the MLflow settings of the driver (credentials, timeouts) with the package.
+    runtime_env = {
+        "py_modules": [lottery],
+        "env_vars": {key: value for key, value in os.environ.items() if key.startswith("MLFLOW_")},
+    }
+    local = {"include_dashboard": False} if not settings.address else {}
+    try:
+        ray.init(
+            address=settings.address or "local",
+            runtime_env=runtime_env,
+            log_to_driver=False,  # workers' lines come through `WorkerLines`, printed above the bar
+            logging_level=logging.ERROR,
+            **local,
+        )
+    except Exception as error:  # ConnectionError, TimeoutError, RuntimeError: all mean unreachable
+        raise UserError(
+            f"cannot start or reach {settings.cluster} ({first_line(error)}); check RAY_ADDRESS, "
+            "or unset it to start a local cluster"
+        ) from None
+
+
+def _check_artifacts_shared(client, task: TrialTask, cluster: str) -> None:
+    """UserError if the experiment keeps artifacts in a local folder (it was created without a server):
+    workers on other machines would write the tickets to their own disks."""
+    location = client.get_run(task.run_id).info.artifact_uri
+    if urlparse(location).scheme in ("", "file"):
+        raise UserError(
+            f"EXECUTOR=ray on {cluster}: experiment '{task.config.dataset}' keeps its artifacts in the local "
+            f"folder {location}, which workers on other machines cannot write; point the server at a fresh "
+            "BACKEND_STORE_URI, so that the experiment is created through it"
+        )
+
+
+def _alive_nodes() -> list[dict]:
+    return [node for node in ray.nodes() if node["Alive"]]
+
+
+def _spans_machines() -> bool:
+    here = ray.util.get_node_ip_address()
+    return any(node["NodeManagerAddress"] != here for node in _alive_nodes())
+
+
+def _task_resources(settings: RaySettings, say: Callable[[str], None]) -> tuple[dict, int]:
+    """The Ray options of a trial task and its torch threads; UserError if no node of a local cluster can
+    run one (a remote cluster may be autoscaling, so there it is a warning)."""
+    total = ray.cluster_resources()
+    gpus = settings.gpus_per_trial
+    if gpus is None:
+        gpus = 0.25 if total.get("GPU", 0) > 0 else 0.0
+    cpus = settings.cpus_per_trial
+    largest = {
+        kind: max(node["Resources"].get(kind, 0) for node in _alive_nodes()) for kind in ("CPU", "GPU")
+    }
+    if cpus > largest["CPU"] or gpus > largest["GPU"]:
+        message = (
+            f"no node of {settings.cluster} has {cpus:g} CPUs and {gpus:g} GPUs for a trial "
+            f"(the largest has {largest['CPU']:g} and {largest['GPU']:g}); "
+            "lower CPUS_PER_TRIAL or GPUS_PER_TRIAL"
+        )
+        if not settings.address:
+            raise UserError(message)
+        say(f"warning: {message}, unless the cluster scales up")
+    at_once = math.floor(total.get("CPU", 0) / cpus)
+    if gpus:
+        at_once = min(at_once, math.floor(total.get("GPU", 0) / gpus))
+    threads = max(1, int(cpus))
+    say(
+        f"ray: {len(_alive_nodes())} node(s), {total.get('CPU', 0):g} CPUs, {total.get('GPU', 0):g} GPUs; "
+        f"each trial takes {cpus:g} CPU and {gpus:g} GPU and trains with {threads} torch "
+        f"thread{'s' if threads > 1 else ''}, {at_once} at once; a trial whose worker dies is retried "
+        f"{settings.max_retries} times"
+    )
+    return {"num_cpus": cpus, "num_gpus": gpus}, threads
+
+
+def _collect(
+    pending: dict, lines, client, say: Callable[[str], None], show_progress: bool
+) -> list[TrialOutcome]:
+    outcomes = []
+    label = next(iter(pending.values())).config.dataset
+    with tqdm(total=len(pending), desc=f"{label} trials", unit="trial", disable=not show_progress) as bar:
+        try:
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=_POLL_SECONDS)
+                _print_lines(lines, say)
+                for ref in ready:
+                    outcome, trace = _outcome(ref, pending.pop(ref))
+                    if outcome.error is not None:
+                        lost = store.store_lost(client, RuntimeError(outcome.error))
+                        if lost is not None:
+                            raise lost
+                        if trace is not None:  # a bug or a crash: keep the worker's traceback for the report
+                            say(trace)
+                        TrialRecord.open(client, outcome.task.run_id).abandon("FAILED")  # its worker died
+                        say(f"{outcome.task.label} failed: {outcome.error}")
+                    outcomes.append(outcome)
+                    bar.update()
+        except BaseException:  # Ctrl-C, or a lost store: nothing more is to run
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            ray.wait(list(pending), num_returns=len(pending), timeout=_CANCEL_GRACE_SECONDS)
+            raise
+    return outcomes
+
+
+def _print_lines(lines, say: Callable[[str], None]) -> None:
+    for line in ray.get(lines.take.remote()):
+        say(line)
+
+
+def _outcome(ref, task: TrialTask) -> tuple[TrialOutcome, str | None]:
+    """How the task ended, and the worker's traceback when it ended in something other than a user error."""
+    try:
+        return TrialOutcome(task, verdict=ray.get(ref)), None
+    except RayTaskError as error:
+        cause = error.cause if isinstance(error.cause, BaseException) else error
+        return failure(task, cause), None if isinstance(cause, UserError) else str(error).rstrip()
+    except RayError as error:  # the worker died more often than retried, or the task was cancelled
+        return failure(task, error), None

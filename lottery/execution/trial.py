@@ -1,0 +1,205 @@
+"""A trial: one IMP run of rounds 0..R with pruning and rewinding to θ0, then the random-ticket control.
+
+Trial k starts from θ0 drawn from (SEED, k) only. Resuming picks up at the first round whose metrics
+are missing, from the mask the store holds for it; a finished random-ticket control is not redone.
+
+A `TrialTask` binds trial k of a configuration to its MLflow run and the driver's lease on it — the unit
+every executor runs. The driver claims the run before any training, so an executor only ever resumes a
+run: a task run twice (a retry after a worker died, a re-run after Ctrl-C) continues from the run's last
+complete round and never opens a second run for the same trial.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+from tqdm import tqdm
+
+from lottery import seeds
+from lottery.data.datamodule import DeviceDataModule
+from lottery.data.dataset import Dataset
+from lottery.errors import UserError, first_line
+from lottery.hparams import ExperimentConfig
+from lottery.models import network
+from lottery.pruning import mask as masks
+from lottery.tracking import store
+from lottery.tracking.contract import RANDOM_MASK_ARTIFACT, WINNING_MASK_ARTIFACT, round_mask_artifact
+from lottery.tracking.lease import LeaseLost
+from lottery.tracking.trial_record import TrialRecord
+from lottery.training.classifier import Diverged, MaskedClassifier
+from lottery.training.fit import fit
+from lottery.training.imp import IterativeMagnitudePruning, RoundResult
+from lottery.training.verdict import Verdict, judge
+
+
+def label(config: ExperimentConfig, index: int) -> str:
+    """How lines and errors name trial `index` (0-based) of `config`: `digits trial 3/20`."""
+    return f"{config.dataset} trial {index + 1}/{config.trials}"
+
+
+def theta0_for(seed: int, trial: int, model: str = "conv2") -> dict[str, torch.Tensor]:
+    """θ0 of trial `trial` of `model`: depends on (seed, trial) only, never on the dataset."""
+    return network.initial_weights(model, seeds.torch_generator(seed, trial, seeds.INIT_STREAM))
+
+
+class Trial:
+    """Trial `index` (0-based) of `config`, recorded in `record`; `say` prints the summary lines."""
+
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        index: int,
+        dataset: Dataset,
+        record: TrialRecord,
+        say: Callable[[str], None] = tqdm.write,
+        show_progress: bool = True,
+    ) -> None:
+        self.config, self.index, self.dataset, self.record = config, index, dataset, record
+        self.say, self.show_progress = say, show_progress
+        self.label = label(config, index)
+
+    def run(self) -> Verdict:
+        """Train what is missing, finish the run, and return the verdict on its final ticket."""
+        theta0 = self.record.ensure_theta0(theta0_for(self.config.seed, self.index, self.config.model))
+        rounds = self.config.pruning.rounds
+        first = self.record.completed_rounds()
+        if first <= rounds:
+            self.train_rounds(theta0, first)
+        final_mask = self.record.load_mask(round_mask_artifact(rounds)) if rounds else masks.full(theta0)
+        if not self.record.metric_steps("random_test_acc"):
+            self.train_random_ticket(theta0, final_mask)
+        self.record.log_arrays(WINNING_MASK_ARTIFACT, masks.to_numpy(final_mask))
+        accuracy = self.record.metric_steps("test_acc")
+        verdict = judge(
+            accuracy[0], accuracy[rounds], self.config.winning_tolerance, self.dataset.test.labels
+        )
+        self.record.finish(verdict)
+        random_acc = self.record.metric_steps("random_test_acc")[rounds]
+        self.say(
+            f"{self.label}: final ticket {accuracy[rounds]:.2%}, dense {accuracy[0]:.2%}, "
+            f"random ticket {random_acc:.2%}: {verdict.reason}"
+        )
+        return verdict
+
+    def train_rounds(self, theta0: dict[str, torch.Tensor], first: int) -> None:
+        mask = masks.full(theta0) if first == 0 else self.record.load_mask(round_mask_artifact(first))
+        epochs = self.config.training.epochs
+        imp = IterativeMagnitudePruning(theta0, self.config.pruning, first, self.on_round_end)
+        data = DeviceDataModule(
+            self.dataset,
+            self.config.training.batch_size,
+            (self.config.seed, self.index, seeds.IMP_BATCHES_STREAM),
+            first * epochs,
+        )
+        module = MaskedClassifier(self.config.model, theta0, mask, self.config.training.lr)
+        with self.diverged_as(lambda: f"round {imp.round}"):
+            fit(
+                module,
+                data,
+                self.config,
+                (self.config.pruning.rounds + 1 - first) * epochs,
+                [imp],
+                self.show_progress,
+            )
+
+    @contextlib.contextmanager
+    def diverged_as(self, what: Callable[[], str]) -> Iterator[None]:
+        """A `Diverged` from training becomes a user error naming what diverged and the likely cause."""
+        try:
+            yield
+        except Diverged as error:
+            raise UserError(
+                f"{what()} diverged ({error}) at learning rate {self.config.training.lr:g}; lower LR and "
+                "re-run: no ticket is made from a diverged round"
+            ) from None
+
+    def on_round_end(self, result: RoundResult) -> None:
+        self.record.log_round(result)
+        self.say(
+            f"{self.label} · round {result.round}/{self.config.pruning.rounds} · "
+            f"sparsity {masks.sparsity(result.mask):.1%} · test acc {result.test_acc:.2%}"
+        )
+
+    def train_random_ticket(self, theta0: dict[str, torch.Tensor], final_mask: masks.Mask) -> None:
+        """The control: a random mask with the final ticket's per-layer counts, on the same θ0."""
+        rng = seeds.numpy_rng(self.config.seed, self.index, seeds.RANDOM_TICKET_STREAM)
+        random_mask = masks.random_like(final_mask, rng)
+        data = DeviceDataModule(
+            self.dataset,
+            self.config.training.batch_size,
+            (self.config.seed, self.index, seeds.RANDOM_BATCHES_STREAM),
+        )
+        module = MaskedClassifier(self.config.model, theta0, random_mask, self.config.training.lr)
+        with self.diverged_as(lambda: "the random ticket"):
+            evaluation = fit(
+                module, data, self.config, self.config.training.epochs, show_progress=self.show_progress
+            )
+        self.record.log_arrays(RANDOM_MASK_ARTIFACT, masks.to_numpy(random_mask))
+        self.record.log_metrics(
+            {"random_test_acc": evaluation.acc, "random_test_loss": evaluation.loss},
+            step=self.config.pruning.rounds,
+        )
+
+
+@dataclass(frozen=True)
+class TrialTask:
+    config: ExperimentConfig
+    index: int
+    run_id: str
+    generation: int | None = None  # the driver's lease on the run (`lottery.lease`); None: unchecked
+
+    @property
+    def label(self) -> str:
+        return label(self.config, self.index)
+
+    def run(self, dataset: Dataset, client, say: Callable[[str], None], show_progress: bool) -> bool:
+        """Train what the run is missing on `dataset` (already on the training device) and finish the run;
+        return the verdict on its final ticket. The run ends KILLED on Ctrl-C and FAILED on an error."""
+        record = TrialRecord.open(client, self.run_id, self.generation)
+        completed = record.completed_rounds()
+        where = f"in {record.name} on {dataset.train.images.device}"
+        say(
+            f"{self.label}: resuming {where} after {completed} completed rounds"
+            if completed
+            else f"{self.label}: training {where}"
+        )
+        record.reopen()
+        try:
+            return Trial(self.config, self.index, dataset, record, say, show_progress).run()
+        except LeaseLost:
+            raise  # the run is another driver's now: leave its status alone
+        except BaseException as error:
+            abort_quietly(record, "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
+            raise
+
+
+def abort_quietly(record: TrialRecord, status: str) -> None:
+    """Mark the run `status`, unless the store itself is what failed: the error that stopped the trial is
+    the one to report, and the re-run resumes the run whatever its status."""
+    with contextlib.suppress(*store.store_errors()):
+        record.abort(status)
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """How a task ended: its `verdict` when it finished, else the `error` (one line) that stopped it;
+    `crashed` when that error was not a user error (a bug or a crash, whose traceback was reported)."""
+
+    task: TrialTask
+    verdict: Verdict | None = None
+    error: str | None = None
+    crashed: bool = False
+
+    @property
+    def winning(self) -> bool:
+        return self.verdict is not None and self.verdict.winning
+
+
+def failure(task: TrialTask, error: BaseException) -> TrialOutcome:
+    """The outcome of a task stopped by `error`: a user error by its message, anything else with its type."""
+    if isinstance(error, UserError):
+        return TrialOutcome(task, error=first_line(error))
+    return TrialOutcome(task, error=f"{type(error).__name__}: {first_line(error)}", crashed=True)

@@ -1,0 +1,3 @@
+"""Everything MLflow: which store (`uris`), reaching it (`store`), the tracking contract's names
+(`contract`), `.npz` arrays (`arrays`), a trial's run (`trial_record`) and the leases that give each run one
+trainer (`lease`). Imports the foundations, `models`, `pruning`, `data`, `training`; never `execution`."""

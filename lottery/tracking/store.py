@@ -1,0 +1,136 @@
+"""Reaching the MLflow tracking store: a checked client, a store that stopped answering, experiments with
+explicit artifact locations, and artifact downloads that fail in one line.
+
+The default store is `sqlite:///mlruns/mlflow.db` with artifacts in `mlruns/artifacts/<experiment>`;
+`MLFLOW_TRACKING_URI` overrides it. With an `http(s)://` server the server places artifacts (proxied).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from lottery.errors import UserError, first_line
+from lottery.tracking.contract import EXPERIMENT_KIND, MODEL_TRAINING
+from lottery.tracking.uris import (
+    DEFAULT_TRACKING_URI,
+    is_remote,
+    local_artifact_root,
+    resolve_tracking_uri,
+    sqlite_file,
+)
+
+# Fail within seconds, not after minutes of retries, when a tracking server is unreachable.
+_HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+
+
+def connect(uri: str | None = None, *, create: bool = True):
+    """An `MlflowClient` for the store, checked to answer; UserError (one line) if it does not.
+
+    `create=False` (readers such as the analysis) refuses a SQLite file that does not exist yet instead of
+    creating an empty store: a mistyped path is named, not silently reported empty.
+    """
+    from mlflow import MlflowClient
+
+    uri = resolve_tracking_uri(uri)
+    db = sqlite_file(uri)
+    if not create and db is not None and not db.is_file():
+        raise UserError(
+            f"no tracking store at {uri} ({db.absolute()} does not exist); check MLFLOW_TRACKING_URI, "
+            f"or train first (`make train`) to create {DEFAULT_TRACKING_URI}"
+        )
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # no "🏃 View run …" per run
+    for chatty in ("mlflow.store.db.utils", "alembic"):  # "Creating initial MLflow database tables…"
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    if is_remote(uri):
+        for key, value in _HTTP_DEFAULTS.items():
+            os.environ.setdefault(key, value)
+    else:
+        local_artifact_root(uri)  # raises for a file store, which MLflow >= 3.17 refuses
+    try:
+        with _schema_lock(uri):  # opening a SQLite store creates or migrates its tables
+            client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+            client.search_experiments(max_results=1)
+    except store_errors() as error:
+        raise UserError(
+            f"cannot reach the MLflow tracking store {uri} ({first_line(error)}); start the tracking server "
+            "or set MLFLOW_TRACKING_URI to a reachable store"
+        ) from None
+    return client
+
+
+def store_errors() -> tuple[type[BaseException], ...]:
+    """What a tracking store raises when it fails, refuses or cannot be reached — MLflow's errors, OS and
+    network errors (requests' are OSErrors), database errors — as opposed to a bug of ours, which must
+    keep its traceback."""
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return (MlflowException, OSError, SQLAlchemyError)
+
+
+def store_lost(client, error: BaseException) -> UserError | None:
+    """If the store stopped answering, the one-line error to end with (`error` is what a call to it raised);
+    None if it still answers, so that `error` is something else (a bug, a bad artifact) to report as such."""
+    try:
+        client.search_experiments(max_results=1)
+    except Exception:
+        return UserError(
+            f"lost the MLflow tracking store {client.tracking_uri} ({first_line(error)}); restart it (or "
+            "check the disk it writes to), then re-run the same command: finished trials are skipped, the "
+            "others resume from their last completed round"
+        )
+    return None
+
+
+def now_ms() -> int:
+    """Now, in the epoch milliseconds MLflow timestamps use."""
+    return int(time.time() * 1000)
+
+
+@contextlib.contextmanager
+def _schema_lock(uri: str) -> Iterator[None]:
+    """Exclusive while held, for processes opening the same SQLite store: MLflow creates and migrates its
+    tables without a lock of its own, so workers opening a fresh store at once would collide."""
+    db = sqlite_file(uri)
+    if db is None:
+        yield
+        return
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def download_artifact(client, run_id: str, artifact: str, directory: str | Path, source: str) -> Path:
+    """`artifact` of run `run_id`, downloaded into `directory`; UserError naming `source` if unavailable."""
+    try:
+        return Path(client.download_artifacts(run_id, artifact, dst_path=str(directory)))
+    except store_errors() as error:
+        raise UserError(
+            f"{source}: cannot download {artifact} ({first_line(error)}); re-run the trial that produced it"
+        ) from None
+
+
+def experiment_id(client, name: str) -> str:
+    """The id of experiment `name`, created on first use (explicit artifact location on local stores)."""
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    root = local_artifact_root(client.tracking_uri)
+    location = (root / name.replace("/", "_")).as_uri() if root is not None else None
+    try:
+        return client.create_experiment(
+            name, artifact_location=location, tags={EXPERIMENT_KIND: MODEL_TRAINING}
+        )
+    except Exception:
+        experiment = client.get_experiment_by_name(name)  # another process created it meanwhile
+        if experiment is None:
+            raise
+        return experiment.experiment_id

@@ -1,0 +1,199 @@
+"""One trial's MLflow run: what the tracking contract records, and what resuming reads back.
+
+Round r is complete once its metrics are logged; the mask round r + 1 trains (`rounds/<r+1>/mask.npz`)
+is logged before them, so a complete round always leaves what the next one needs in the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from mlflow.entities import Dataset as DatasetEntity
+from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunStatus, RunTag
+
+from lottery import models
+from lottery.data.dataset import Dataset
+from lottery.hparams import ExperimentConfig
+from lottery.pruning import mask as masks
+from lottery.tracking import contract, store
+from lottery.tracking.arrays import load_arrays, save_arrays
+from lottery.tracking.lease import check_held
+from lottery.training.imp import RoundResult
+from lottery.training.verdict import Verdict
+
+
+def init_id(theta0: dict[str, torch.Tensor]) -> str:
+    """The `lottery.init` tag: a digest of θ0's bytes, layer by layer in forward order (the dict's order), so
+    equal ids ⇔ identical initial weights."""
+    sha = hashlib.sha256()
+    for weight in theta0.values():
+        sha.update(weight.contiguous().numpy().tobytes())
+    return sha.hexdigest()[:16]
+
+
+class TrialRecord:
+    """The MLflow run of trial `trial` of an experiment configuration (found by tags, or created)."""
+
+    def __init__(self, client, run_id: str, name: str, generation: int | None = None) -> None:
+        self.client, self.run_id, self.name, self.generation = client, run_id, name, generation
+
+    def layer_names(self) -> tuple[str, ...]:
+        """The prunable layers of the run's model (param `model`; runs before that param: Conv-2)."""
+        model = self.client.get_run(self.run_id).data.params.get("model", "conv2")
+        return models.spec(model).layer_names
+
+    def _before_write(self) -> None:
+        if self.generation is not None:
+            check_held(self.client, self.run_id, self.generation)
+
+    @classmethod
+    def runs_of(cls, client, experiment_id: str, config: ExperimentConfig, trial: int) -> list:
+        """The MLflow runs (not deleted) of this trial and configuration, the newest first."""
+        return client.search_runs(
+            [experiment_id],
+            filter_string=(
+                f"tags.`{contract.TAG_ROLE}` = '{contract.ROLE_TRIAL}' and "
+                f"tags.`{contract.TAG_CONFIG}` = '{config.config_id()}' and "
+                f"tags.`{contract.TAG_TRIAL}` = '{trial}'"
+            ),
+            order_by=["attributes.start_time DESC"],
+        )
+
+    @classmethod
+    def open(cls, client, run_id: str, generation: int | None = None) -> TrialRecord:
+        """The record of run `run_id`; with `generation`, every write first checks that this lease generation
+        still holds the run (`lottery.tracking.lease.LeaseLost` otherwise)."""
+        run = client.get_run(run_id)
+        return cls(client, run_id, run.info.run_name, generation)
+
+    @classmethod
+    def create(
+        cls,
+        client,
+        experiment_id: str,
+        config: ExperimentConfig,
+        trial: int,
+        theta0: dict[str, torch.Tensor],
+        dataset: Dataset,
+    ) -> TrialRecord:
+        """A new run with the contract's tags (θ0's digest among them), every hyperparameter and the
+        dataset's provenance. θ0 itself is logged by `ensure_theta0`, so an interrupted creation resumes."""
+        tags = {
+            contract.TAG_ROLE: contract.ROLE_TRIAL,
+            contract.TAG_DATASET: config.dataset,
+            contract.TAG_TRIAL: str(trial),
+            contract.TAG_INIT: init_id(theta0),
+            contract.TAG_CONFIG: config.config_id(),
+        }
+        run = client.create_run(experiment_id, tags=tags, run_name=f"{config.dataset}/trial-{trial:02d}")
+        record = cls(client, run.info.run_id, run.info.run_name)
+        params = [Param(k, v) for k, v in {**config.params(), "trial": str(trial)}.items()]
+        client.log_batch(record.run_id, params=params)
+        record.log_dataset(dataset)
+        return record
+
+    @property
+    def status(self) -> str:
+        return self.client.get_run(self.run_id).info.status
+
+    def log_dataset(self, dataset: Dataset) -> None:
+        entity = DatasetEntity(
+            name=dataset.name,
+            digest=dataset.digest(),
+            source_type="local",
+            source=json.dumps({"source": dataset.source}),
+            profile=json.dumps({"train": len(dataset.train), "test": len(dataset.test)}),
+        )
+        self.client.log_inputs(
+            self.run_id, [DatasetInput(entity, [InputTag("mlflow.data.context", "train")])]
+        )
+
+    def schedule(self) -> None:
+        """Mark the run SCHEDULED: a task will train it (RUNNING from the moment a worker starts it)."""
+        self.client.update_run(self.run_id, status="SCHEDULED")
+
+    def reopen(self) -> None:
+        self.client.update_run(self.run_id, status="RUNNING")
+
+    def metric_steps(self, key: str) -> dict[int, float]:
+        return {m.step: m.value for m in self.client.get_metric_history(self.run_id, key)}
+
+    def completed_rounds(self) -> int:
+        """How many rounds 0, 1, … in a row have their metrics logged."""
+        steps = self.metric_steps("test_acc")
+        count = 0
+        while count in steps:
+            count += 1
+        return count
+
+    def log_arrays(self, artifact: str, arrays: dict[str, np.ndarray]) -> None:
+        self._before_write()
+        path = Path(artifact)
+        with tempfile.TemporaryDirectory() as tmp:
+            local = save_arrays(Path(tmp) / path.name, arrays)
+            self.client.log_artifact(self.run_id, str(local), artifact_path=str(path.parent))
+
+    def has_artifact(self, artifact: str) -> bool:
+        return any(
+            f.path == artifact for f in self.client.list_artifacts(self.run_id, str(Path(artifact).parent))
+        )
+
+    def load_arrays(self, artifact: str, dtype) -> dict[str, np.ndarray]:
+        source = f"run {self.name} ({self.run_id})"
+        with tempfile.TemporaryDirectory() as tmp:
+            local = store.download_artifact(self.client, self.run_id, artifact, tmp, source)
+            return load_arrays(local, self.layer_names(), dtype, source=source)
+
+    def ensure_theta0(self, theta0: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """θ0 as the run stores it; `theta0` is logged first when the run has none yet."""
+        if not self.has_artifact(contract.INIT_ARTIFACT):
+            self.log_arrays(contract.INIT_ARTIFACT, {name: w.numpy() for name, w in theta0.items()})
+            return theta0
+        stored = self.load_arrays(contract.INIT_ARTIFACT, np.float32)
+        return {name: torch.from_numpy(array) for name, array in stored.items()}
+
+    def load_mask(self, artifact: str) -> masks.Mask:
+        return masks.from_numpy(self.load_arrays(artifact, np.bool_))
+
+    def log_round(self, result: RoundResult) -> None:
+        if result.next_mask is not None:
+            self.log_arrays(contract.round_mask_artifact(result.round + 1), masks.to_numpy(result.next_mask))
+        values = {
+            "test_acc": result.test_acc,
+            "test_loss": result.test_loss,
+            "sparsity": masks.sparsity(result.mask),
+            **{f"remaining.{k}": v for k, v in masks.remaining_fraction(result.mask).items()},
+        }
+        self.log_metrics(values, step=result.round)
+
+    def log_metrics(self, values: dict[str, float], step: int) -> None:
+        self._before_write()
+        now = store.now_ms()
+        self.client.log_batch(
+            self.run_id, metrics=[Metric(k, float(v), now, step) for k, v in values.items()]
+        )
+
+    def finish(self, verdict: Verdict) -> None:
+        """Tag the verdict (`lottery.winning`, `lottery.verdict`) and mark the run FINISHED."""
+        self._before_write()
+        tags = [
+            RunTag(contract.TAG_WINNING, str(verdict.winning).lower()),
+            RunTag(contract.TAG_VERDICT, verdict.code),
+        ]
+        self.client.log_batch(self.run_id, tags=tags)
+        self.client.set_terminated(self.run_id, RunStatus.to_string(RunStatus.FINISHED))
+
+    def abort(self, status: str) -> None:
+        """Mark the run KILLED or FAILED (never FINISHED); re-running resumes it."""
+        self.client.set_terminated(self.run_id, status)
+
+    def abandon(self, status: str) -> None:
+        """Mark the run `status` (KILLED or FAILED) if it is still SCHEDULED or RUNNING: nothing will finish
+        it in this session (its worker was stopped or died)."""
+        if self.status in ("SCHEDULED", "RUNNING"):
+            self.abort(status)
