@@ -5,24 +5,12 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-DATASET ?= digits
-TRIALS ?= 20
-ROUNDS ?= 11
-EPOCHS ?= 10
-BATCH_SIZE ?= 60
-LR ?= 2e-4
-SEED ?= 0
-DATA_DIR ?= ./data
 HOST ?= 127.0.0.1
 PORT ?= 5000
 BACKEND_STORE_URI ?= sqlite:///mlruns/mlflow.db
 ARTIFACTS_DESTINATION ?= ./mlruns/artifacts
 ALLOWED_HOSTS ?=
 WORKERS ?= 2
-EXECUTOR ?= local
-CPUS_PER_TRIAL ?=
-GPUS_PER_TRIAL ?=
-RAY_ADDRESS ?=
 TRAIN_ARGS ?=
 ANALYZE_ARGS ?=
 PYTEST_ARGS ?=
@@ -32,10 +20,15 @@ PYTEST_ARGS ?=
 export DATASET TRIALS ROUNDS EPOCHS BATCH_SIZE LR SEED DATA_DIR HOST PORT BACKEND_STORE_URI \
 	ARTIFACTS_DESTINATION ALLOWED_HOSTS WORKERS EXECUTOR CPUS_PER_TRIAL GPUS_PER_TRIAL RAY_ADDRESS \
 	TRAIN_ARGS ANALYZE_ARGS PYTEST_ARGS
-# Only the Ray settings given (on the command line or in the environment) reach the command.
-RAY_OPTIONS = $(strip $(if $(CPUS_PER_TRIAL),--cpus-per-trial "$$CPUS_PER_TRIAL") \
-	$(if $(GPUS_PER_TRIAL),--gpus-per-trial "$$GPUS_PER_TRIAL") \
-	$(if $(RAY_ADDRESS),--ray-address "$$RAY_ADDRESS"))
+# `make train` passes an option only for a variable that is set (on the command line or in the environment):
+# every default is python -m experiments.train's, held once, in lottery/hparams.py (and RaySettings).
+train_option = $(if $($(1)),--$(2) "$$$(1)")
+TRAIN_OPTIONS = $(strip $(call train_option,DATASET,dataset) $(call train_option,TRIALS,trials) \
+	$(call train_option,ROUNDS,rounds) $(call train_option,EPOCHS,epochs) \
+	$(call train_option,BATCH_SIZE,batch-size) $(call train_option,LR,lr) $(call train_option,SEED,seed) \
+	$(call train_option,DATA_DIR,data-dir) $(call train_option,EXECUTOR,executor) \
+	$(call train_option,CPUS_PER_TRIAL,cpus-per-trial) $(call train_option,GPUS_PER_TRIAL,gpus-per-trial) \
+	$(call train_option,RAY_ADDRESS,ray-address))
 
 .PHONY: install train analyze ui server test bench lint clean-venv
 
@@ -48,9 +41,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 train: $(STAMP)
-	$(PYTHON) -m experiments.launch TRAIN_ARGS experiments.train --dataset "$$DATASET" --trials "$$TRIALS" \
-		--rounds "$$ROUNDS" --epochs "$$EPOCHS" --batch-size "$$BATCH_SIZE" --lr "$$LR" --seed "$$SEED" \
-		--data-dir "$$DATA_DIR" --executor "$$EXECUTOR" $(RAY_OPTIONS)
+	$(PYTHON) -m experiments.launch TRAIN_ARGS experiments.train $(TRAIN_OPTIONS)
 
 analyze: $(STAMP)
 	$(PYTHON) -m experiments.launch ANALYZE_ARGS analysis

@@ -1,2 +1,3 @@
-"""Entry points: `python -m experiments.train` (`make train`) and `python -m experiments.server`
-(`make server`)."""
+"""Entry points, what the Makefile calls: `python -m experiments.train` (`make train`), `python -m
+experiments.server` (`make server`) and `python -m experiments.launch` (passes `*_ARGS` safely); `options`
+derives command-line options from the typed hyperparameter dataclasses. Imports any package of `lottery`."""

@@ -5,20 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from experiments.options import add_options, build
 from lottery.data.registry import canonical_name
 from lottery.errors import ArgumentParser, UserError, exit_on_user_error
 from lottery.execution.ray_settings import RaySettings
-from lottery.hparams import (
-    MAX_EPOCHS,
-    MAX_ROUNDS,
-    MAX_TRIALS,
-    ExperimentConfig,
-    PruningHparams,
-    TrainingHparams,
-)
+from lottery.hparams import ExperimentConfig
 from lottery.models import MODELS
 from lottery.tracking.uris import resolve_tracking_uri
 
@@ -37,58 +31,28 @@ class Invocation:
     progress: bool
 
 
-def parse(argv: list[str] | None) -> Invocation:
-    defaults_t, defaults_p, defaults_ray = TrainingHparams(), PruningHparams(), RaySettings()
+def parser() -> ArgumentParser:
+    """The command line: an option for every hyperparameter, derived from `ExperimentConfig`'s fields (their
+    defaults, help and bounds live there), then the options that say where and how it runs."""
+    ray_defaults = RaySettings()
     p = ArgumentParser(
         prog="python -m experiments.train",
         description=__doc__,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--dataset", required=True, help="digits, cifar10, cinic10 (cinic) or svhn")
-    p.add_argument("--trials", type=int, default=20, help=f"independent IMP trials, at most {MAX_TRIALS}")
-    p.add_argument(
-        "--rounds", type=int, default=defaults_p.rounds, help=f"pruning rounds, at most {MAX_ROUNDS}"
+    add_options(p, ExperimentConfig, "experiment", choices={"model": list(MODELS)})
+    where = p.add_argument_group("data, tracking and output")
+    where.add_argument(
+        "--data-dir",
+        default=os.environ.get("DATA_DIR") or "data",
+        help="where the datasets live: $DATA_DIR if set",
     )
-    p.add_argument(
-        "--epochs", type=int, default=defaults_t.epochs, help=f"epochs a round, at most {MAX_EPOCHS}"
+    where.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="the tracking store (None: $MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db)",
     )
-    p.add_argument("--batch-size", type=int, default=defaults_t.batch_size)
-    p.add_argument("--lr", type=float, default=defaults_t.lr)
-    p.add_argument("--seed", type=int, default=0, help="trial k's θ0 derives from (seed, k) only")
-    p.add_argument(
-        "--conv-rate", type=float, default=defaults_p.conv_rate, help="per-round fraction, conv layers"
-    )
-    p.add_argument(
-        "--dense-rate", type=float, default=defaults_p.dense_rate, help="per-round fraction, dense"
-    )
-    p.add_argument(
-        "--output-rate", type=float, default=defaults_p.output_rate, help="per-round fraction, output"
-    )
-    p.add_argument(
-        "--winning-tolerance",
-        type=float,
-        default=1.0,
-        help="a ticket wins if its accuracy >= the dense network's minus this many points (and the dense "
-        "network is clearly above chance)",
-    )
-    p.add_argument(
-        "--model",
-        choices=list(MODELS),
-        default="conv2",
-        help="the network (lottery.models): conv2 is the paper's; toy is a tiny chain for tests and demos",
-    )
-    p.add_argument(
-        "--train-splits",
-        choices=["train", "train+valid"],
-        default="train",
-        help="which splits to train on (train+valid: CINIC-10 only)",
-    )
-    p.add_argument("--bf16", action="store_true", help="bf16 autocast (mixed precision)")
-    p.add_argument("--data-dir", default=os.environ.get("DATA_DIR", "data"))
-    p.add_argument(
-        "--tracking-uri", default=None, help="default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db"
-    )
-    p.add_argument("--no-progress-bar", action="store_true", help="only the per-round summary lines")
+    where.add_argument("--no-progress-bar", action="store_true", help="only the per-round summary lines")
     ray = p.add_argument_group("executor", "where the trials run")
     ray.add_argument(
         "--executor",
@@ -98,43 +62,34 @@ def parse(argv: list[str] | None) -> Invocation:
     )
     ray.add_argument(
         "--ray-address",
-        default=os.environ.get("RAY_ADDRESS") or None,
-        help="the Ray cluster to use (default: $RAY_ADDRESS; unset: start a local cluster)",
+        default=os.environ.get("RAY_ADDRESS") or ray_defaults.address,
+        help="the Ray cluster to use: $RAY_ADDRESS if set (None: start a local cluster)",
     )
     ray.add_argument(
         "--cpus-per-trial",
         type=float,
-        default=defaults_ray.cpus_per_trial,
+        default=ray_defaults.cpus_per_trial,
         help="CPUs (and torch threads) each trial takes",
     )
     ray.add_argument(
         "--gpus-per-trial",
         type=float,
-        default=defaults_ray.gpus_per_trial,
-        help="GPUs each trial takes (default: 0.25 when the cluster has GPUs, else 0)",
+        default=ray_defaults.gpus_per_trial,
+        help="GPUs each trial takes (None: 0.25 when the cluster has GPUs, else 0)",
     )
     ray.add_argument(
         "--max-retries",
         type=int,
-        default=defaults_ray.max_retries,
+        default=ray_defaults.max_retries,
         help="times a trial whose worker died is retried",
     )
-    args = p.parse_args(argv)
-    config = ExperimentConfig(
-        dataset=canonical_name(args.dataset),
-        trials=args.trials,
-        seed=args.seed,
-        training=TrainingHparams(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, bf16=args.bf16),
-        pruning=PruningHparams(
-            rounds=args.rounds,
-            conv_rate=args.conv_rate,
-            dense_rate=args.dense_rate,
-            output_rate=args.output_rate,
-        ),
-        winning_tolerance=args.winning_tolerance,
-        train_splits=args.train_splits,
-        model=args.model,
-    )
+    return p
+
+
+def parse(argv: list[str] | None) -> Invocation:
+    args = parser().parse_args(argv)
+    config = build(ExperimentConfig, args)
+    config = replace(config, dataset=canonical_name(config.dataset))
     config.validate()
     ray_settings = None
     if args.executor == "ray":

@@ -1,4 +1,9 @@
-"""Typed hyperparameters of an IMP experiment; the defaults are Frankle & Carbin (2019)'s Conv-2 protocol."""
+"""Typed hyperparameters of an IMP experiment; the defaults are Frankle & Carbin (2019)'s Conv-2 protocol.
+
+Each field is declared with `hparam`: its default, what it means and, where one exists, its bound or its
+choices, in one place. `python -m experiments.train` derives its options from these fields
+(`experiments.options`), so adding a hyperparameter is adding a field.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,11 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar, cast
 
 from lottery.errors import UserError
+
+T = TypeVar("T")
 
 # Bounds on counts that would otherwise run for months or flood the store (the paper: 20 trials, 11 rounds,
 # 10 epochs); --help states them.
@@ -15,25 +23,35 @@ MAX_TRIALS = 1000
 MAX_ROUNDS = 100
 MAX_EPOCHS = 1000
 
+# The keys of a field's metadata that `hparam` fills (and `experiments.options` reads).
+HELP, MAXIMUM, CHOICES = "help", "maximum", "choices"
+
+
+def hparam(default: T, help: str, *, maximum: int | None = None, choices: tuple[str, ...] = ()) -> T:
+    """A dataclass field holding `default`, described by `help` (one phrase, for `--help`), with its upper
+    bound `maximum` (which `validate` enforces) or the `choices` it allows, when it has them."""
+    metadata: dict[str, Any] = {HELP: help, MAXIMUM: maximum, CHOICES: choices}
+    return cast(T, field(default=default, metadata=metadata))
+
 
 @dataclass(frozen=True)
 class TrainingHparams:
     """Adam at learning rate `lr`, `batch_size` images a step, `epochs` a round, optional bf16 autocast."""
 
-    epochs: int = 10
-    batch_size: int = 60
-    lr: float = 2e-4
-    bf16: bool = False
+    epochs: int = hparam(10, "epochs per round", maximum=MAX_EPOCHS)
+    batch_size: int = hparam(60, "images per optimizer step")
+    lr: float = hparam(2e-4, "Adam's learning rate")
+    bf16: bool = hparam(False, "bf16 autocast (mixed precision)")
 
 
 @dataclass(frozen=True)
 class PruningHparams:
     """Per-round fractions of each layer group's *remaining* weights to prune; `rounds` after round 0."""
 
-    rounds: int = 11
-    conv_rate: float = 0.1
-    dense_rate: float = 0.2
-    output_rate: float = 0.1
+    rounds: int = hparam(11, "pruning rounds after the dense round 0", maximum=MAX_ROUNDS)
+    conv_rate: float = hparam(0.1, "fraction of its remaining weights a conv layer loses each round")
+    dense_rate: float = hparam(0.2, "fraction of its remaining weights a dense layer loses each round")
+    output_rate: float = hparam(0.1, "fraction of its remaining weights the output layer loses each round")
 
     def rate(self, group: str) -> float:
         """The rate of a layer group (`conv`, `dense` or `output`, as each model declares its layers)."""
@@ -48,14 +66,24 @@ class ExperimentConfig:
     `winning_tolerance` percentage points.
     """
 
-    dataset: str
-    trials: int = 20
-    seed: int = 0
+    dataset: str = hparam(
+        "digits", "digits (scikit-learn's, offline: the demo), cifar10, cinic10 (cinic) or svhn"
+    )
+    trials: int = hparam(20, "independent IMP trials", maximum=MAX_TRIALS)
+    seed: int = hparam(0, "trial k's θ0 derives from (seed, k) only; so do its batch order and random ticket")
     training: TrainingHparams = field(default_factory=TrainingHparams)
     pruning: PruningHparams = field(default_factory=PruningHparams)
-    winning_tolerance: float = 1.0
-    train_splits: str = "train"
-    model: str = "conv2"
+    winning_tolerance: float = hparam(
+        1.0,
+        "a ticket wins if its accuracy >= the dense network's minus this many points (and the dense "
+        "network is clearly above chance)",
+    )
+    train_splits: str = hparam(
+        "train", "which splits to train on (train+valid: CINIC-10 only)", choices=("train", "train+valid")
+    )
+    model: str = hparam(
+        "conv2", "the network (lottery.models): conv2 is the paper's; toy is a tiny chain for tests and demos"
+    )
 
     def validate(self) -> None:
         checks = [

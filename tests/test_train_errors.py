@@ -73,14 +73,14 @@ def test_command_line_error_has_no_traceback(tmp_path):
 def test_a_crashed_trial_fails_is_reported_and_the_next_one_runs(capsys, store_uri, tiny_data, monkeypatch):
     from lottery.execution.trial import Trial
 
-    original = Trial.train_random_ticket
+    original = Trial.train_controls
 
     def crash_in_trial_1(self, theta0, final_mask):
         if self.index == 0:
             raise RuntimeError("boom")
         original(self, theta0, final_mask)
 
-    monkeypatch.setattr(Trial, "train_random_ticket", crash_in_trial_1)
+    monkeypatch.setattr(Trial, "train_controls", crash_in_trial_1)
     with pytest.raises(SystemExit) as exit_info:
         main(["--dataset", "digits", "--trials", "2", "--rounds", "0", "--epochs", "1"])
     captured = capsys.readouterr()

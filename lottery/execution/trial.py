@@ -1,7 +1,8 @@
-"""A trial: one IMP run of rounds 0..R with pruning and rewinding to θ0, then the random-ticket control.
+"""A trial: one IMP run of rounds 0..R with pruning and rewinding to θ0, then the controls
+(`lottery.pruning.controls`, the random ticket first), each trained one round's epochs from θ0.
 
 Trial k starts from θ0 drawn from (SEED, k) only. Resuming picks up at the first round whose metrics
-are missing, from the mask the store holds for it; a finished random-ticket control is not redone.
+are missing, from the mask the store holds for it; a control whose metrics are logged is not redone.
 
 A `TrialTask` binds trial k of a configuration to its MLflow run and the driver's lease on it — the unit
 every executor runs. The driver claims the run before any training, so an executor only ever resumes a
@@ -24,9 +25,11 @@ from lottery.data.dataset import Dataset
 from lottery.errors import UserError, first_line
 from lottery.hparams import ExperimentConfig
 from lottery.models import network
+from lottery.pruning import controls
 from lottery.pruning import mask as masks
+from lottery.pruning.controls import Control
 from lottery.tracking import store
-from lottery.tracking.contract import RANDOM_MASK_ARTIFACT, WINNING_MASK_ARTIFACT, round_mask_artifact
+from lottery.tracking.contract import WINNING_MASK_ARTIFACT, round_mask_artifact
 from lottery.tracking.lease import LeaseLost
 from lottery.tracking.trial_record import TrialRecord
 from lottery.training.classifier import Diverged, MaskedClassifier
@@ -69,18 +72,20 @@ class Trial:
         if first <= rounds:
             self.train_rounds(theta0, first)
         final_mask = self.record.load_mask(round_mask_artifact(rounds)) if rounds else masks.full(theta0)
-        if not self.record.metric_steps("random_test_acc"):
-            self.train_random_ticket(theta0, final_mask)
+        self.train_controls(theta0, final_mask)
         self.record.log_arrays(WINNING_MASK_ARTIFACT, masks.to_numpy(final_mask))
         accuracy = self.record.metric_steps("test_acc")
         verdict = judge(
             accuracy[0], accuracy[rounds], self.config.winning_tolerance, self.dataset.test.labels
         )
         self.record.finish(verdict)
-        random_acc = self.record.metric_steps("random_test_acc")[rounds]
+        compared = "".join(
+            f", {control.title} {self.record.metric_steps(control.acc_metric)[rounds]:.2%}"
+            for control in controls.registered()
+        )
         self.say(
-            f"{self.label}: final ticket {accuracy[rounds]:.2%}, dense {accuracy[0]:.2%}, "
-            f"random ticket {random_acc:.2%}: {verdict.reason}"
+            f"{self.label}: final ticket {accuracy[rounds]:.2%}, dense {accuracy[0]:.2%}"
+            f"{compared}: {verdict.reason}"
         )
         return verdict
 
@@ -123,23 +128,31 @@ class Trial:
             f"sparsity {masks.sparsity(result.mask):.1%} · test acc {result.test_acc:.2%}"
         )
 
-    def train_random_ticket(self, theta0: dict[str, torch.Tensor], final_mask: masks.Mask) -> None:
-        """The control: a random mask with the final ticket's per-layer counts, on the same θ0."""
-        rng = seeds.numpy_rng(self.config.seed, self.index, seeds.RANDOM_TICKET_STREAM)
-        random_mask = masks.random_like(final_mask, rng)
+    def train_controls(self, theta0: dict[str, torch.Tensor], final_mask: masks.Mask) -> None:
+        """Every control in registry order, but those whose metrics are logged at step R already."""
+        for control in controls.registered():
+            if not all(self.config.pruning.rounds in self.record.metric_steps(m) for m in control.metrics):
+                self.train_control(control, theta0, final_mask)
+
+    def train_control(
+        self, control: Control, theta0: dict[str, torch.Tensor], final_mask: masks.Mask
+    ) -> None:
+        """Train `control`'s mask for one round's epochs from θ0 on its own batch order; log its mask, then
+        its metrics at step R (metrics last: they mark the control done)."""
+        mask = control.mask(final_mask, theta0, self.config.seed, self.index)
         data = DeviceDataModule(
             self.dataset,
             self.config.training.batch_size,
-            (self.config.seed, self.index, seeds.RANDOM_BATCHES_STREAM),
+            control.batches_entropy(self.config.seed, self.index),
         )
-        module = MaskedClassifier(self.config.model, theta0, random_mask, self.config.training.lr)
-        with self.diverged_as(lambda: "the random ticket"):
+        module = MaskedClassifier(self.config.model, theta0, mask, self.config.training.lr)
+        with self.diverged_as(lambda: f"the {control.title}"):
             evaluation = fit(
                 module, data, self.config, self.config.training.epochs, show_progress=self.show_progress
             )
-        self.record.log_arrays(RANDOM_MASK_ARTIFACT, masks.to_numpy(random_mask))
+        self.record.log_arrays(control.artifact, masks.to_numpy(mask))
         self.record.log_metrics(
-            {"random_test_acc": evaluation.acc, "random_test_loss": evaluation.loss},
+            {control.acc_metric: evaluation.acc, control.loss_metric: evaluation.loss},
             step=self.config.pruning.rounds,
         )
 

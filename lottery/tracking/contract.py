@@ -1,5 +1,8 @@
 """The tracking contract (README, "Tracking contract"): the tag names, roles and artifact paths that trial
-runs and analysis runs carry, which scripts and the analysis rely on. Constants only."""
+runs and analysis runs carry, which scripts and the analysis rely on. Constants only (no torch: the CLI and
+the analysis read them without it)."""
+
+from lottery.pruning.controls import random_ticket
 
 # The tags of the tracking contract (README, "Tracking contract").
 TAG_ROLE = "lottery.role"
@@ -22,7 +25,7 @@ MODEL_TRAINING = "custom_model_development"
 # The artifacts of a trial run (README, "Tracking contract"): .npz files, one array per layer.
 INIT_ARTIFACT = "ticket/init.npz"
 WINNING_MASK_ARTIFACT = "ticket/winning_mask.npz"
-RANDOM_MASK_ARTIFACT = "ticket/random_mask.npz"
+RANDOM_MASK_ARTIFACT = random_ticket.CONTROL.artifact  # declared by the control; so are its metrics
 
 
 def round_mask_artifact(round_index: int) -> str:

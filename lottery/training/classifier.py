@@ -45,6 +45,7 @@ class MaskedClassifier(pl.LightningModule):
         self.model = network.build(model, theta0)
         self.layer_names = self.model.SPEC.layer_names
         self.lr = lr
+        self._sums: torch.Tensor | None = None  # of the current or last evaluation
         for name in self.layer_names:
             self.register_buffer(f"mask_{name}", mask[name].clone())
         self.reset_to(theta0)
@@ -90,9 +91,11 @@ class MaskedClassifier(pl.LightningModule):
         self._sums += torch.cat([batch_sums, batch_sums.new_tensor([size])])
         self.log("test_loss", loss, batch_size=size, prog_bar=True)
 
-    def evaluation(self) -> Evaluation:
+    def evaluation(self) -> Evaluation | None:
         """The last evaluation: accuracy as an exact fraction correct / total, and the mean loss (float64);
-        `Diverged` if the loss is not finite."""
+        None before the first; `Diverged` if the loss is not finite."""
+        if self._sums is None:
+            return None
         correct, loss_sum, total = self._sums.tolist()
         if not math.isfinite(loss_sum):
             raise Diverged(f"the test loss is {loss_sum / total}")

@@ -25,9 +25,9 @@ def fit(
     epochs: int,
     callbacks: list[pl.Callback] = (),
     show_progress: bool = True,
-) -> Evaluation:
+) -> Evaluation | None:
     """Train `module` for `epochs` epochs, evaluating on the test split every `config.training.epochs` (the
-    end of a round); return the last evaluation."""
+    end of a round); return the last evaluation (None if no round ended)."""
     handler = signal.getsignal(signal.SIGINT)
     lightning_log = logging.getLogger("pytorch_lightning")
     level = lightning_log.level

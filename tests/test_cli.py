@@ -1,0 +1,194 @@
+"""`python -m experiments.train`'s options come from the hyperparameter dataclasses, where each default, help
+text and bound is held once; `make train` passes only the variables the user set."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+from entry_points import REPO
+from legacy_store import config_digest
+from test_store_compatibility import ANALYSED, ANALYSED_DIGEST, RESUMED, RESUMED_DIGEST
+
+from experiments import train
+from experiments.options import add_options, build, default_of, leaf_fields, option_name
+from lottery.execution.ray_settings import RaySettings
+from lottery.hparams import (
+    MAX_EPOCHS,
+    MAX_ROUNDS,
+    MAX_TRIALS,
+    ExperimentConfig,
+    PruningHparams,
+    TrainingHparams,
+    hparam,
+)
+
+FIELDS = {f.name: (f, kind) for f, kind in leaf_fields(ExperimentConfig)}
+
+
+@pytest.fixture(autouse=True)
+def no_environment_defaults(monkeypatch):
+    for variable in ("DATA_DIR", "RAY_ADDRESS", "MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(variable, raising=False)
+
+
+def test_the_defaults_are_the_dataclasses():
+    invocation = train.parse([])
+    assert invocation.config == ExperimentConfig()
+    assert invocation.ray is None and invocation.data_dir == "data" and invocation.progress
+    assert train.parse(["--executor", "ray"]).ray == RaySettings()
+
+
+def test_no_option_holds_a_default_of_its_own():
+    actions = {action.dest: action for action in train.parser()._actions}
+    for name, (f, _) in FIELDS.items():
+        assert actions[name].default == default_of(f), name
+        assert type(actions[name].default) is type(default_of(f)), name
+    for f in dataclasses.fields(RaySettings):
+        dest = "ray_address" if f.name == "address" else f.name
+        assert actions[dest].default == f.default, f.name
+
+
+def changed(name: str, kind: type, default):
+    """A valid value of a field other than its default, as typed on a command line."""
+    if name == "dataset":
+        return "cinic", "cinic10"
+    if name == "model":
+        return "toy", "toy"
+    if name == "train_splits":
+        return "train+valid", "train+valid"
+    value = {int: default + 1, float: default / 2}[kind]
+    return str(value), value
+
+
+def test_every_field_has_an_option_that_reaches_the_config():
+    argv, expected = ["--bf16"], {"bf16": True}
+    for name, (f, kind) in FIELDS.items():
+        if kind is not bool:
+            typed, expected[name] = changed(name, kind, default_of(f))
+            argv += [option_name(name), typed]
+    assert set(expected) == set(FIELDS)
+    config = train.parse(argv).config
+    training = {f.name: expected[f.name] for f in dataclasses.fields(TrainingHparams)}
+    pruning = {f.name: expected[f.name] for f in dataclasses.fields(PruningHparams)}
+    top = {k: v for k, v in expected.items() if k not in training and k not in pruning}
+    assert config == ExperimentConfig(
+        **top, training=TrainingHparams(**training), pruning=PruningHparams(**pruning)
+    )
+
+
+def test_help_lists_every_option_with_its_default_and_help(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    with pytest.raises(SystemExit) as exit_info:
+        train.parse(["--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    options = [a for a in train.parser()._actions if a.option_strings and a.dest != "help"]
+    assert {option_name(name) for name in FIELDS} <= {a.option_strings[0] for a in options}
+    for action in options:
+        described = " ".join(action.help.replace("%%", "%").split())
+        pattern = rf"{re.escape(action.option_strings[0])}(?: \S+)? {re.escape(described)} \(default: "
+        assert described, f"{action.option_strings[0]} has no help"
+        assert re.search(pattern + re.escape(f"{action.default})"), text), action.option_strings[0]
+    for option, bound in (("--trials", MAX_TRIALS), ("--rounds", MAX_ROUNDS), ("--epochs", MAX_EPOCHS)):
+        assert re.search(rf"{option} \S+ [^-]*at most {bound}\b", text), option
+
+
+def test_a_bool_field_is_a_flag():
+    assert train.parse(["--bf16"]).config.training.bf16 is True
+    assert train.parse([]).config.training.bf16 is False
+
+    @dataclasses.dataclass(frozen=True)
+    class Toy:
+        """A toy."""
+
+        off: bool = hparam(False, "off unless given")
+        on: bool = hparam(True, "on unless --no-on")
+        address: str | None = hparam(None, "somewhere")
+        count: int = hparam(3, "how many", maximum=9)
+
+    parser = argparse.ArgumentParser()
+    add_options(parser, Toy, "toy")
+    assert build(Toy, parser.parse_args([])) == Toy()
+    assert build(Toy, parser.parse_args(["--off", "--no-on", "--address", "x", "--count", "4"])) == Toy(
+        True, False, "x", 4
+    )
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--off", "yes"])
+    assert "how many, at most 9" in parser.format_help()
+
+
+def test_the_params_and_the_digest_stay_those_of_existing_stores():
+    for argv, legacy, digest in (
+        (["--trials", "3", "--rounds", "1", "--epochs", "1"], ANALYSED, ANALYSED_DIGEST),
+        (["--trials", "1", "--rounds", "2", "--epochs", "1"], RESUMED, RESUMED_DIGEST),
+    ):
+        config = train.parse(["--dataset", "digits", *argv]).config
+        assert list(config.params().items()) == list(legacy.items())  # names, order and string forms
+        assert config.config_id() == config_digest(legacy) == digest
+    assert ExperimentConfig(dataset="svhn").params()["dataset"] == "svhn"
+
+
+# `make train`'s variables and the options they become.
+MAKE_OPTIONS = {
+    "DATASET": "--dataset",
+    "TRIALS": "--trials",
+    "ROUNDS": "--rounds",
+    "EPOCHS": "--epochs",
+    "BATCH_SIZE": "--batch-size",
+    "LR": "--lr",
+    "SEED": "--seed",
+    "DATA_DIR": "--data-dir",
+    "EXECUTOR": "--executor",
+    "CPUS_PER_TRIAL": "--cpus-per-trial",
+    "GPUS_PER_TRIAL": "--gpus-per-trial",
+    "RAY_ADDRESS": "--ray-address",
+}
+
+
+def make_train(*args: str, python: str | None = None, **environment: str) -> str:
+    """What `make train ARGS` runs (`-n`: prints it), with only `environment` set of its variables; the
+    venv is taken as installed, whatever its age."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    skipped = {*MAKE_OPTIONS, "TRAIN_ARGS", "MAKEFLAGS", "MFLAGS", "MAKELEVEL"}
+    env = {k: v for k, v in os.environ.items() if k not in skipped}
+    env.update(environment, PYTHONDONTWRITEBYTECODE="1")
+    command = ["make", "--no-print-directory", "--old-file=.venv/.installed", "train", *args]
+    if python is None:
+        command.insert(1, "-n")
+    else:
+        command.append(f"PYTHON={python}")
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_make_passes_no_option_when_no_variable_is_set():
+    (line,) = make_train().splitlines()
+    assert line.split()[-1] == "experiments.train" and "--" not in line
+
+
+def test_make_passes_only_the_variables_set():
+    line = make_train("TRIALS=3")
+    assert '--trials "$TRIALS"' in line
+    assert all(option not in line for option in set(MAKE_OPTIONS.values()) - {"--trials"})
+    line = make_train("DATASET=cifar10", EPOCHS="2")  # the environment counts too
+    assert '--dataset "$DATASET"' in line and '--epochs "$EPOCHS"' in line and "--trials" not in line
+
+
+def test_make_passes_every_variable_set():
+    line = make_train(**{variable: "1" for variable in MAKE_OPTIONS})
+    for variable, option in MAKE_OPTIONS.items():
+        assert f'{option} "${variable}"' in line
+
+
+def test_make_passes_values_as_typed():
+    value = '3\'; echo "x" `x` && ls'
+    out = make_train(f"TRIALS={value}", python="/bin/echo", SEED="0")
+    assert out.splitlines()[-1].endswith(f"experiments.train --trials {value} --seed 0")
