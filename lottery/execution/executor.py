@@ -14,7 +14,8 @@ class Executor(Protocol):
     """Runs trial tasks and returns their outcomes.
 
     `run` takes each task from `tasks` only when it is about to start it (claiming a task is what taking it
-    from the iterable does), and calls `done(run_id)` once a task's run no longer needs the driver's lease.
+    from the iterable does), and calls `done(run_id)` once a task has an outcome; a task interrupted by
+    what `run` raises keeps its lease, so that the driver marks its run KILLED or FAILED.
     A task that fails is an outcome with its error; Ctrl-C, a lost tracking store or a failure of the
     executor itself raise.
     """

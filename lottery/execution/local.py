@@ -39,8 +39,7 @@ class LocalExecutor:
                     self.say(traceback.format_exc().rstrip())  # a bug or a crash: keep its traceback
                 outcomes.append(failure(task, error))
                 self.say(f"{task.label} failed: {outcomes[-1].error}")
-            finally:
-                done(task.run_id)
+            done(task.run_id)  # not on Ctrl-C or a lost store: the driver abandons the runs it still holds
         return outcomes
 
     def _dataset(self) -> Dataset:

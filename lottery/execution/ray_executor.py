@@ -65,11 +65,10 @@ class RayExecutor:
         batch = list(tasks)
         if not batch:
             return []
-        try:
-            return self._run(batch)
-        finally:
-            for task in batch:
-                done(task.run_id)
+        outcomes = self._run(batch)  # on Ctrl-C or a failure the leases stay held: the driver abandons them
+        for task in batch:
+            done(task.run_id)
+        return outcomes
 
     def _run(self, tasks: list[TrialTask]) -> list[TrialOutcome]:
         settings, client = self.settings, self.client
