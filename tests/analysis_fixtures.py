@@ -1,17 +1,17 @@
 """Synthetic tickets for the analysis tests and `bench.analysis_speed`: arrays in the tracking contract's
-layout, trial runs logged into a store, a fresh store in seconds (fixtures), and a naive per-unit-pair NNSTD:
-the oracle the fast one must match.
+layout, trial runs logged into a store and read back, the analysis CLI's one-line errors, and a naive
+per-unit-pair NNSTD: the oracle the fast one must match.
 """
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
+from mlflow import MlflowClient
 from scipy.optimize import linear_sum_assignment
 
 from lottery.models.conv2 import Network as Conv2
@@ -107,22 +107,21 @@ def naive_nnstd(a: Sequence[np.ndarray], b: Sequence[np.ndarray], *, signed: boo
     return distances
 
 
-@pytest.fixture(scope="session", name="migrated_store")
-def migrated_store_fixture(tmp_path_factory) -> Path:
-    """An empty SQLite store with MLflow's tables created once (creating them takes seconds)."""
-    db = tmp_path_factory.mktemp("template") / "mlflow.db"
-    store.connect(f"sqlite:///{db}")
-    return db
+def artifact_file(uri: str, run_id: str, path: str) -> Path:
+    """Where a local store keeps a run's artifact."""
+    return Path(MlflowClient(uri).get_run(run_id).info.artifact_uri.removeprefix("file://")) / path
 
 
-@pytest.fixture(name="uri")
-def uri_fixture(migrated_store, tmp_path, monkeypatch) -> str:
-    """A fresh, empty store (a copy of the template), exported as MLFLOW_TRACKING_URI."""
-    db = tmp_path / "store" / "mlflow.db"
-    db.parent.mkdir()
-    shutil.copy(migrated_store, db)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
-    return f"sqlite:///{db}"
+def error_line(capsys, argv: list[str]) -> str:
+    """The one line `python -m analysis argv` ends in, checked to be a user error: exit 2, `error: …`."""
+    from analysis.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    return lines[0]
 
 
 def log_trials(

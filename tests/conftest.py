@@ -1,26 +1,52 @@
-"""Shared fixtures: a temporary MLflow store and a tiny dataset that trains in a second."""
+"""Shared fixtures: an empty MLflow store in milliseconds, a tiny dataset that trains in a second, no network
+for the data tests, and one local Ray cluster for the tests that train on Ray.
+
+Helpers that are not fixtures live in modules of their own (`trial_store`, `entry_points`, …), imported by
+their bare names: pytest puts this folder on `sys.path`.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import replace
 
 import pytest
+from data_fixtures import block_network
+from ray_cluster import RayCluster
+from trial_store import empty_store
 
 from lottery.data.dataset import Split
 from lottery.data.digits import load as load_digits
+from lottery.tracking import store
+
+# Nothing the tests run writes bytecode into the tree: neither this process nor the entry points it starts
+# (their environments derive from this one).
+sys.dont_write_bytecode = True
+os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+
+
+@pytest.fixture(scope="session")
+def template_store(tmp_path_factory):
+    """An empty SQLite store whose tables MLflow created once (that takes seconds): copied, never written."""
+    db = tmp_path_factory.mktemp("template") / "mlflow.db"
+    store.connect(f"sqlite:///{db}")
+    return db
 
 
 @pytest.fixture
-def store_uri(tmp_path, monkeypatch) -> str:
-    """A fresh SQLite tracking store, also exported as MLFLOW_TRACKING_URI."""
-    uri = f"sqlite:///{tmp_path}/store/mlflow.db"
+def store_uri(template_store, tmp_path, monkeypatch) -> str:
+    """A fresh, empty SQLite store at `tmp_path/store/mlflow.db` (a copy of the template), also exported as
+    MLFLOW_TRACKING_URI. Tests of creating a store use a path of their own instead."""
+    uri = empty_store(template_store, tmp_path / "store")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     return uri
 
 
 @pytest.fixture(scope="session")
 def tiny_digits():
-    """120 train / 60 test images of `digits`: enough to train Conv-2 for a round in about a second."""
+    """120 train / 60 test images of `digits`: enough to train a round of the toy model in a fraction of a
+    second, and of Conv-2 in about a second."""
     full = load_digits()
     return replace(
         full,
@@ -35,3 +61,19 @@ def tiny_data(monkeypatch, tiny_digits):
     """Make every experiment train on `tiny_digits`, whatever dataset it names."""
     monkeypatch.setattr("lottery.execution.experiment.load_dataset", lambda *args, **kwargs: tiny_digits)
     return tiny_digits
+
+
+@pytest.fixture
+def no_network(monkeypatch) -> list[str]:
+    """Downloads fail as offline (a test may serve bytes instead); the URLs tried. A data test module
+    applies it to all its tests: `pytestmark = pytest.mark.usefixtures("no_network")`."""
+    return block_network(monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray cluster (`ray start --head`, 2 CPUs) for every test that trains on Ray and does not test
+    starting one: drivers reach it with the variables of `ray_cluster.env()` (RAY_ADDRESS, its token).
+    Started by the first test that asks for it, stopped at the end of the session."""
+    with RayCluster.started() as cluster:
+        yield cluster

@@ -1,8 +1,8 @@
 """Miniature but well-formed copies of the official dataset files, written into a temporary DATA_DIR.
 
 Each writer returns what the loader must produce, split → (images uint8 N×3×32×32, labels int64 N),
-computed from the pixels written rather than by the loaders' own reshaping. Also: network stubs and
-the autouse `no_network` fixture (import it into a test module), so no test reaches the internet, and
+computed from the pixels written rather than by the loaders' own reshaping. Also: network stubs (the
+`no_network` fixture of conftest blocks it for a whole module), so no test reaches the internet, and
 `read_only`, a folder that refuses writes even to root.
 """
 
@@ -19,7 +19,6 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
-import pytest
 import scipy.io
 import torch
 from PIL import Image
@@ -156,12 +155,6 @@ def assert_loaded(dataset: Dataset, name: str, expected: Expected) -> None:
         assert got.images.dtype == torch.uint8 and got.labels.dtype == torch.int64
         np.testing.assert_array_equal(got.images.numpy(), expected[split][0])
         np.testing.assert_array_equal(got.labels.numpy(), expected[split][1])
-
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch) -> list[str]:
-    """Active in every module that imports it: downloads fail as offline (a test may serve bytes instead)."""
-    return block_network(monkeypatch)
 
 
 def block_network(monkeypatch) -> list[str]:

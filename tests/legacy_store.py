@@ -104,6 +104,14 @@ def config_digest(params: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:12]
 
 
+# Two configurations and their `lottery.config`, as today's `ExperimentConfig.config_id()` gives it (obtained
+# once from that code): a change of the params or of the digest must keep reading stores tagged so.
+ANALYSED = hyperparameters(trials=3, rounds=1, epochs=1)  # --dataset digits --trials 3 --rounds 1 --epochs 1
+ANALYSED_DIGEST = "62128a828e8b"
+RESUMED = hyperparameters(trials=1, rounds=2, epochs=1)  # --dataset digits --trials 1 --rounds 2 --epochs 1
+RESUMED_DIGEST = "f6b95e71a93e"
+
+
 def init_digest(theta0: dict[str, np.ndarray]) -> str:
     """The `lottery.init` tag: θ0's bytes in layer order, hashed."""
     sha = hashlib.sha256()

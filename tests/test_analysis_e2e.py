@@ -6,26 +6,39 @@ from mlflow import MlflowClient
 
 from analysis.__main__ import main as analyze
 from experiments import train
-from lottery.models.conv2 import Network as Conv2
+from lottery.models.toy import Network as Toy
 from lottery.tracking import contract
-from tests.analysis_fixtures import migrated_store_fixture, uri_fixture  # noqa: F401
 
-LAYER_NAMES = Conv2.SPEC.layer_names
+# The analysis reads the layers from the tickets: the toy model goes through the same path as Conv-2.
+LAYER_NAMES = Toy.SPEC.layer_names
+FILTERS, IN_CHANNELS = Toy().conv1.weight.shape[:2]  # of the first conv layer, whose kernels are counted
 
 
-def test_train_then_analyze(uri, tiny_data, capsys, monkeypatch):
+def test_train_then_analyze(store_uri, tiny_data, capsys, monkeypatch):
     # One round pruning at the paper's rates gives tickets at its sparsity; a tolerance of 100 points, with
     # the chance rule lifted (one epoch on 120 images learns little), makes every ticket winning, so every
     # condition of one dataset has pairs.
     monkeypatch.setattr("lottery.training.verdict.chance_threshold", lambda labels: (0.0, 0.0))
     rates = ["--conv-rate", "0.686", "--dense-rate", "0.914", "--output-rate", "0.686"]
-    args = ["--dataset", "digits", "--trials", "3", "--rounds", "1", "--epochs", "1", *rates]
+    args = [
+        "--dataset",
+        "digits",
+        "--model",
+        "toy",
+        "--trials",
+        "3",
+        "--rounds",
+        "1",
+        "--epochs",
+        "1",
+        *rates,
+    ]
     train.main([*args, "--winning-tolerance", "100", "--no-progress-bar"])
     analyze([])
     out = capsys.readouterr().out
     assert "Table 1 — NNSTD against random" in out and "Table 1 — NNSTD± against random" in out
 
-    client = MlflowClient(uri)
+    client = MlflowClient(store_uri)
     runs = client.search_runs([client.get_experiment_by_name("analysis").experiment_id])
     (parent,) = [r for r in runs if r.data.tags[contract.TAG_ROLE] == contract.ROLE_ANALYSIS]
     assert (
@@ -54,5 +67,5 @@ def test_train_then_analyze(uri, tiny_data, capsys, monkeypatch):
     assert (
         patterns["WTs_digits"].metrics["kernels_with_0"]
         + sum(patterns["WTs_digits"].metrics[f"kernels_with_{n}"] for n in range(1, 10))
-        == 3 * 64 * 3
+        == 3 * FILTERS * IN_CHANNELS
     )

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from analysis_fixtures import SMALL_SHAPES, artifact_file, error_line, log_trials
+from matplotlib.figure import Figure
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
@@ -20,33 +22,23 @@ from lottery.errors import UserError, first_line
 from lottery.models.conv2 import Network as Conv2
 from lottery.tracking import contract, store
 from lottery.tracking.arrays import load_arrays, save_arrays
-from tests.analysis_fixtures import SMALL_SHAPES, log_trials, migrated_store_fixture, uri_fixture  # noqa: F401
 
 LAYER_NAMES = Conv2.SPEC.layer_names
 
+# The smallest PNG: one transparent pixel.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000000000500010d0a2db40000000049454e44ae426082"
+)
 METRICS = ("nnstd", "nnstd_pm")
 STATS = ("mean", "std", "diff_mean", "p_value", "cohen_d")
 
 
-def artifact_file(uri: str, run_id: str, path: str) -> Path:
-    """Where a local store keeps a run's artifact."""
-    return Path(MlflowClient(uri).get_run(run_id).info.artifact_uri.removeprefix("file://")) / path
-
-
-def error_line(capsys, argv: list[str]) -> str:
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    assert exit_info.value.code == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ")
-    return lines[0]
-
-
-def test_finds_finished_trial_runs_across_experiments(uri):
-    log_trials(uri, "cifar10", 2)
-    log_trials(uri, "digits", 3)
-    log_trials(uri, "digits", 1, first_trial=3, status="RUNNING")
-    client = store.connect(uri)
+def test_finds_finished_trial_runs_across_experiments(store_uri):
+    log_trials(store_uri, "cifar10", 2)
+    log_trials(store_uri, "digits", 3)
+    log_trials(store_uri, "digits", 1, first_trial=3, status="RUNNING")
+    client = store.connect(store_uri)
     other = client.create_run(store.experiment_id(client, "elsewhere"), tags={contract.TAG_ROLE: "analysis"})
     client.set_terminated(other.info.run_id)
     runs = finished_trial_runs(client)
@@ -62,10 +54,10 @@ def test_finds_finished_trial_runs_across_experiments(uri):
     assert select_runs(runs, ["cifar10"])[0] == ["cifar10"]
 
 
-def test_tickets_are_the_signs_of_theta0_on_each_mask(uri, tmp_path):
-    (winning_id,) = log_trials(uri, "digits", 1)
-    (losing_id,) = log_trials(uri, "digits", 1, first_trial=1, winning=False)
-    client = store.connect(uri)
+def test_tickets_are_the_signs_of_theta0_on_each_mask(store_uri, tmp_path):
+    (winning_id,) = log_trials(store_uri, "digits", 1)
+    (losing_id,) = log_trials(store_uri, "digits", 1, first_trial=1, winning=False)
+    client = store.connect(store_uri)
     _, runs, _ = select_runs(finished_trial_runs(client), None)
     tickets = load_tickets(client, runs)[0]
     assert [(t.run_id, t.kind) for t in tickets] == [
@@ -73,31 +65,33 @@ def test_tickets_are_the_signs_of_theta0_on_each_mask(uri, tmp_path):
         (winning_id, "random"),
         (losing_id, "random"),
     ]
-    theta0 = load_arrays(artifact_file(uri, winning_id, "ticket/init.npz"), LAYER_NAMES)
+    theta0 = load_arrays(artifact_file(store_uri, winning_id, "ticket/init.npz"), LAYER_NAMES)
     for ticket in tickets[:2]:
-        mask = load_arrays(artifact_file(uri, winning_id, f"ticket/{ticket.kind}_mask.npz"), LAYER_NAMES)
+        mask = load_arrays(
+            artifact_file(store_uri, winning_id, f"ticket/{ticket.kind}_mask.npz"), LAYER_NAMES
+        )
         for name, layer in zip(LAYER_NAMES, ticket.layers, strict=True):
             assert layer.dtype == np.int8 and layer.shape == SMALL_SHAPES[name]
             np.testing.assert_array_equal(layer, np.sign(theta0[name]) * mask[name])
     assert tickets[0].init == tickets[1].init != tickets[2].init
 
 
-def test_the_most_common_configuration_and_the_newest_run_per_trial(uri):
-    log_trials(uri, "digits", 3, config="A")
-    log_trials(uri, "digits", 1, config="B")
-    newest = log_trials(uri, "digits", 1, config="A")
-    _, runs, notes = select_runs(finished_trial_runs(store.connect(uri)), None)
+def test_the_most_common_configuration_and_the_newest_run_per_trial(store_uri):
+    log_trials(store_uri, "digits", 3, config="A")
+    log_trials(store_uri, "digits", 1, config="B")
+    newest = log_trials(store_uri, "digits", 1, config="A")
+    _, runs, notes = select_runs(finished_trial_runs(store.connect(store_uri)), None)
     assert [r.config for r in runs] == ["A"] * 3 and runs[0].run_id == newest[0]
     assert "using A (4 runs, the most), ignoring B (1 runs)" in notes[0]
     assert "1 older duplicate run" in notes[1]
 
 
-def test_empty_store(uri, capsys):
+def test_empty_store(store_uri, capsys):
     assert "holds no finished trial runs" in error_line(capsys, [])
 
 
-def test_dataset_without_runs(uri, capsys):
-    log_trials(uri, "digits", 2)
+def test_dataset_without_runs(store_uri, capsys):
+    log_trials(store_uri, "digits", 2)
     line = error_line(capsys, ["--datasets", "svhn"])
     assert "svhn" in line and "the store has digits" in line
 
@@ -117,7 +111,7 @@ def test_dataset_without_runs(uri, capsys):
         (["--bogus"], "unrecognized arguments"),
     ],
 )
-def test_bad_options(uri, capsys, argv, message):
+def test_bad_options(store_uri, capsys, argv, message):
     assert message in error_line(capsys, argv)
 
 
@@ -136,62 +130,72 @@ def test_unreachable_server(monkeypatch, capsys):
     assert "cannot reach the MLflow tracking store http://127.0.0.1:9" in error_line(capsys, [])
 
 
-def test_corrupt_artifact_names_the_run(uri, capsys):
-    run_id = log_trials(uri, "digits", 3)[1]
-    artifact_file(uri, run_id, "ticket/init.npz").write_bytes(b"not an npz file")
+def test_corrupt_artifact_names_the_run(store_uri, capsys):
+    run_id = log_trials(store_uri, "digits", 3)[1]
+    artifact_file(store_uri, run_id, "ticket/init.npz").write_bytes(b"not an npz file")
     line = error_line(capsys, [])
     assert f"run digits/trial-01 ({run_id})" in line and "corrupt" in line
 
 
-def test_mismatched_mask_names_the_run(uri, capsys):
-    run_id = log_trials(uri, "digits", 3)[2]
+def test_mismatched_mask_names_the_run(store_uri, capsys):
+    run_id = log_trials(store_uri, "digits", 3)[2]
     save_arrays(
-        artifact_file(uri, run_id, "ticket/random_mask.npz"),
+        artifact_file(store_uri, run_id, "ticket/random_mask.npz"),
         {name: np.ones((2, 2), dtype=bool) for name in LAYER_NAMES},
     )
     line = error_line(capsys, [])
     assert f"run digits/trial-02 ({run_id})" in line and "does not match" in line
 
 
-def test_missing_artifact_names_the_run(uri, capsys):
-    run_id = log_trials(uri, "digits", 3)[0]
-    artifact_file(uri, run_id, "ticket/winning_mask.npz").unlink()
+def test_missing_artifact_names_the_run(store_uri, capsys):
+    run_id = log_trials(store_uri, "digits", 3)[0]
+    artifact_file(store_uri, run_id, "ticket/winning_mask.npz").unlink()
     line = error_line(capsys, [])
     assert f"run digits/trial-00 ({run_id})" in line and "cannot download ticket/winning_mask.npz" in line
 
 
-def test_load_tickets_refuses_networks_of_other_shapes(uri):
-    log_trials(uri, "digits", 1)
+def test_load_tickets_refuses_networks_of_other_shapes(store_uri):
+    log_trials(store_uri, "digits", 1)
     log_trials(
-        uri, "cifar10", 1, shapes={**SMALL_SHAPES, "dense2": (12, 12), "output": (10, 12), "dense1": (12, 64)}
+        store_uri,
+        "cifar10",
+        1,
+        shapes={**SMALL_SHAPES, "dense2": (12, 12), "output": (10, 12), "dense1": (12, 64)},
     )
-    client = store.connect(uri)
+    client = store.connect(store_uri)
     _, runs, _ = select_runs(finished_trial_runs(client), None)
     with pytest.raises(UserError, match="cifar10/trial-00 .* differ from the other runs"):
         load_tickets(client, runs)[0]
 
 
-def test_too_few_tickets_for_any_condition(uri, capsys):
-    log_trials(uri, "digits", 1)
+@pytest.fixture
+def undrawn(monkeypatch) -> None:
+    """Figures are made and logged, not drawn: drawing is most of an analysis's time, and the tests using this
+    are about runs and errors (test_cli_logs_the_analysis_back and test_analysis_e2e draw them)."""
+    monkeypatch.setattr(Figure, "savefig", lambda self, fname, *args, **kwargs: Path(fname).write_bytes(PNG))
+
+
+def test_too_few_tickets_for_any_condition(store_uri, capsys, undrawn):
+    log_trials(store_uri, "digits", 1)
     main([])
     out = capsys.readouterr().out
     assert all(f"condition {name} skipped" in out for name in ("random", "WTs_digits", "mixed_digits"))
     assert "no condition had enough tickets for Table 1" in out
-    client = MlflowClient(uri)
+    client = MlflowClient(store_uri)
     runs = client.search_runs([client.get_experiment_by_name("analysis").experiment_id])
     roles = sorted(r.data.tags[contract.TAG_ROLE] for r in runs)
     assert roles == [contract.ROLE_ANALYSIS, contract.ROLE_PATTERNS, contract.ROLE_PATTERNS]
     assert all(r.info.status == "FINISHED" for r in runs)
 
 
-def test_cli_logs_the_analysis_back(uri, capsys, tmp_path):
-    sources = log_trials(uri, "digits", 4) + log_trials(uri, "svhn", 1)
+def test_cli_logs_the_analysis_back(store_uri, capsys, tmp_path):
+    sources = log_trials(store_uri, "digits", 4) + log_trials(store_uri, "svhn", 1)
     main(["--pairs", "4", "--seed", "7", "-K", "3"])
     out = capsys.readouterr().out
     assert "condition WTs_svhn skipped" in out
     assert "Table 1 — NNSTD against random" in out and "Table 1 — NNSTD± against random" in out
 
-    client = MlflowClient(uri)
+    client = MlflowClient(store_uri)
     experiment = client.get_experiment_by_name("analysis")
     runs = client.search_runs([experiment.experiment_id])
     (parent,) = [r for r in runs if r.data.tags[contract.TAG_ROLE] == contract.ROLE_ANALYSIS]
@@ -279,9 +283,9 @@ def analysed(monkeypatch, capsys, argv: list[str]) -> tuple[object, str]:
         ),
     ],
 )
-def test_repeated_datasets_are_analysed_once(uri, monkeypatch, capsys, names, datasets, notes):
-    log_trials(uri, "digits", 3)
-    log_trials(uri, "cinic10", 3)
+def test_repeated_datasets_are_analysed_once(store_uri, monkeypatch, capsys, names, datasets, notes):
+    log_trials(store_uri, "digits", 3)
+    log_trials(store_uri, "cinic10", 3)
     once, _ = analysed(monkeypatch, capsys, ["--datasets", *datasets])
     repeated, out = analysed(monkeypatch, capsys, ["--datasets", *names])
     assert [line for line in out.splitlines() if line.startswith("note:")] == [
@@ -296,10 +300,10 @@ def test_repeated_datasets_are_analysed_once(uri, monkeypatch, capsys, names, da
     assert repeated.patterns.keys() == once.patterns.keys()
 
 
-def test_selecting_a_dataset_twice_is_a_programming_error(uri):
-    log_trials(uri, "digits", 2)
+def test_selecting_a_dataset_twice_is_a_programming_error(store_uri):
+    log_trials(store_uri, "digits", 2)
     with pytest.raises(ValueError, match="repeat digits"):
-        select_runs(finished_trial_runs(store.connect(uri)), ["digits", "svhn", "digits"])
+        select_runs(finished_trial_runs(store.connect(store_uri)), ["digits", "svhn", "digits"])
 
 
 def always(*args) -> bool:
@@ -333,12 +337,12 @@ def fail_on_call(monkeypatch, method: str, call: int, error: Exception, when=alw
     ],
 )
 def test_logging_fails_in_one_line_and_every_run_ends_failed(
-    uri, monkeypatch, capsys, method, call, when, error, fix
+    store_uri, monkeypatch, capsys, undrawn, method, call, when, error, fix
 ):
-    log_trials(uri, "digits", 3)
+    log_trials(store_uri, "digits", 3)
     fail_on_call(monkeypatch, method, call, error, when)
     line = error_line(capsys, [])
-    client = MlflowClient(uri)
+    client = MlflowClient(store_uri)
     runs = client.search_runs([client.get_experiment_by_name("analysis").experiment_id])
     (parent,) = [r for r in runs if r.data.tags[contract.TAG_ROLE] == contract.ROLE_ANALYSIS]
     assert line.startswith(f"error: logging the analysis failed ({first_line(error)}); ")
@@ -347,11 +351,11 @@ def test_logging_fails_in_one_line_and_every_run_ends_failed(
     assert len(runs) >= 5 and {r.info.status for r in runs} == {"FAILED"}
 
 
-def test_a_bug_while_logging_stays_visible_and_every_run_ends_failed(uri, monkeypatch):
-    log_trials(uri, "digits", 3)
+def test_a_bug_while_logging_stays_visible_and_every_run_ends_failed(store_uri, monkeypatch, undrawn):
+    log_trials(store_uri, "digits", 3)
     fail_on_call(monkeypatch, "log_figure", 0, RuntimeError("a bug"))
     with pytest.raises(RuntimeError, match="a bug"):
         main([])
-    client = MlflowClient(uri)
+    client = MlflowClient(store_uri)
     runs = client.search_runs([client.get_experiment_by_name("analysis").experiment_id])
     assert len(runs) == 5 and {r.info.status for r in runs} == {"FAILED"}

@@ -12,8 +12,7 @@ import subprocess
 
 import pytest
 from entry_points import REPO
-from legacy_store import config_digest
-from test_store_compatibility import ANALYSED, ANALYSED_DIGEST, RESUMED, RESUMED_DIGEST
+from legacy_store import ANALYSED, ANALYSED_DIGEST, RESUMED, RESUMED_DIGEST, config_digest
 
 from experiments import train
 from experiments.options import add_options, build, default_of, leaf_fields, option_name

@@ -6,14 +6,15 @@ import json
 import logging
 import os
 
+import data_fixtures as fx
 import numpy as np
 import pytest
 import torch
 
 from lottery.data import svhn
 from lottery.data.cache import SplitCache, source_fingerprint
-from tests import data_fixtures as fx
-from tests.data_fixtures import no_network  # noqa: F401 (autouse: no test reaches the network)
+
+pytestmark = pytest.mark.usefixtures("no_network")  # no test reaches the internet
 
 
 @pytest.fixture

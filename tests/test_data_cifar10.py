@@ -6,14 +6,15 @@ import logging
 import os
 import pickle
 
+import data_fixtures as fx
 import numpy as np
 import pytest
 
 from lottery.data import cifar10
 from lottery.data.registry import load_dataset
 from lottery.errors import UserError
-from tests import data_fixtures as fx
-from tests.data_fixtures import no_network  # noqa: F401 (autouse: no test reaches the network)
+
+pytestmark = pytest.mark.usefixtures("no_network")  # no test reaches the internet
 
 
 def _batches(data_dir):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import data_fixtures as fx
 import numpy as np
 import pytest
 from PIL import Image
@@ -11,8 +12,8 @@ from PIL import Image
 from lottery.data import cinic10
 from lottery.data.registry import load_dataset
 from lottery.errors import UserError
-from tests import data_fixtures as fx
-from tests.data_fixtures import no_network  # noqa: F401 (autouse: no test reaches the network)
+
+pytestmark = pytest.mark.usefixtures("no_network")  # no test reaches the internet
 
 
 def test_png_tree_decodes_to_rgb_images_with_alphabetical_labels(tmp_path):

@@ -6,14 +6,15 @@ import hashlib
 import io
 import tarfile
 
+import data_fixtures as fx
 import pytest
 
 from lottery.data import cifar10, cinic10, svhn
 from lottery.data.archive import extract
 from lottery.data.download import Remote, download
 from lottery.errors import UserError
-from tests import data_fixtures as fx
-from tests.data_fixtures import no_network  # noqa: F401 (autouse: no test reaches the network)
+
+pytestmark = pytest.mark.usefixtures("no_network")  # no test reaches the internet
 
 PAYLOAD = bytes(range(256)) * 40
 

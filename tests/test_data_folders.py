@@ -11,24 +11,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import data_fixtures as fx
 import pytest
+from entry_points import REPO, refused
 
 from lottery.data import cifar10, cinic10, svhn
 from lottery.errors import UserError
-from tests import data_fixtures as fx
-from tests.data_fixtures import no_network  # noqa: F401 (autouse: no test reaches the network)
-from tests.entry_points import REPO, refused
+
+pytestmark = pytest.mark.usefixtures("no_network")  # no test reaches the internet
 
 LOADERS = {"cifar10": cifar10.load, "cinic10": cinic10.load, "svhn": svhn.load}
 WRITERS = {"cifar10": fx.write_cifar10, "cinic10": fx.write_cinic10, "svhn": fx.write_svhn}
 ARCHIVES = {"cifar10": "cifar-10-python.tar.gz", "cinic10": "CINIC-10.tar.gz"}
 FIX = "; set DATA_DIR (--data-dir) to a folder this user can read and write, with room for the dataset"
-
-
-def _env(tmp_path: Path) -> dict[str, str]:
-    return dict(
-        os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path}/mlflow.db", PYTHONDONTWRITEBYTECODE="1"
-    )
 
 
 def _train(dataset: str, data_dir: Path) -> list[str]:
@@ -43,10 +38,11 @@ def _refusal(dataset: str, data_dir: Path) -> str:
     return message
 
 
-def test_train_with_a_file_as_data_dir_is_one_line(tmp_path):
+@pytest.mark.drivers
+def test_train_with_a_file_as_data_dir_is_one_line(tmp_path, store_uri):
     data_dir = tmp_path / "hostname"
     data_dir.write_text("host\n")
-    line = refused("experiments.train", *_train("cifar10", data_dir), env=_env(tmp_path)).stderr
+    line = refused("experiments.train", *_train("cifar10", data_dir)).stderr
     assert line.startswith(f"error: cifar10: {data_dir} is a file, not a folder{FIX}")
     assert data_dir.read_text() == "host\n"
 
@@ -138,12 +134,13 @@ def _read_only_command(folder: Path, command: list[str]) -> list[str]:
     return [*wrapped, *command]
 
 
-def test_train_with_a_read_only_data_dir_is_one_line(tmp_path):
+@pytest.mark.drivers
+def test_train_with_a_read_only_data_dir_is_one_line(tmp_path, store_uri):
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     command = _read_only_command(
         data_dir, [sys.executable, "-m", "experiments.train", *_train("svhn", data_dir)]
     )
-    result = subprocess.run(command, cwd=REPO, env=_env(tmp_path), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert result.stderr.startswith(f"error: svhn: {data_dir / 'svhn'}: Read-only file system{FIX}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import data_fixtures as fx
 import numpy as np
 import pytest
 import scipy.io
@@ -11,8 +12,8 @@ import scipy.io
 from lottery.data import svhn
 from lottery.data.registry import load_dataset
 from lottery.errors import UserError
-from tests import data_fixtures as fx
-from tests.data_fixtures import no_network  # noqa: F401 (autouse: no test reaches the network)
+
+pytestmark = pytest.mark.usefixtures("no_network")  # no test reaches the internet
 
 
 def test_mat_files_decode_to_chw_images_and_labels(tmp_path):

@@ -22,13 +22,17 @@ from lottery.tracking import contract
 
 TIMEOUT = 300
 CONFIG = ExperimentConfig(
-    dataset="digits", trials=3, training=TrainingHparams(epochs=1), pruning=PruningHparams(rounds=1)
+    dataset="digits",
+    trials=3,
+    training=TrainingHparams(epochs=1),
+    pruning=PruningHparams(rounds=1),
+    model="toy",  # the driver's faults are the subject, not the network
 )
 
 
 @pytest.mark.drivers
 def test_a_server_lost_mid_run_stops_the_driver_in_one_line_and_the_rerun_resumes(
-    tmp_path, tiny_data, monkeypatch
+    tmp_path, tiny_data, monkeypatch, template_store
 ):
     original = Trial.on_round_end
     servers = []
@@ -41,7 +45,7 @@ def test_a_server_lost_mid_run_stops_the_driver_in_one_line_and_the_rerun_resume
     monkeypatch.setattr(Trial, "on_round_end", lose_the_server_after_round_0)
     monkeypatch.setattr("tracking_server.subprocess.Popen", recording(servers))
     lines = []
-    with running_server(tmp_path / "server") as url, pytest.raises(UserError) as error:
+    with running_server(tmp_path / "server", store=template_store) as url, pytest.raises(UserError) as error:
         run_experiment(CONFIG, "unused", url, say=lines.append, show_progress=False)
     message = str(error.value)
     assert (
@@ -76,15 +80,15 @@ def recording(started: list):
     return start
 
 
-def test_sigterm_ends_the_driver_in_one_line_and_its_run_killed(tmp_path):
-    uri, log = f"sqlite:///{tmp_path}/mlflow.db", tmp_path / "train.log"
-    env = dict(os.environ, MLFLOW_TRACKING_URI=uri, PYTHONDONTWRITEBYTECODE="1")
-    args = ["--dataset", "digits", "--trials", "2", "--rounds", "1", "--epochs", "1", "--no-progress-bar"]
+@pytest.mark.drivers
+def test_sigterm_ends_the_driver_in_one_line_and_its_run_killed(tmp_path, store_uri):
+    log = tmp_path / "train.log"
+    # Round 0 of the toy model takes seconds (100 epochs): long enough to be under way when SIGTERM comes.
+    args = ["--dataset", "digits", "--model", "toy", "--trials", "2", "--rounds", "1", "--epochs", "100"]
     with open(log, "w") as out:
         driver = subprocess.Popen(
-            [sys.executable, "-m", "experiments.train", *args],
+            [sys.executable, "-m", "experiments.train", *args, "--no-progress-bar"],
             cwd=REPO,
-            env=env,
             stdout=out,
             stderr=subprocess.PIPE,
             text=True,
@@ -97,13 +101,13 @@ def test_sigterm_ends_the_driver_in_one_line_and_its_run_killed(tmp_path):
     _, stderr = driver.communicate(timeout=TIMEOUT)
     assert driver.returncode == 143
     assert stderr.strip().splitlines() == ["terminated (SIGTERM): re-run the same command to resume"]
-    (run,) = trial_runs(uri)
+    (run,) = trial_runs(store_uri)
     assert run.info.status == "KILLED" and contract.TAG_WINNING not in run.data.tags
 
 
 def make_train(tmp_path, *variables: str) -> subprocess.CompletedProcess:
     """`make train VARIABLES…` over a store in `tmp_path` (the installed venv is never reinstalled)."""
-    env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path}/mlflow.db", PYTHONDONTWRITEBYTECODE="1")
+    env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path}/mlflow.db")  # a refusal creates none
     command = ["make", "--no-print-directory", "--old-file=.venv/.installed", "train", *variables]
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT)
 

@@ -22,7 +22,11 @@ from lottery.tracking.lease import HOLDER, PARAM_PREFIX, TTL_ENV, LeaseLost, Lea
 from lottery.tracking.trial_record import TrialRecord
 
 CONFIG = ExperimentConfig(
-    dataset="digits", trials=2, training=TrainingHparams(epochs=1), pruning=PruningHparams(rounds=1)
+    dataset="digits",
+    trials=2,
+    training=TrainingHparams(epochs=1),
+    pruning=PruningHparams(rounds=1),
+    model="toy",  # leases are the subject, not the network
 )
 TIMEOUT = 300
 
@@ -111,15 +115,14 @@ sys.stdin.read()  # alive until every driver has claimed: a dead claimant's leas
 """
 
 
+@pytest.mark.drivers
 def test_of_drivers_claiming_one_run_at_once_exactly_one_wins(store_uri, tiny_digits):
     client = store.connect(store_uri)
     run_id = created(client, tiny_digits)
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     claims = [
         subprocess.Popen(
             [sys.executable, "-c", CLAIM, store_uri, run_id],
             cwd=REPO,
-            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -133,11 +136,12 @@ def test_of_drivers_claiming_one_run_at_once_exactly_one_wins(store_uri, tiny_di
 
 
 def start_driver(uri: str, log) -> subprocess.Popen:
-    """`python -m experiments.train` on the real digits dataset, 3 tiny trials."""
-    env = dict(os.environ, MLFLOW_TRACKING_URI=uri, PYTHONDONTWRITEBYTECODE="1")
-    args = ["--dataset", "digits", "--trials", "3", "--rounds", "1", "--epochs", "1", "--no-progress-bar"]
+    """`python -m experiments.train` on the real digits dataset, 3 tiny trials of the toy model."""
+    # A driver waiting for the other's trials looks again every TTL / 4: 2.5 s, not the default's 15 s.
+    env = dict(os.environ, MLFLOW_TRACKING_URI=uri, **{TTL_ENV: "10"})
+    args = ["--dataset", "digits", "--model", "toy", "--trials", "3", "--rounds", "1", "--epochs", "1"]
     return subprocess.Popen(
-        [sys.executable, "-m", "experiments.train", *args],
+        [sys.executable, "-m", "experiments.train", *args, "--no-progress-bar"],
         cwd=REPO,
         env=env,
         stdout=log,
@@ -166,15 +170,15 @@ def trained_here(text: str) -> int:
 
 @pytest.mark.drivers
 def test_two_drivers_of_one_configuration_on_one_sqlite_store_share_its_trials(tmp_path):
-    uri = f"sqlite:///{tmp_path}/store/mlflow.db"
+    uri = f"sqlite:///{tmp_path}/store/mlflow.db"  # not there yet: both drivers create it, as users do
     texts = two_drivers_at_once(uri, tmp_path)
     assert_each_trial_trained_once(uri, 3)
     assert sum(trained_here(text) for text in texts) == 3
 
 
 @pytest.mark.drivers
-def test_two_drivers_of_one_configuration_on_one_server_share_its_trials(tmp_path):
-    with running_server(tmp_path / "server") as url:
+def test_two_drivers_of_one_configuration_on_one_server_share_its_trials(tmp_path, template_store):
+    with running_server(tmp_path / "server", store=template_store) as url:
         texts = two_drivers_at_once(url, tmp_path)
         assert_each_trial_trained_once(url, 3)
     assert sum(trained_here(text) for text in texts) == 3

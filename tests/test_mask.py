@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from lottery.hparams import PruningHparams
+from lottery.models import network
 from lottery.models.conv2 import Network as Conv2
 from lottery.models.network import initial_weights
 from lottery.pruning import mask as masks
@@ -18,6 +19,13 @@ SHAPES = {
     "dense2": (256, 256),
     "output": (10, 256),
 }
+
+
+def test_the_shapes_are_conv2s_and_it_classifies_32x32_images():
+    """The shapes the paper's sparsities are checked on below are the network's own."""
+    theta0 = initial_weights("conv2", torch.Generator().manual_seed(0))
+    assert {name: tuple(weight.shape) for name, weight in theta0.items()} == SHAPES
+    assert network.build("conv2", theta0)(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
 
 
 def expected_remaining(total: int, rate: float, rounds: int) -> int:

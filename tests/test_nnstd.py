@@ -5,11 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-
-from analysis.distances.incoming import layer_sets, ticket_sets
-from analysis.distances.ned import DENSE_ABOVE, cost_matrix, intersections, ned_from_counts
-from analysis.distances.nnstd import nnstd, pair_distances
-from tests.analysis_fixtures import (
+from analysis_fixtures import (
     PAPER_PRUNED,
     SMALL_SHAPES,
     conv2_shapes,
@@ -17,6 +13,10 @@ from tests.analysis_fixtures import (
     permute_hidden_units,
     random_signed,
 )
+
+from analysis.distances.incoming import layer_sets, ticket_sets
+from analysis.distances.ned import DENSE_ABOVE, cost_matrix, intersections, ned_from_counts
+from analysis.distances.nnstd import nnstd, pair_distances
 
 MEDIUM_SHAPES = conv2_shapes(channels=12, side=3, hidden=24)
 HALF = dict.fromkeys(PAPER_PRUNED, 0.5)

@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 import pytest
+from analysis_fixtures import PAPER_PRUNED, conv2_shapes, random_signed
 
 from analysis.patterns import NEIGHBOURS, kernel_patterns
-from tests.analysis_fixtures import PAPER_PRUNED, conv2_shapes, random_signed
 
 # three filters of one in-channel each: + + . / . . . / . . −,  + . + / . . . / + . .,  and an empty one
 KERNELS = np.array(

@@ -1,5 +1,6 @@
-"""EXECUTOR=ray end to end on a local Ray cluster over a SQLite store: a worker killed mid-trial, Ctrl-C on
-the driver, a trial that fails for good while the others finish."""
+"""EXECUTOR=ray end to end over a SQLite store, training the toy model: a worker killed mid-trial on the local
+cluster the driver starts; Ctrl-C on the driver, and a trial that fails for good while the others finish, on
+the session's cluster (RAY_ADDRESS)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from entry_points import REPO, refused
 from mlflow import MlflowClient
+from ray_cluster import RayCluster, task_workers
 from trial_store import trial_runs
 
 from lottery.execution.experiment import Scheduler
@@ -22,16 +24,21 @@ from lottery.tracking.lease import Leases
 from lottery.tracking.trial_record import TrialRecord
 
 TIMEOUT = 300
+# A round of the toy model on digits takes seconds at 15 epochs: a trial is still under way when a test acts.
+LONG_EPOCHS = "15"
 
 
-def start_training(uri: str, log: Path, *args: str) -> subprocess.Popen:
-    """`python -m experiments.train --executor ray` in its own process group (as a terminal runs it)."""
-    command = [sys.executable, "-m", "experiments.train", "--dataset", "digits", "--executor", "ray"]
+def start_training(uri: str, log: Path, cluster: RayCluster | None, *args: str) -> subprocess.Popen:
+    """`python -m experiments.train --executor ray` of the toy model in its own session (as a terminal runs
+    it), on `cluster` or, if None, on a local cluster it starts."""
+    command = [sys.executable, "-m", "experiments.train", "--dataset", "digits", "--model", "toy"]
     env = dict(os.environ, MLFLOW_TRACKING_URI=uri)
     env.pop("RAY_ADDRESS", None)
+    if cluster is not None:
+        env.update(cluster.env())
     with open(log, "w") as out:
         return subprocess.Popen(
-            [*command, "--no-progress-bar", *args],
+            [*command, "--executor", "ray", "--no-progress-bar", *args],
             cwd=REPO,
             env=env,
             stdout=out,
@@ -49,32 +56,6 @@ def wait_for(log: Path, text: str, process: subprocess.Popen) -> None:
         time.sleep(0.2)
 
 
-def parent(pid: int) -> int:
-    # /proc/<pid>/stat: "pid (name) state ppid …"; the name may hold spaces, so split after its ")".
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-
-
-def descends_from(pid: int, ancestor: int) -> bool:
-    while pid > 1:
-        if pid == ancestor:
-            return True
-        pid = parent(pid)
-    return False
-
-
-def trial_workers(driver: int) -> list[int]:
-    """The pids of the Ray workers of `driver`'s local cluster running a trial (titled after the task)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        try:
-            title = (entry / "cmdline").read_bytes() if entry.name.isdigit() else b""
-            if title.startswith(b"ray::train_trial") and descends_from(int(entry.name), driver):
-                pids.append(int(entry.name))
-        except OSError:  # the process ended while we looked
-            continue
-    return pids
-
-
 def finish(process: subprocess.Popen) -> tuple[int, str]:
     try:
         _, stderr = process.communicate(timeout=TIMEOUT)
@@ -84,66 +65,94 @@ def finish(process: subprocess.Popen) -> tuple[int, str]:
     return process.returncode, stderr
 
 
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, which only waits for its parent to reap it, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def eventually(condition, timeout: float = 30.0) -> bool:
+    """Whether `condition()` holds within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 def steps(uri: str, run_id: str, key: str) -> list[int]:
     return sorted(m.step for m in MlflowClient(uri).get_metric_history(run_id, key))
 
 
 @pytest.mark.ray
-def test_a_killed_worker_is_retried_and_resumes_the_same_run(tmp_path):
-    uri, log = f"sqlite:///{tmp_path}/mlflow.db", tmp_path / "train.log"
-    process = start_training(uri, log, "--trials", "1", "--rounds", "1", "--epochs", "2")
-    wait_for(log, "round 0/1", process)  # round 1 and the random ticket are left: 4 epochs
-    (worker,) = trial_workers(process.pid)
+def test_a_killed_worker_is_retried_and_resumes_the_same_run(tmp_path, store_uri):
+    # The local cluster the driver starts itself (no RAY_ADDRESS), as `make train EXECUTOR=ray` does.
+    log = tmp_path / "train.log"
+    process = start_training(store_uri, log, None, "--trials", "1", "--rounds", "1", "--epochs", LONG_EPOCHS)
+    wait_for(log, "round 0/1", process)  # round 1 and the controls are left: seconds of training
+    (worker,) = task_workers(process.pid)  # the driver's session holds its cluster
     os.kill(worker, signal.SIGKILL)
     code, stderr = finish(process)
     assert code == 0, stderr
     output = log.read_text()
     assert "digits trial 1/1: resuming in digits/trial-00" in output, output
-    (run,) = trial_runs(uri)
+    (run,) = trial_runs(store_uri)
     assert run.info.status == "FINISHED"
-    assert steps(uri, run.info.run_id, "test_acc") == [0, 1]
-    assert steps(uri, run.info.run_id, "sparsity") == [0, 1]
-    assert steps(uri, run.info.run_id, "random_test_acc") == [1]
+    assert steps(store_uri, run.info.run_id, "test_acc") == [0, 1]
+    assert steps(store_uri, run.info.run_id, "sparsity") == [0, 1]
+    assert steps(store_uri, run.info.run_id, "random_test_acc") == [1]
+    assert eventually(lambda: not task_workers(process.pid))  # the local cluster ended with the driver
 
 
 @pytest.mark.ray
-def test_ctrl_c_cancels_every_trial_and_finishes_none(tmp_path):
-    uri, log = f"sqlite:///{tmp_path}/mlflow.db", tmp_path / "train.log"
-    process = start_training(uri, log, "--trials", "3", "--rounds", "3", "--epochs", "2")
+def test_ctrl_c_cancels_every_trial_and_finishes_none(tmp_path, store_uri, ray_cluster):
+    log = tmp_path / "train.log"
+    args = ["--trials", "3", "--rounds", "3", "--epochs", LONG_EPOCHS]
+    process = start_training(store_uri, log, ray_cluster, *args)
     wait_for(log, "round 0/3", process)
-    workers = trial_workers(process.pid)
+    workers = ray_cluster.workers()
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
     code, stderr = finish(process)
     assert code == 130
     assert stderr.strip().splitlines() == ["interrupted: re-run the same command to resume"]
-    runs = trial_runs(uri)
+    runs = trial_runs(store_uri)
     assert len(runs) == 3 and {run.info.status for run in runs} == {"KILLED"}
-    assert workers and not any(Path(f"/proc/{pid}").exists() for pid in workers)
+    assert len(workers) == 2  # 2 CPUs, a trial each: the third was waiting
+    # The cluster outlives the driver: the workers of its trials end, cancelled.
+    assert eventually(lambda: not any(map(alive, workers)) and not ray_cluster.workers())
 
 
 @pytest.mark.ray
-def test_a_trial_that_fails_is_reported_and_the_others_finish(tmp_path, tiny_digits):
-    uri, log = f"sqlite:///{tmp_path}/mlflow.db", tmp_path / "train.log"
+def test_a_trial_that_fails_is_reported_and_the_others_finish(tmp_path, store_uri, tiny_digits, ray_cluster):
+    log = tmp_path / "train.log"
     config = ExperimentConfig(
-        dataset="digits", trials=3, training=TrainingHparams(epochs=1), pruning=PruningHparams(rounds=1)
+        dataset="digits",
+        trials=3,
+        training=TrainingHparams(epochs=1),
+        pruning=PruningHparams(rounds=1),
+        model="toy",
     )
     # Trial 2's run exists already, with a corrupt θ0: resuming it fails for good, whoever retries.
-    client = store.connect(uri)
+    client = store.connect(store_uri)
     leases = Leases(client)
     task = Scheduler(client, config, tiny_digits, leases, say=lambda line: None).take(1)
     leases.release(task.run_id)
     corrupt = tmp_path / "init.npz"
     corrupt.write_bytes(b"not an npz")
     client.log_artifact(task.run_id, str(corrupt), artifact_path="ticket")
-    process = start_training(uri, log, "--trials", "3", "--rounds", "1", "--epochs", "1")
+    process = start_training(store_uri, log, ray_cluster, "--trials", "3", "--rounds", "1", "--epochs", "1")
     code, stderr = finish(process)
-    assert code == 2
+    assert code == 2, log.read_text()
     (line,) = stderr.strip().splitlines()
     assert line.startswith("error: 1 of 3 trials failed (digits trial 2/3: ") and "init.npz" in line, line
-    runs = trial_runs(uri)
+    runs = trial_runs(store_uri)
     assert [run.info.status for run in runs] == ["FINISHED", "FAILED", "FINISHED"]
     for run in (runs[0], runs[2]):  # two workers logged at once into one SQLite file: nothing lost or doubled
-        assert steps(uri, run.info.run_id, "test_acc") == [0, 1]
+        assert steps(store_uri, run.info.run_id, "test_acc") == [0, 1]
     assert TrialRecord.open(client, runs[1].info.run_id).completed_rounds() == 0
 
 

@@ -1,5 +1,5 @@
-"""End to end at scale: `make server` on a free port, `make train … EXECUTOR=ray` on a local Ray cluster
-logging through it, then `make analyze` against the same server."""
+"""End to end at scale: `make server` on a free port, `make train … EXECUTOR=ray` on the running Ray cluster
+at RAY_ADDRESS (the session's) logging through it, then `make analyze` against the same server."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from mlflow import MlflowClient
 from tracking_server import REPO, running_server
 from trial_store import artifact, trial_runs
 
-from lottery.models.conv2 import Network as Conv2
+from lottery.models.toy import Network as Toy
 from lottery.tracking import contract
 
-LAYER_NAMES = Conv2.SPEC.layer_names
+LAYER_NAMES = Toy.SPEC.layer_names
 
 # The venv running the tests is installed: never reinstall it from inside a test.
 MAKE = ["make", "--no-print-directory", "--old-file=.venv/.installed"]
@@ -29,12 +29,20 @@ def make(target: str, *variables: str, env: dict) -> subprocess.CompletedProcess
 
 
 @pytest.mark.ray
-def test_ray_trials_log_through_a_tracking_server_and_are_analysed_there(tmp_path):
-    with running_server(tmp_path / "server") as url:
-        env = dict(os.environ, MLFLOW_TRACKING_URI=url, LOTTERY_CACHE_DIR=str(tmp_path / "cache"))
-        env.pop("RAY_ADDRESS", None)
+def test_ray_trials_log_through_a_tracking_server_and_are_analysed_there(
+    tmp_path, template_store, ray_cluster
+):
+    with running_server(tmp_path / "server", store=template_store) as url:
+        env = dict(
+            os.environ,
+            MLFLOW_TRACKING_URI=url,
+            LOTTERY_CACHE_DIR=str(tmp_path / "cache"),
+            **ray_cluster.env(),
+        )
         variables = ["DATASET=digits", "TRIALS=3", "ROUNDS=1", "EPOCHS=1", "EXECUTOR=ray"]
-        make("train", *variables, "TRAIN_ARGS=--no-progress-bar", env=env)
+        jobs = ray_cluster.jobs()
+        make("train", *variables, "TRAIN_ARGS=--no-progress-bar --model toy", env=env)
+        assert len(ray_cluster.jobs() - jobs) == 1  # the driver ran its trials on the cluster at RAY_ADDRESS
 
         runs = trial_runs(url)
         assert [run.info.status for run in runs] == ["FINISHED"] * 3

@@ -21,12 +21,13 @@ from lottery.tracking import store
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory):
-    """A server started by `make server` over a fresh store, stopped even if a test fails."""
+    """A server started by `make server` over a store it creates, stopped even if a test fails."""
     root = tmp_path_factory.mktemp("server")
     with running_server(root) as url:
         yield url, root
 
 
+@pytest.mark.drivers
 def test_server_proxies_artifacts(live_server, tmp_path):
     url, root = live_server
     client = store.connect(url)
@@ -205,10 +206,9 @@ def test_mlflow_variables_win(monkeypatch):
     assert option(argv, "--allowed-hosts") and option(argv, "--cors-allowed-origins") is None
 
 
-def test_cluster_warned_about_experiments_with_local_artifacts(capsys, monkeypatch, tmp_path):
-    local = f"sqlite:///{tmp_path}/store/mlflow.db"
-    store.experiment_id(store.connect(local), "digits")  # as `make train` does without a server
-    args = ["--host", "0.0.0.0", "--port", str(free_port()), "--backend-store-uri", local]
+def test_cluster_warned_about_experiments_with_local_artifacts(capsys, monkeypatch, tmp_path, store_uri):
+    store.experiment_id(store.connect(store_uri), "digits")  # as `make train` does without a server
+    args = ["--host", "0.0.0.0", "--port", str(free_port()), "--backend-store-uri", store_uri]
     _, _, err = exec_command(
         capsys, monkeypatch, *args, "--artifacts-destination", str(tmp_path / "artifacts")
     )
@@ -304,6 +304,7 @@ def send(
 GET_DEFAULT = "/api/2.0/mlflow/experiments/get-by-name?experiment_name=Default"
 
 
+@pytest.mark.drivers
 def test_loopback_server_refuses_a_name_that_looks_private(live_server):
     url, _ = live_server
     port = urlparse(url).port
@@ -313,9 +314,10 @@ def test_loopback_server_refuses_a_name_that_looks_private(live_server):
     assert send(url, "GET", GET_DEFAULT, host=f"127.0.0.1:{port}").status == 200
 
 
-def test_cross_origin_requests_from_a_name_that_looks_private_are_refused(tmp_path):
+@pytest.mark.drivers
+def test_cross_origin_requests_from_a_name_that_looks_private_are_refused(tmp_path, template_store):
     # Every interface, as for a cluster; the requests still go to 127.0.0.1 only.
-    with running_server(tmp_path, host="0.0.0.0") as url:
+    with running_server(tmp_path, host="0.0.0.0", store=template_store) as url:
         port = urlparse(url).port
         evil, private = f"http://10.evil.example:{port}", f"http://10.0.0.5:{port}"
         create = "/api/2.0/mlflow/experiments/create"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 from pathlib import Path
 
+import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
@@ -26,6 +27,7 @@ def worker(uri: str, index: int, start) -> None:
         client.set_terminated(run.info.run_id)
 
 
+@pytest.mark.drivers
 def test_concurrent_workers_on_a_fresh_store(tmp_path):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     context = multiprocessing.get_context("spawn")

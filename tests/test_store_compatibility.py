@@ -13,33 +13,28 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from entry_points import REPO
 from legacy_store import (
+    ANALYSED,
+    ANALYSED_DIGEST,
     INIT_ARTIFACT,
     LAYERS,
     RANDOM_MASK_ARTIFACT,
+    RESUMED,
+    RESUMED_DIGEST,
     WINNING_MASK_ARTIFACT,
     config_digest,
     finished_trials,
-    hyperparameters,
     init_digest,
     interrupted_trial,
     round_mask_artifact,
 )
 from mlflow.entities import ViewType
 
-# `lottery.config` as today's `ExperimentConfig.config_id()` gives it for these configurations (obtained
-# once from that code): a change of the params or of the digest must keep reading stores tagged so.
-ANALYSED = hyperparameters(
-    trials=3, rounds=1, epochs=1
-)  # `--dataset digits --trials 3 --rounds 1 --epochs 1`
-ANALYSED_DIGEST = "62128a828e8b"
-RESUMED = hyperparameters(trials=1, rounds=2, epochs=1)  # `--dataset digits --trials 1 --rounds 2 --epochs 1`
-RESUMED_DIGEST = "f6b95e71a93e"
-
 
 def entry_point(uri: str, module: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = dict(os.environ, MLFLOW_TRACKING_URI=uri, PYTHONDONTWRITEBYTECODE="1")
+    env = dict(os.environ, MLFLOW_TRACKING_URI=uri)
     result = subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=REPO,
@@ -74,6 +69,7 @@ def test_config_digests_are_pinned():
     assert config_digest(RESUMED) == RESUMED_DIGEST
 
 
+@pytest.mark.drivers
 def test_a_legacy_store_analyses_unchanged(tmp_path):
     store, trials = finished_trials(tmp_path / "store", ANALYSED)
     client, ids = store.client, [t.run_id for t in trials]
@@ -99,6 +95,7 @@ def test_a_legacy_store_analyses_unchanged(tmp_path):
         assert "nnstd.mean" in run.data.metrics, category
 
 
+@pytest.mark.drivers
 def test_a_legacy_interrupted_trial_resumes_in_its_run(tmp_path):
     store, legacy = interrupted_trial(tmp_path / "store", RESUMED, completed=2, status="KILLED")
     client, run_id = store.client, legacy.run_id

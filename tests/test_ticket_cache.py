@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from analysis_fixtures import artifact_file, error_line, log_trials
 
 import analysis.__main__ as cli
 from analysis.tickets.cache import TicketCache
@@ -17,8 +18,6 @@ from lottery.errors import UserError
 from lottery.models.conv2 import Network as Conv2
 from lottery.tracking import contract
 from lottery.tracking import store as tracking
-from tests.analysis_fixtures import log_trials, migrated_store_fixture, uri_fixture  # noqa: F401
-from tests.test_analysis_store import artifact_file, error_line
 
 LAYER_NAMES = Conv2.SPEC.layer_names
 
@@ -26,12 +25,14 @@ REMOTE = "http://tracking.example:5000"
 
 
 @pytest.fixture(name="store")
-def store_fixture(uri):
+def store_fixture(store_uri):
     """Two winning trials and a losing one: 3 + 3 + 2 = 8 artifacts."""
-    run_ids = log_trials(uri, "digits", 2) + log_trials(uri, "digits", 1, first_trial=2, winning=False)
-    client = tracking.connect(uri)
+    run_ids = log_trials(store_uri, "digits", 2) + log_trials(
+        store_uri, "digits", 1, first_trial=2, winning=False
+    )
+    client = tracking.connect(store_uri)
     _, runs, _ = select_runs(finished_trial_runs(client), None)
-    return SimpleNamespace(uri=uri, client=client, runs=runs, run_ids=run_ids, artifacts=8)
+    return SimpleNamespace(uri=store_uri, client=client, runs=runs, run_ids=run_ids, artifacts=8)
 
 
 @pytest.fixture(name="cache_root")
@@ -123,9 +124,9 @@ def test_a_corrupt_download_names_the_run_and_is_not_cached(store, cache_root):
     assert not [path for path in cache_root.iterdir() if path.name.startswith(".")]
 
 
-def test_an_npy_file_in_the_store_is_one_line_naming_the_run(uri, capsys):
-    run_id = log_trials(uri, "digits", 3)[1]
-    _save_npy(artifact_file(uri, run_id, "ticket/init.npz"))
+def test_an_npy_file_in_the_store_is_one_line_naming_the_run(store_uri, capsys):
+    run_id = log_trials(store_uri, "digits", 3)[1]
+    _save_npy(artifact_file(store_uri, run_id, "ticket/init.npz"))
     line = error_line(capsys, [])
     assert f"run digits/trial-01 ({run_id}): init.npz is corrupt: not an .npz archive" in line
     assert "(it holds a single .npy array)" in line

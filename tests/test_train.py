@@ -1,22 +1,23 @@
-"""IMP end to end on a tiny dataset: the tracking contract, θ0, masks, the random ticket."""
+"""IMP end to end on a tiny dataset: the tracking contract, θ0, masks, the random ticket, bf16.
 
-from dataclasses import replace
+The toy model stands in for Conv-2: the contract and IMP are the same for every model, and Conv-2's own
+layers are pinned by test_mask."""
 
 import numpy as np
 import pytest
 import torch
 from mlflow import MlflowClient
-from trial_store import artifact, artifact_paths, trial_runs
+from trial_store import artifact, artifact_paths, empty_store, trial_runs
 
-from lottery.data.dataset import Split
 from lottery.execution.experiment import run_experiment
 from lottery.execution.trial import theta0_for
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
-from lottery.models.conv2 import Network as Conv2
+from lottery.models.toy import Network as Toy
 from lottery.pruning import mask as masks
 from lottery.tracking import contract
 
-LAYER_NAMES = Conv2.SPEC.layer_names
+MODEL = "toy"
+LAYER_NAMES = Toy.SPEC.layer_names
 
 ROUNDS = 2
 
@@ -28,14 +29,15 @@ def config(**overrides) -> ExperimentConfig:
         seed=3,
         training=TrainingHparams(epochs=1, batch_size=60),
         pruning=PruningHparams(rounds=ROUNDS),
+        model=MODEL,
     )
     return ExperimentConfig(**{**base, **overrides})
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, tiny_digits):
+def trained(tmp_path_factory, tiny_digits, template_store):
     """Two trials of two rounds, trained once for the tests of this module."""
-    uri = f"sqlite:///{tmp_path_factory.mktemp('store')}/mlflow.db"
+    uri = empty_store(template_store, tmp_path_factory.mktemp("store"))
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("lottery.execution.experiment.load_dataset", lambda *a, **k: tiny_digits)
         verdicts = run_experiment(config(), "unused", uri, say=lambda line: None, show_progress=False)
@@ -90,7 +92,7 @@ def test_artifacts_hold_theta0_and_nested_masks(trained, tmp_path):
             *(f"rounds/{r}/mask.npz" for r in range(1, ROUNDS + 1)),
         }
         init = artifact(uri, run_id, "ticket/init.npz", tmp_path / str(index))
-        expected = theta0_for(3, index)
+        expected = theta0_for(3, index, MODEL)
         assert all(
             init[n].dtype == np.float32 and np.array_equal(init[n], expected[n].numpy()) for n in LAYER_NAMES
         )
@@ -113,13 +115,13 @@ def test_theta0_depends_on_seed_and_trial_only(trained):
     tag = trial_runs(uri)[1].data.tags[contract.TAG_INIT]
     from lottery.tracking.trial_record import init_id
 
-    assert init_id(theta0_for(3, 1)) == tag
-    assert init_id(theta0_for(4, 1)) != tag
+    assert init_id(theta0_for(3, 1, MODEL)) == tag
+    assert init_id(theta0_for(4, 1, MODEL)) != tag
 
 
-def test_same_seed_gives_the_same_masks(trained, tmp_path, tiny_data):
+def test_same_seed_gives_the_same_masks(trained, tmp_path, tiny_data, template_store):
     uri, _ = trained
-    again = f"sqlite:///{tmp_path}/again.db"
+    again = empty_store(template_store, tmp_path / "again")
     run_experiment(config(trials=1), "unused", again, say=lambda line: None, show_progress=False)
     first = artifact(uri, trial_runs(uri)[0].info.run_id, "ticket/winning_mask.npz", tmp_path / "a")
     second = artifact(again, trial_runs(again)[0].info.run_id, "ticket/winning_mask.npz", tmp_path / "b")
@@ -140,7 +142,7 @@ def test_pruned_weights_stay_zero_and_rounds_restart_from_theta0(tiny_digits):
     from lottery.training.fit import fit
     from lottery.training.imp import IterativeMagnitudePruning
 
-    theta0 = theta0_for(0, 0)
+    theta0 = theta0_for(0, 0, MODEL)
     seen = []
 
     def check_round(result):
@@ -149,7 +151,7 @@ def test_pruned_weights_stay_zero_and_rounds_restart_from_theta0(tiny_digits):
             assert not module.model.layer(n).weight[~result.mask[n]].any()
 
     cfg = config(pruning=PruningHparams(rounds=1, conv_rate=0.5, dense_rate=0.5, output_rate=0.5))
-    module = MaskedClassifier("conv2", theta0, masks.full(theta0), lr=1e-3)
+    module = MaskedClassifier(MODEL, theta0, masks.full(theta0), lr=1e-3)
     imp = IterativeMagnitudePruning(theta0, cfg.pruning, 0, check_round)
     states = []
     imp_end = imp.on_validation_epoch_end
@@ -173,18 +175,28 @@ def test_pruned_weights_stay_zero_and_rounds_restart_from_theta0(tiny_digits):
         assert final[n][seen[1].mask[n]].ne(theta0[n][seen[1].mask[n]]).any()
 
 
-def test_bf16_autocast_keeps_pruned_weights_zero(tiny_digits):
+def test_bf16_autocast_computes_in_bf16_and_keeps_pruned_weights_exactly_zero(tiny_digits):
     from lottery.data.datamodule import DeviceDataModule
     from lottery.training.classifier import MaskedClassifier
     from lottery.training.fit import fit
 
-    theta0 = theta0_for(0, 1)
+    theta0 = theta0_for(0, 1, MODEL)
     mask = masks.prune_by_magnitude(theta0, masks.full(theta0), dict.fromkeys(theta0, 0.5))
-    module = MaskedClassifier("conv2", theta0, mask, lr=1e-3)
-    cfg = config(training=TrainingHparams(epochs=1, bf16=True))
-    small = replace(tiny_digits, train=Split(tiny_digits.train.images[:20], tiny_digits.train.labels[:20]))
-    metrics = fit(module, DeviceDataModule(small, 60, (0,)), cfg, 1, show_progress=False)
+    module = MaskedClassifier(MODEL, theta0, mask, lr=1e-3)
+    computed = []  # (training?, dtype) of every prunable layer's output
+    for name in LAYER_NAMES:
+        module.model.layer(name).register_forward_hook(
+            lambda layer, inputs, output: computed.append((layer.training, output.dtype))
+        )
+    cfg = config(training=TrainingHparams(epochs=2, bf16=True))
+    metrics = fit(module, DeviceDataModule(tiny_digits, 40, (0,)), cfg, 2, show_progress=False)
+
+    # 2 epochs of 3 steps, then the evaluation (2 batches): every layer computed in bf16 under autocast
+    assert {dtype for _, dtype in computed} == {torch.bfloat16}
+    assert sum(training for training, _ in computed) == 2 * 3 * len(LAYER_NAMES)
     assert 0 <= metrics.acc <= 1 and (metrics.acc * 60).is_integer()  # an exact fraction of 60 images
     for n in LAYER_NAMES:
-        assert module.weights()[n].dtype == torch.float32
-        assert not module.weights()[n][~mask[n]].any()
+        weight = module.weights()[n]
+        assert weight.dtype == torch.float32  # the weights Adam updates stay float32
+        assert weight[mask[n]].ne(theta0[n][mask[n]]).any()  # the kept weights trained
+        assert not weight[~mask[n]].any()  # the pruned stayed exactly zero

@@ -65,7 +65,11 @@ def test_file_store_is_refused(capsys, tmp_path):
 
 
 def test_command_line_error_has_no_traceback(tmp_path):
-    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db", "PATH": ""}
+    env = {
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db",
+        "PATH": "",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     result = refused("experiments.train", "--dataset", "digits", *TINY[:4], "--epochs", "0", env=env)
     assert result.stderr.strip() == "error: EPOCHS must lie in 1..1000, got 0"
 

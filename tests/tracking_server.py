@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,13 +27,19 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_server(
-    root: Path, timeout: float = STARTUP_TIMEOUT, host: str = "127.0.0.1", port: int | None = None
+    root: Path,
+    timeout: float = STARTUP_TIMEOUT,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    store: Path | None = None,
 ) -> Iterator[str]:
-    """`make server HOST=host` on `port` (default: a free one) over the store in `root` (fresh unless a
-    server ran there before); yields its URL on 127.0.0.1, stops it on exit.
+    """`make server HOST=host` on `port` (default: a free one) over the store in `root`; yields its URL on
+    127.0.0.1, stops it on exit.
 
-    The store is `root/store/mlflow.db`, the artifacts go to `root/artifacts/`, and the server's output
-    to `root/server.log`, quoted in the error if the server does not come up.
+    The store is `root/store/mlflow.db`: the one a server left there before, else a copy of `store` (an empty
+    store: the template of conftest) if given, else the server creates it. The artifacts go to
+    `root/artifacts/`, and the server's output to `root/server.log`, quoted in the error if the server does
+    not come up.
     """
     port = port or free_port()
     command = [
@@ -48,6 +55,10 @@ def running_server(
         "WORKERS=1",
     ]
     root.mkdir(parents=True, exist_ok=True)
+    db = root / "store" / "mlflow.db"
+    if store is not None and not db.exists():
+        db.parent.mkdir(exist_ok=True)
+        shutil.copyfile(store, db)
     log = root / "server.log"
     with log.open("wb") as out:
         # Its own process group, so that stopping it reaches make, mlflow and uvicorn's workers alike.

@@ -109,9 +109,13 @@ class TrialRecord:
             source=json.dumps({"source": dataset.source}),
             profile=json.dumps({"train": len(dataset.train), "test": len(dataset.test)}),
         )
-        self.client.log_inputs(
-            self.run_id, [DatasetInput(entity, [InputTag("mlflow.data.context", "train")])]
-        )
+        inputs = [DatasetInput(entity, [InputTag("mlflow.data.context", "train")])]
+        try:
+            self.client.log_inputs(self.run_id, inputs)
+        except store.store_errors():
+            # Two drivers logging the experiment's first copy of a dataset at once: MLflow inserts the
+            # dataset row without a lock, and the loser hits the unique constraint. The row exists now.
+            self.client.log_inputs(self.run_id, inputs)
 
     def schedule(self) -> None:
         """Mark the run SCHEDULED: a task will train it (RUNNING from the moment a worker starts it)."""
