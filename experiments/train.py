@@ -14,7 +14,6 @@ from lottery.errors import ArgumentParser, UserError, exit_on_user_error
 from lottery.execution.ray_settings import RaySettings
 from lottery.hparams import ExperimentConfig
 from lottery.models import MODELS
-from lottery.tracking.uris import resolve_tracking_uri
 
 if TYPE_CHECKING:
     from lottery.execution.trial import TrialOutcome
@@ -90,13 +89,11 @@ def parse(argv: list[str] | None) -> Invocation:
     args = parser().parse_args(argv)
     config = build(ExperimentConfig, args)
     config = replace(config, dataset=canonical_name(config.dataset))
-    config.validate()
     ray_settings = None
     if args.executor == "ray":
         ray_settings = RaySettings(
             args.ray_address, args.cpus_per_trial, args.gpus_per_trial, args.max_retries
         )
-        ray_settings.validate(resolve_tracking_uri(args.tracking_uri))
     return Invocation(config, args.data_dir, args.tracking_uri, ray_settings, not args.no_progress_bar)
 
 

@@ -85,7 +85,8 @@ class ExperimentConfig:
         "conv2", "the network (lottery.models): conv2 is the paper's; toy is a tiny chain for tests and demos"
     )
 
-    def validate(self) -> None:
+    def __post_init__(self) -> None:
+        """UserError for a value out of bounds: a config that exists is valid, checked once, where built."""
         checks = [
             (1 <= self.trials <= MAX_TRIALS, f"TRIALS must lie in 1..{MAX_TRIALS}, got {self.trials}"),
             (

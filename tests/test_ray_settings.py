@@ -17,7 +17,7 @@ SHARED_SERVER = "http://mlflow.lab.example:5000"
 
 @pytest.fixture
 def probes(monkeypatch) -> list[tuple[str, int]]:
-    """Every (host, port) `validate` tries to connect to, each answering at once."""
+    """Every (host, port) `check_reachable` tries to connect to, each answering at once."""
     tried: list[tuple[str, int]] = []
 
     class Answered:
@@ -83,20 +83,20 @@ def test_only_a_server_other_machines_can_reach_is_shared(uri, shared):
 
 @pytest.mark.parametrize("address", [None, "auto", "local"])
 def test_a_cluster_found_through_this_machine_takes_the_local_store_unprobed(probes, address):
-    RaySettings(address=address).validate(LOCAL_STORE)  # `auto`'s nodes are checked once connected
+    RaySettings(address=address).check_reachable(LOCAL_STORE)  # `auto`'s nodes are checked once connected
     assert probes == []
 
 
 def test_a_local_cluster_at_an_address_takes_the_local_store_once_it_answers(probes):
-    RaySettings(address="127.0.0.1:6379").validate(LOCAL_STORE)
+    RaySettings(address="127.0.0.1:6379").check_reachable(LOCAL_STORE)
     assert probes == [("127.0.0.1", 6379)]
 
 
 def test_a_remote_cluster_needs_a_shared_server_before_it_is_probed(probes):
     with pytest.raises(UserError, match=r"make server HOST=0\.0\.0\.0"):
-        RaySettings(address="10.1.2.3:6379").validate(LOCAL_STORE)
+        RaySettings(address="10.1.2.3:6379").check_reachable(LOCAL_STORE)
     assert probes == []  # refused before any connection
-    RaySettings(address="10.1.2.3:6379").validate(SHARED_SERVER)
+    RaySettings(address="10.1.2.3:6379").check_reachable(SHARED_SERVER)
     assert probes == [("10.1.2.3", 6379)]
 
 
@@ -106,7 +106,7 @@ def test_a_cluster_nothing_answers_at_is_one_line(monkeypatch):
 
     monkeypatch.setattr(ray_settings.socket, "create_connection", refused)
     with pytest.raises(UserError) as error:
-        RaySettings(address="127.0.0.1:1").validate(LOCAL_STORE)
+        RaySettings(address="127.0.0.1:1").check_reachable(LOCAL_STORE)
     assert str(error.value).startswith("cannot reach the Ray cluster at 127.0.0.1:1 (Connection refused)")
 
 
@@ -115,25 +115,24 @@ def test_a_cluster_nothing_answers_at_is_one_line(monkeypatch):
     [(None, True), (0.0, True), (0.25, True), (1.0, True), (2.0, True), (1.5, False), (-0.25, False)],
 )
 def test_whole_gpus_or_a_fraction_of_one(probes, gpus, valid):
-    settings = RaySettings(gpus_per_trial=gpus)
     if valid:
-        settings.validate(LOCAL_STORE)
+        RaySettings(gpus_per_trial=gpus).check_reachable(LOCAL_STORE)
         assert probes == []
     else:
         with pytest.raises(
             UserError, match=rf"GPUS_PER_TRIAL must be a fraction in \[0, 1\] .*, got {gpus}$"
         ):
-            settings.validate(LOCAL_STORE)
+            RaySettings(gpus_per_trial=gpus)
 
 
 @pytest.mark.parametrize(
-    ("settings", "message"),
+    ("setting", "message"),
     [
-        (RaySettings(cpus_per_trial=0), "CPUS_PER_TRIAL must be > 0, got 0"),
-        (RaySettings(max_retries=-1), "the number of retries must be >= 0, got -1"),
+        ({"cpus_per_trial": 0}, "CPUS_PER_TRIAL must be > 0, got 0"),
+        ({"max_retries": -1}, "the number of retries must be >= 0, got -1"),
     ],
 )
-def test_other_bad_settings(settings, message):
+def test_other_bad_settings_are_refused_where_built(setting, message):
     with pytest.raises(UserError) as error:
-        settings.validate(LOCAL_STORE)
+        RaySettings(**setting)
     assert str(error.value) == message

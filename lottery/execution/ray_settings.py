@@ -63,9 +63,8 @@ class RaySettings:
         endpoint = self.endpoint()
         return endpoint is not None and not is_this_machine(endpoint[0])
 
-    def validate(self, tracking_uri: str) -> None:
-        """UserError for a bad setting, a store the cluster's workers cannot reach, or a cluster address
-        nothing answers at (Ray itself would retry it for minutes)."""
+    def __post_init__(self) -> None:
+        """UserError for a bad setting: settings that exist are valid, checked once, where built."""
         gpus = self.gpus_per_trial
         checks = [
             (self.cpus_per_trial > 0, f"CPUS_PER_TRIAL must be > 0, got {self.cpus_per_trial}"),
@@ -78,6 +77,10 @@ class RaySettings:
         for ok, message in checks:
             if not ok:
                 raise UserError(message)
+
+    def check_reachable(self, tracking_uri: str) -> None:
+        """UserError for a store the cluster's workers cannot reach, or a cluster address nothing answers at
+        (Ray itself would retry it for minutes)."""
         if self.points_elsewhere():
             check_store_shared(tracking_uri, self.cluster)
         endpoint = self.endpoint()
