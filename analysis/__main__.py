@@ -11,6 +11,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from analysis.distances.nnstd import DEFAULT_DRAWS, DEFAULT_POSITIVE_WEIGHT, TIES
 from analysis.pipeline import Settings, analyse
 from analysis.reporting.report import ANALYSIS_EXPERIMENT, log_analysis
 from analysis.reporting.tables import format_table_1
@@ -21,6 +22,7 @@ from lottery.errors import ArgumentParser, exit_on_user_error
 from lottery.tracking import store, uris
 
 MAX_PAIRS = 10_000  # per condition: 10 conditions of 10,000 pairs take hours already
+MAX_DRAWS = 1_000  # per direction and pair: 1000 already costs minutes per pair where ties abound
 
 
 def _count(low: int, high: int | None = None):
@@ -39,14 +41,20 @@ def _count(low: int, high: int | None = None):
     return count
 
 
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = None
-    if value is None or not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be a number strictly between 0 and 1, not {text!r}")
-    return value
+def _fraction(*, closed: bool):
+    """An argparse type: a number in [0, 1] if `closed`, else in (0, 1)."""
+    wanted = "from 0 to 1" if closed else "strictly between 0 and 1"
+
+    def fraction(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if value is None or not (0 <= value <= 1 if closed else 0 < value < 1):
+            raise argparse.ArgumentTypeError(f"must be a number {wanted}, not {text!r}")
+        return value
+
+    return fraction
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -68,9 +76,36 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--seed",
         type=_count(0),
         default=0,
-        help="seed of the pair and pattern-group draws, an integer >= 0 (default 0)",
+        help="seed of the pair, pattern-group and tie draws, an integer >= 0 (default 0)",
     )
-    parser.add_argument("--alpha", type=_probability, default=0.01, help="significance level (default 0.01)")
+    parser.add_argument(
+        "--alpha",
+        type=_fraction(closed=False),
+        default=0.01,
+        help="significance level of the Holm-adjusted p-values (default 0.01)",
+    )
+    parser.add_argument(
+        "--ties",
+        choices=TIES,
+        default="average",
+        help="where a layer has several optimal matchings: average the distances over matchings drawn among "
+        "them, symmetric in the two tickets (default), or take scipy's first, as the paper and Liu et al.",
+    )
+    parser.add_argument(
+        "--tie-draws",
+        type=_count(1, MAX_DRAWS),
+        default=DEFAULT_DRAWS,
+        metavar="R",
+        help=f"draws per direction and pair for --ties average, 1 to {MAX_DRAWS} (default {DEFAULT_DRAWS})",
+    )
+    parser.add_argument(
+        "--positive-weight",
+        type=_fraction(closed=True),
+        default=DEFAULT_POSITIVE_WEIGHT,
+        metavar="W",
+        help="NED± = W · NED(G⁺, H⁺) + (1 − W) · NED(G⁻, H⁻), W from 0 to 1 "
+        f"(default {DEFAULT_POSITIVE_WEIGHT}: the paper's NED±)",
+    )
     parser.add_argument(
         "-K",
         "--k",
@@ -133,7 +168,16 @@ def main(argv: list[str] | None = None) -> None:
             f"tickets of {len(runs)} runs: {cache.downloaded} artifacts downloaded, "
             f"{cache.cached} from the cache in {cache.root}"
         )
-    settings = Settings(tuple(datasets), pairs=args.pairs, seed=args.seed, alpha=args.alpha, k=args.k)
+    settings = Settings(
+        tuple(datasets),
+        pairs=args.pairs,
+        seed=args.seed,
+        alpha=args.alpha,
+        k=args.k,
+        ties=args.ties,
+        tie_draws=args.tie_draws,
+        positive_weight=args.positive_weight,
+    )
     analysis = analyse(tickets, settings, layer_names)
     run_id = log_analysis(client, analysis, runs, notes + analysis.notes)
     table = format_table_1(analysis.stats, args.alpha) or "no condition had enough tickets for Table 1"

@@ -28,7 +28,7 @@ import numpy as np
 SIDE = 3
 POSITIONS = SIDE * SIDE
 PATTERN_SIZES = range(2, 8)
-TOP_PATTERNS = 8
+TOP_PATTERNS = 9  # the paper's Fig. 5 shows the nine most frequent per n
 # the 12 unordered pairs of horizontally or vertically adjacent kernel positions
 NEIGHBOURS = np.array(
     [(p, p + 1) for p in range(POSITIONS) if p % SIDE < SIDE - 1]

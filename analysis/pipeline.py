@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.distances.incoming import ticket_sets
-from analysis.distances.nnstd import pair_distances
+from analysis.distances.nnstd import DEFAULT_DRAWS, DEFAULT_POSITIVE_WEIGHT, Distances, Method, pair_distances
 from analysis.parallel import thread_map
 from analysis.patterns import Patterns, kernel_patterns
 from analysis.statistics.conditions import RANDOM, Condition, build_conditions, named_generator
@@ -19,13 +19,21 @@ from analysis.tickets.signed import Ticket
 
 @dataclass(frozen=True)
 class Settings:
-    """The analysis's options: datasets in scope, pairs per condition, seed, α, tickets per pattern group."""
+    """The analysis's options: datasets in scope, pairs per condition, seed (of the pair, group and tie
+    draws), α, tickets per pattern group, and how distances treat ties and weigh NED±'s signs."""
 
     datasets: tuple[str, ...]
     pairs: int = 50
     seed: int = 0
     alpha: float = 0.01
     k: int | None = None  # None: every ticket of the group
+    ties: str = "average"
+    tie_draws: int = DEFAULT_DRAWS
+    positive_weight: float = DEFAULT_POSITIVE_WEIGHT
+
+    @property
+    def method(self) -> Method:
+        return Method(self.ties, self.tie_draws, self.seed, self.positive_weight)
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,7 @@ class Analysis:
     tickets: list[Ticket]
     conditions: list[Condition]
     distances: dict[str, dict[str, np.ndarray]]  # condition -> metric -> (pairs, layers)
+    tie_spreads: dict[str, dict[str, np.ndarray]]  # condition -> metric -> (pairs,); NaN under `first`
     stats: pd.DataFrame
     pattern_groups: dict[str, np.ndarray]  # group -> indices of its tickets
     patterns: dict[str, Patterns]
@@ -61,6 +70,12 @@ def pattern_groups(
     return groups, skipped
 
 
+def _tie_rule(settings: Settings) -> str:
+    if settings.ties == "first":
+        return "scipy's first optimal matching, as the paper"
+    return f"averaged over {settings.tie_draws} draws each way"
+
+
 def analyse(
     tickets: Sequence[Ticket],
     settings: Settings,
@@ -80,23 +95,27 @@ def analyse(
     used, local_pairs = np.unique(all_pairs, return_inverse=True)
     log(
         f"comparing {len(all_pairs)} pairs of {len(used)} tickets in {len(conditions)} conditions "
-        "(NNSTD, NNSTD±)"
+        f"(NNSTD, NNSTD±; ties: {_tie_rule(settings)})"
     )
     sets = thread_map(lambda i: ticket_sets(tickets[i].layers), used)
-    distances = pair_distances(sets, local_pairs.reshape(-1, 2))
+    names = [f"{tickets[i].run_id}/{tickets[i].kind}" for i in used]
+    distances = pair_distances(sets, local_pairs.reshape(-1, 2), settings.method, names)
 
     bounds = np.cumsum([0] + [len(c.pairs) for c in conditions])
-    by_condition = {
+    by_condition: dict[str, dict[str, Distances]] = {
         c.name: {metric: values[start:stop] for metric, values in distances.items()}
         for c, start, stop in zip(conditions, bounds[:-1], bounds[1:], strict=True)
     }
+    layer_values = {c: {m: d.layers for m, d in by_metric.items()} for c, by_metric in by_condition.items()}
+    spreads = {c: {m: d.spread for m, d in by_metric.items()} for c, by_metric in by_condition.items()}
     return Analysis(
         settings=settings,
         layer_names=tuple(layer_names),
         tickets=list(tickets),
         conditions=conditions,
-        distances=by_condition,
-        stats=condition_stats(by_condition, layer_names, settings.alpha),
+        distances=layer_values,
+        tie_spreads=spreads,
+        stats=condition_stats(layer_values, layer_names, settings.alpha, spreads),
         pattern_groups=groups,
         patterns={
             name: kernel_patterns([tickets[i].layers[0] for i in index]) for name, index in groups.items()

@@ -31,7 +31,18 @@ PNG = bytes.fromhex(
     "1f15c4890000000d49444154789c6360000000000500010d0a2db40000000049454e44ae426082"
 )
 METRICS = ("nnstd", "nnstd_pm")
-STATS = ("mean", "std", "diff_mean", "p_value", "cohen_d")
+STATS = (
+    "mean",
+    "std",
+    "diff_mean",
+    "diff_ci_low",
+    "diff_ci_high",
+    "p_value",
+    "p_holm",
+    "cohen_d",
+    "d_ci_low",
+    "d_ci_high",
+)
 
 
 def test_finds_finished_trial_runs_across_experiments(store_uri):
@@ -106,6 +117,10 @@ def test_dataset_without_runs(store_uri, capsys):
         (["-K", "0"], "-K"),
         (["--alpha", "nan"], "--alpha"),
         (["--alpha", "1.5"], "--alpha"),
+        (["--ties", "last"], "argument --ties: invalid choice: 'last' (choose from 'average', 'first')"),
+        (["--tie-draws", "0"], "argument --tie-draws: must be an integer from 1 to 1000, not '0'"),
+        (["--positive-weight", "1.5"], "argument --positive-weight: must be a number from 0 to 1, not '1.5'"),
+        (["--positive-weight", "nan"], "--positive-weight"),
         (["-K", "x"], "-K"),
         (["--datasets", "mnist"], "unknown dataset 'mnist'"),
         (["--bogus"], "unrecognized arguments"),
@@ -190,7 +205,7 @@ def test_too_few_tickets_for_any_condition(store_uri, capsys, undrawn):
 
 def test_cli_logs_the_analysis_back(store_uri, capsys, tmp_path):
     sources = log_trials(store_uri, "digits", 4) + log_trials(store_uri, "svhn", 1)
-    main(["--pairs", "4", "--seed", "7", "-K", "3"])
+    main(["--pairs", "4", "--seed", "7", "-K", "3", "--tie-draws", "3", "--positive-weight", "0.25"])
     out = capsys.readouterr().out
     assert "condition WTs_svhn skipped" in out
     assert "Table 1 — NNSTD against random" in out and "Table 1 — NNSTD± against random" in out
@@ -200,12 +215,16 @@ def test_cli_logs_the_analysis_back(store_uri, capsys, tmp_path):
     runs = client.search_runs([experiment.experiment_id])
     (parent,) = [r for r in runs if r.data.tags[contract.TAG_ROLE] == contract.ROLE_ANALYSIS]
     assert parent.info.status == "FINISHED"
-    assert {k: parent.data.params[k] for k in ("datasets", "pairs", "seed", "alpha", "K")} == {
+    settings = ("datasets", "pairs", "seed", "alpha", "K", "ties", "tie_draws", "positive_weight")
+    assert {k: parent.data.params[k] for k in settings} == {
         "datasets": "digits,svhn",
         "pairs": "4",
         "seed": "7",
         "alpha": "0.01",
         "K": "3",
+        "ties": "average",
+        "tie_draws": "3",
+        "positive_weight": "0.25",
     }
     assert set(parent.data.params["source_runs"].split(",")) == set(sources)
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
@@ -224,15 +243,15 @@ def test_cli_logs_the_analysis_back(store_uri, capsys, tmp_path):
     scopes = [""] + [f".{layer}" for layer in LAYER_NAMES]
     wts = conditions["WTs_digits"].data
     assert set(wts.metrics) == {f"{m}{s}.{stat}" for m in METRICS for s in scopes for stat in STATS} | {
-        "pairs.eligible",
-        "pairs.used",
-    }
+        f"{m}.tie_spread" for m in METRICS
+    } | {"pairs.eligible", "pairs.used"}
+    assert wts.tags["nnstd.beyond_ties"] in ("true", "false")
     assert (wts.metrics["pairs.eligible"], wts.metrics["pairs.used"]) == (6, 4)
     assert wts.tags["nnstd_pm.effect"] in ("negligible", "small", "medium", "large", "very large", "huge")
     assert wts.tags["nnstd.dense1.significant"] in ("true", "false")
     assert set(conditions["random"].data.metrics) == {
         f"{m}{s}.{stat}" for m in METRICS for s in scopes for stat in ("mean", "std")
-    } | {"pairs.eligible", "pairs.used"}
+    } | {f"{m}.tie_spread" for m in METRICS} | {"pairs.eligible", "pairs.used"}
     patterns = of_role(contract.ROLE_PATTERNS)
     assert set(patterns) == {"random", "WTs_digits", "WTs_svhn"}
     assert patterns["random"].data.params["tickets"] == "3"

@@ -16,15 +16,15 @@ from analysis_fixtures import (
 
 from analysis.distances.incoming import layer_sets, ticket_sets
 from analysis.distances.ned import DENSE_ABOVE, cost_matrix, intersections, ned_from_counts
-from analysis.distances.nnstd import nnstd, pair_distances
+from analysis.distances.nnstd import Method, nnstd, pair_distance, pair_distances, pair_key
 
 MEDIUM_SHAPES = conv2_shapes(channels=12, side=3, hidden=24)
 HALF = dict.fromkeys(PAPER_PRUNED, 0.5)
 
 
-def first_layer_cost(a: list[list[int]], b: list[list[int]], *, signed: bool) -> np.ndarray:
+def first_layer_cost(a: list[list[int]], b: list[list[int]], *, signed: bool, **weight) -> np.ndarray:
     a_sets, b_sets = (layer_sets(np.array(x, dtype=np.int8), block=len(x[0])) for x in (a, b))
-    return cost_matrix(a_sets, b_sets, None, signed=signed)
+    return cost_matrix(a_sets, b_sets, None, signed=signed, **weight)
 
 
 def test_ned_by_hand():
@@ -38,6 +38,10 @@ def test_ned_pm_by_hand():
     a, b = [[1, -1, 1, 0]], [[1, 1, 0, -1]]
     np.testing.assert_allclose(first_layer_cost(a, b, signed=True), [[5 / 6]])
     np.testing.assert_allclose(first_layer_cost(a, b, signed=False), [[0.5]])
+    # weighted: NED±_w = w · 2/3 + (1 − w) · 1
+    for w in (0.0, 0.25, 1.0):
+        weighted = first_layer_cost(a, b, signed=True, positive_weight=w)
+        np.testing.assert_allclose(weighted, [[w * 2 / 3 + 1 - w]])
 
 
 def test_ned_from_counts_empty_sets():
@@ -74,8 +78,11 @@ def test_empty_networks():
 
 @pytest.mark.parametrize("signed", [False, True])
 def test_identical_tickets_are_at_distance_zero(signed):
+    # tiny and sparse: some units share their incoming set, so only `first` is sure to pair each with itself
     a = random_signed(SMALL_SHAPES, np.random.default_rng(0))
-    assert nnstd(a, [layer.copy() for layer in a], signed=signed) == [0.0] * 5
+    assert nnstd(a, [layer.copy() for layer in a], signed=signed, ties="first") == [0.0] * 5
+    b = random_signed(MEDIUM_SHAPES, np.random.default_rng(0), HALF)  # every unit's set its own
+    assert nnstd(b, [layer.copy() for layer in b], signed=signed) == [0.0] * 5
 
 
 @pytest.mark.parametrize("signed", [False, True])
@@ -122,7 +129,8 @@ def test_matches_the_naive_per_pair_loop(pruned):
     for shapes in (SMALL_SHAPES, MEDIUM_SHAPES):
         a, b = random_signed(shapes, rng, pruned), random_signed(shapes, rng, pruned)
         for signed in (False, True):
-            assert nnstd(a, b, signed=signed) == pytest.approx(naive_nnstd(a, b, signed=signed), abs=1e-12)
+            first = nnstd(a, b, signed=signed, ties="first")
+            assert first == pytest.approx(naive_nnstd(a, b, signed=signed), abs=1e-12)
 
 
 @pytest.mark.parametrize("private_kernel", [True, False])
@@ -143,14 +151,21 @@ def test_intersections_equal_the_sparse_product(pruned, private_kernel, monkeypa
     np.testing.assert_array_equal(intersections(a, a.indices, b), expected.toarray())
 
 
-def test_pair_distances_runs_every_pair_and_metric():
+@pytest.mark.parametrize("ties", ["first", "average"])
+def test_pair_distances_runs_every_pair_and_metric(ties):
     rng = np.random.default_rng(7)
     tickets = [random_signed(SMALL_SHAPES, rng) for _ in range(3)]
+    sets = [ticket_sets(t) for t in tickets]
     pairs = np.array([[0, 1], [2, 0], [1, 2]])
-    distances = pair_distances([ticket_sets(t) for t in tickets], pairs)
+    method = Method(ties, draws=4, seed=3)
+    distances = pair_distances(sets, pairs, method, names=["x", "y", "z"])
     for metric, signed in (("nnstd", False), ("nnstd_pm", True)):
-        expected = [nnstd(tickets[i], tickets[j], signed=signed) for i, j in pairs]
-        np.testing.assert_allclose(distances[metric], expected)
+        expected = [
+            pair_distance(sets[i], sets[j], signed=signed, method=method, key=pair_key("xyz"[i], "xyz"[j]))
+            for i, j in pairs
+        ]
+        np.testing.assert_array_equal(distances[metric].layers, [e.layers for e in expected])
+        np.testing.assert_array_equal(distances[metric].spread, [e.spread for e in expected])
 
 
 def test_mismatched_networks_are_refused():

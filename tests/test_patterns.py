@@ -65,6 +65,18 @@ def test_top_patterns_are_ordered_by_count():
     assert top[1][0].tolist() == [[-1, 0, -1], [0, 0, 0], [0, 0, 0]]
 
 
+def test_nine_patterns_per_count_as_in_the_papers_figure():
+    # each of the 36 kernels with two remaining positive weights, each appearing a different number of times
+    positions = [(p, q) for p in range(9) for q in range(p + 1, 9)]
+    kernels = np.zeros((sum(range(1, 37)), 1, 9), dtype=np.int8)
+    start = 0
+    for times, (p, q) in enumerate(positions, start=1):
+        kernels[start : start + times, 0, [p, q]] = 1
+        start += times
+    top = kernel_patterns([kernels.reshape(-1, 1, 3, 3)]).top_patterns[2]
+    assert [count for _, count in top] == list(range(36, 27, -1))
+
+
 def test_metric_names():
     names = set(kernel_patterns([KERNELS]).metrics())
     assert names == {

@@ -1,7 +1,8 @@
 """NED and NED± cost matrices between the units of one layer of two networks.
 
 NED(G, H) = |G △ H| / |G ∪ H| = 1 − |G ∩ H| / |G ∪ H|, with NED(∅, ∅) = 0;
-NED±(G, H) = ½ · (NED(G⁺, H⁺) + NED(G⁻, H⁻)).
+NED±(G, H) = ½ · (NED(G⁺, H⁺) + NED(G⁻, H⁻)), and weighted (the paper's §3):
+NED±_w(G, H) = w · NED(G⁺, H⁺) + (1 − w) · NED(G⁻, H⁻), so NED± = NED±_½.
 All unit pairs at once: |G_i ∩ H_j| = (M_G · M_Hᵀ)_ij and |G_i ∪ H_j| = |G_i| + |H_j| − |G_i ∩ H_j|.
 """
 
@@ -80,8 +81,11 @@ def input_order(block: int, matching: np.ndarray) -> np.ndarray:
     return (matching[:, None] * block + np.arange(block)).ravel().astype(INDEX)
 
 
-def cost_matrix(a: LayerSets, b: LayerSets, matching: np.ndarray | None, *, signed: bool) -> np.ndarray:
-    """C_ij = NED (or NED± if `signed`) between unit i of network 1 and unit j of network 2.
+def cost_matrix(
+    a: LayerSets, b: LayerSets, matching: np.ndarray | None, *, signed: bool, positive_weight: float = 0.5
+) -> np.ndarray:
+    """C_ij = NED (or NED±_w if `signed`, w = `positive_weight`) between unit i of network 1 and unit j of
+    network 2.
 
     `matching[u]` is the unit of network 2's previous layer matched to unit u of network 1's (None for
     the first layer): network 2's inputs are compared in that order.
@@ -95,4 +99,7 @@ def cost_matrix(a: LayerSets, b: LayerSets, matching: np.ndarray | None, *, sign
         )
         for part_a, part_b in zip(a.parts(signed), b.parts(signed), strict=True)
     ]
-    return sum(costs) / len(costs)
+    if not signed:
+        return costs[0]
+    positive, negative = costs
+    return positive_weight * positive + (1 - positive_weight) * negative  # w = ½: exactly (C⁺ + C⁻) / 2

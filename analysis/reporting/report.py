@@ -1,12 +1,15 @@
 """An analysis logged back into MLflow, so that conditions compare side by side in the UI.
 
 Experiment `analysis`:
-- the analysis run (`lottery.role=analysis`): params datasets, pairs, seed, alpha, K, the chosen
-  configuration per dataset and the source trial run ids; tables (Table 1, A.1, A.2, A.3, top patterns,
-  every pair's distances, the source runs) via `log_table` (JSON) and as CSV; Fig. 1, A.2, A.4;
+- the analysis run (`lottery.role=analysis`): params datasets, pairs, seed, alpha, K, ties, tie_draws,
+  positive_weight, the chosen configuration per dataset and the source trial run ids; tables (Table 1, A.1,
+  A.2, A.3, top patterns, every pair's distances and tie spreads, the source runs) via `log_table` (JSON)
+  and as CSV; Fig. 1, A.2, A.4;
 - one child run per condition (`lottery.role=condition`, run name = condition, `lottery.category`):
-  metrics `<m>.<stat>` and `<m>.<layer>.<stat>` for m ∈ {nnstd, nnstd_pm} and stat ∈ {mean, std, diff_mean,
-  p_value, cohen_d}, `pairs.eligible` and `pairs.used`; tags `<m>[.<layer>].effect` and `.significant`;
+  metrics `<m>.<stat>` and `<m>.<layer>.<stat>` for m ∈ {nnstd, nnstd_pm} and the numeric statistics of
+  `analysis.statistics.stats` (mean, std, tie_spread, diff_mean and its CI, p_value, p_holm, cohen_d and its
+  CI; those a row lacks are left out), `pairs.eligible` and `pairs.used`; tags `<m>[.<layer>].effect`,
+  `.significant` (Holm) and `.beyond_ties`;
 - one child run per pattern group (`lottery.role=patterns`, run name = group): the pattern metrics and
   Fig. 2–6 of that group.
 The runs of one analysis end together: all FINISHED once everything is logged, else all FAILED.
@@ -32,8 +35,20 @@ from lottery.errors import UserError, first_line
 from lottery.tracking import contract, store, uris
 
 ANALYSIS_EXPERIMENT = "analysis"
-NUMERIC_STATS = ("mean", "std", "diff_mean", "p_value", "cohen_d")
-LABEL_STATS = ("effect", "significant")
+NUMERIC_STATS = (
+    "mean",
+    "std",
+    "tie_spread",
+    "diff_mean",
+    "diff_ci_low",
+    "diff_ci_high",
+    "p_value",
+    "p_holm",
+    "cohen_d",
+    "d_ci_low",
+    "d_ci_high",
+)
+LABEL_STATS = ("effect", "significant", "beyond_ties")
 PARENT_TAG = "mlflow.parentRunId"
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on a param value
 FINISHED = RunStatus.to_string(RunStatus.FINISHED)
@@ -164,6 +179,9 @@ def log_analysis(client, analysis: Analysis, runs: Sequence[TrialRun], notes: Se
         Param("seed", str(settings.seed)),
         Param("alpha", str(settings.alpha)),
         Param("K", "all" if settings.k is None else str(settings.k)),
+        Param("ties", settings.ties),
+        Param("tie_draws", str(settings.tie_draws) if settings.ties == "average" else "none"),
+        Param("positive_weight", str(settings.positive_weight)),
         *[Param(f"config.{dataset}", config) for dataset, config in configs.items()],
         *_chunked("source_runs", [run.run_id for run in runs]),
     ]

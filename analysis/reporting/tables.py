@@ -12,7 +12,34 @@ from analysis.distances.nnstd import METRICS
 from analysis.pipeline import Analysis
 from analysis.statistics.stats import OVERALL
 
-STATS = ("mean", "std", "diff_mean", "p_value", "cohen_d", "effect", "significant")
+STATS = (
+    "mean",
+    "std",
+    "tie_spread",
+    "diff_mean",
+    "diff_ci_low",
+    "diff_ci_high",
+    "p_value",
+    "p_holm",
+    "cohen_d",
+    "d_ci_low",
+    "d_ci_high",
+    "effect",
+    "significant",
+    "beyond_ties",
+)
+OVERALL_ONLY = ("tie_spread", "beyond_ties")  # tie spreads are measured for NNSTD (NNSTD±), not per layer
+TERMINAL_STATS = (
+    "mean",
+    "std",
+    "tie_spread",
+    "diff_mean",
+    "p_value",
+    "p_holm",
+    "cohen_d",
+    "significant",
+    "beyond_ties",
+)
 METRIC_TITLES = {"nnstd": "NNSTD", "nnstd_pm": "NNSTD±"}
 _SIGN_CHARS = {1: "+", 0: ".", -1: "-"}
 
@@ -35,7 +62,8 @@ def table_1(stats: pd.DataFrame) -> pd.DataFrame:
 def table_layers(stats: pd.DataFrame, metric: str) -> pd.DataFrame:
     """One row per condition and layer for one metric (Table A.1: NNSTD, Table A.2: NNSTD±)."""
     rows = stats[(stats["metric"] == metric) & (stats["layer"] != OVERALL)]
-    return rows.reindex(columns=["condition", "layer", "pairs", *STATS]).reset_index(drop=True)
+    columns = [stat for stat in STATS if stat not in OVERALL_ONLY]
+    return rows.reindex(columns=["condition", "layer", "pairs", *columns]).reset_index(drop=True)
 
 
 def table_patterns(analysis: Analysis) -> pd.DataFrame:
@@ -76,6 +104,7 @@ def table_pairs(analysis: Analysis) -> pd.DataFrame:
                 "run_b": [t.run_id for t in second],
                 **dict(zip(analysis.layer_names, per_layer.T, strict=True)),
                 "distance": per_layer.mean(axis=1),
+                "tie_spread": analysis.tie_spreads[condition.name][metric],
             }
             frames.append(pd.DataFrame(columns))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -85,21 +114,32 @@ def _number(spec: str):
     return lambda value: "" if pd.isna(value) else format(value, spec)
 
 
+def _label(value) -> str:
+    return "" if value is None or pd.isna(value) else str(value).lower()
+
+
 def format_table_1(stats: pd.DataFrame, alpha: float) -> str:
-    """Table 1 for the terminal: one block per metric."""
+    """Table 1 for the terminal: one block per metric (the intervals are in the logged tables)."""
     formatters = {
         "mean": _number(".4f"),
         "std": _number(".4f"),
+        "tie_spread": _number(".4f"),
         "diff_mean": _number("+.4f"),
         "p_value": _number(".2e"),
+        "p_holm": _number(".2e"),
         "cohen_d": _number("+.2f"),
+        "significant": _label,
+        "beyond_ties": _label,
     }
     blocks = []
     for metric in METRICS:
-        table = _by_condition(stats, OVERALL, metric)
+        table = _by_condition(stats, OVERALL, metric).reindex(columns=["pairs", *TERMINAL_STATS])
         if not table.empty:
             text = table.to_string(na_rep="", formatters=formatters)
+            family = int(table["p_holm"].notna().sum())
             blocks.append(
-                f"Table 1 — {METRIC_TITLES[metric]} against random (significant: p < {alpha:g})\n{text}"
+                f"Table 1 — {METRIC_TITLES[metric]} against random (significant: Holm-adjusted p < {alpha:g} "
+                f"over the {family} conditions compared; beyond_ties: |diff_mean| > the two tie spreads)"
+                f"\n{text}"
             )
     return "\n\n".join(blocks)

@@ -1,25 +1,46 @@
 """Each condition's distances against the `random` control (paper Table 1, A.1, A.2).
 
-For a condition's distances x and the control's y:
+For a condition's distances x and the control's y (s² the sample variance, n − 1):
   diff_mean = x̄ − ȳ;
-  p_value   = Welch's two-sample two-sided t-test (unequal variances);
-  cohen_d   = (x̄ − ȳ) / s_p,  s_p = √(((n_x − 1)·s_x² + (n_y − 1)·s_y²) / (n_x + n_y − 2))  (pooled SD);
+  diff_ci   = [diff_ci_low, diff_ci_high] = diff_mean ∓ t(0.975; ν)·√(s_x²/n_x + s_y²/n_y), the 95 % Welch
+              interval, ν = (s_x²/n_x + s_y²/n_y)² / ((s_x²/n_x)²/(n_x − 1) + (s_y²/n_y)²/(n_y − 1))
+              (Welch–Satterthwaite; scipy.stats.ttest_ind(equal_var=False).confidence_interval);
+  p_value   = Welch's two-sample two-sided t-test (unequal variances; scipy.stats.ttest_ind), unadjusted
+              (as in the paper);
+  p_holm    = p_value Holm-adjusted within its family: one metric × one layer value (`all` is one family,
+              each layer its own), every condition but `random` compared with `random`. With the family's m
+              finite p-values in ascending order p_(1) ≤ … ≤ p_(m):
+              p_holm_(i) = min(1, max_{j ≤ i} (m − j + 1)·p_(j))   (pingouin.multicomp, method="holm");
+              a NaN p-value (constant samples) stays NaN and does not count in m;
+  cohen_d   = (x̄ − ȳ) / s_p,  s_p = √(((n_x − 1)·s_x² + (n_y − 1)·s_y²) / (n_x + n_y − 2))  (pooled SD;
+              pingouin.compute_effsize);
+  d_ci      = [d_ci_low, d_ci_high] = d ∓ t(0.975; n_x + n_y − 2)·se_d,
+              se_d = √((n_x + n_y)/(n_x·n_y) + d²/(2(n_x + n_y))), the 95 % interval of Hedges & Olkin
+              (1985) as pingouin.compute_esci computes it (a t, not a normal, critical value);
   effect    = the label of |d|:
               negligible < 0.2 ≤ small < 0.5 ≤ medium < 0.8 ≤ large < 1.2 ≤ very large < 2 ≤ huge;
-  significant = p_value < α.
-mean and std (sample SD, n − 1) describe each condition, the control included.
+  significant = p_holm < α  (False when p_holm is NaN);
+  tie_spread  = (rows `all` only) the mean over the condition's pairs of their tie spread (the range of a
+              pair's NNSTD or NNSTD± over the draws among tied matchings; NaN with `--ties first`);
+  beyond_ties = |diff_mean| > tie_spread(condition) + tie_spread(random): the difference is larger than
+              tie-breaking alone could move the two means (tie-breaking moves a pair's value within its
+              spread, so a mean within the mean spread).
+Both intervals are 95 % whatever α. mean and std (sample SD, n − 1) describe each condition, the control
+included.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
 import pingouin
+import scipy.stats
 
 from analysis.statistics.conditions import RANDOM
 
@@ -33,6 +54,8 @@ EFFECT_BOUNDS: tuple[tuple[float, str], ...] = (
 HUGE = "huge"
 UNDEFINED = "undefined"  # d is not a number (both samples constant)
 OVERALL = "all"  # the layer column's value for NNSTD / NNSTD± themselves
+CONFIDENCE = 0.95  # of both intervals, whatever alpha
+_ESCI_DECIMALS = 15  # compute_esci rounds (to 2 decimals by default); 15 keeps ~1e-16
 
 
 def effect_label(d: float) -> str:
@@ -41,37 +64,87 @@ def effect_label(d: float) -> str:
     return next((label for bound, label in EFFECT_BOUNDS if abs(d) < bound), HUGE)
 
 
-def _column(result: pd.DataFrame, *names: str) -> float:
-    """The first of `names` that pingouin returned (0.7 renamed `p-val`, `cohen-d` to `p_val`, `cohen_d`)."""
-    for name in names:
-        if name in result.columns:
-            return float(result[name].iloc[0])
-    raise KeyError(f"pingouin.ttest returned none of {names}: columns {list(result.columns)}")
-
-
 @dataclass(frozen=True)
 class Comparison:
     diff_mean: float
+    diff_ci_low: float
+    diff_ci_high: float
     p_value: float
+    p_holm: float
     cohen_d: float
+    d_ci_low: float
+    d_ci_high: float
     effect: str
     significant: bool
 
 
-COLUMNS = ("condition", "metric", "layer", "pairs", "mean", "std", *Comparison.__dataclass_fields__)
+COLUMNS = (
+    "condition",
+    "metric",
+    "layer",
+    "pairs",
+    "mean",
+    "std",
+    "tie_spread",
+    *Comparison.__dataclass_fields__,
+    "beyond_ties",
+)
+
+
+def holm(p_values: Sequence[float], alpha: float) -> np.ndarray:
+    """Holm-adjusted `p_values` (see the module docstring): NaN stays NaN and is left out of the family."""
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.full(p.shape, np.nan)
+    finite = np.isfinite(p)
+    if finite.any():
+        adjusted[finite] = pingouin.multicomp(p[finite], alpha=alpha, method="holm")[1]
+    return adjusted
+
+
+def adjust(family: Sequence[Comparison], alpha: float) -> list[Comparison]:
+    """The family's comparisons with p_holm over the family and significant = p_holm < alpha."""
+    adjusted = holm([c.p_value for c in family], alpha)
+    return [
+        replace(c, p_holm=float(p), significant=bool(p < alpha))  # False for NaN
+        for c, p in zip(family, adjusted, strict=True)
+    ]
+
+
+def _raw(x: np.ndarray, control: np.ndarray) -> Comparison:
+    """x against the control, before any adjustment: p_holm NaN, significant False."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # constant samples: NaN statistics, reported as such
+        welch = scipy.stats.ttest_ind(x, control, equal_var=False)
+        p_value = float(welch.pvalue)
+        diff_ci = welch.confidence_interval(CONFIDENCE) if math.isfinite(p_value) else (math.nan, math.nan)
+        diff = float(np.mean(x) - np.mean(control))
+        cohen_d = float(pingouin.compute_effsize(x, control, paired=False, eftype="cohen"))
+        d_ci = pingouin.compute_esci(
+            stat=cohen_d,
+            nx=len(x),
+            ny=len(control),
+            eftype="cohen",
+            confidence=CONFIDENCE,
+            decimals=_ESCI_DECIMALS,
+        )
+    return Comparison(
+        diff_mean=diff,
+        diff_ci_low=float(diff_ci[0]),
+        diff_ci_high=float(diff_ci[1]),
+        p_value=p_value,
+        p_holm=math.nan,
+        cohen_d=cohen_d,
+        d_ci_low=float(d_ci[0]),
+        d_ci_high=float(d_ci[1]),
+        effect=effect_label(cohen_d),
+        significant=False,
+    )
 
 
 def compare(x: np.ndarray, control: np.ndarray, alpha: float) -> Comparison:
-    """x against the control: see the module docstring."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # constant samples: NaN statistics, reported as such
-        result = pingouin.ttest(x, control, paired=False, correction=True, alternative="two-sided")
-    diff = float(np.mean(x) - np.mean(control))
-    p_value = _column(result, "p_val", "p-val")
-    # pingouin reports |d| (pooled SD); the sign is the sign of the difference of means
-    cohen_d = math.copysign(_column(result, "cohen_d", "cohen-d"), diff)
-    significant = bool(p_value < alpha)  # False for NaN
-    return Comparison(diff, p_value, cohen_d, effect_label(cohen_d), significant)
+    """x against the control as a family of one (p_holm = p_value); `condition_stats` adjusts over the
+    whole family instead."""
+    return adjust([_raw(x, control)], alpha)[0]
 
 
 def _scopes(per_layer: np.ndarray, layer_names: Sequence[str]) -> dict[str, np.ndarray]:
@@ -79,29 +152,59 @@ def _scopes(per_layer: np.ndarray, layer_names: Sequence[str]) -> dict[str, np.n
     return {OVERALL: per_layer.mean(axis=1), **dict(zip(layer_names, per_layer.T, strict=True))}
 
 
+def _mean_spread(spreads: np.ndarray | None) -> float:
+    return math.nan if spreads is None or np.isnan(spreads).all() else float(np.nanmean(spreads))
+
+
+def _beyond_ties(row: Mapping, control_spread: float) -> bool | None:
+    """Whether |diff_mean| exceeds the tie noise of the two conditions (None where not measured)."""
+    noise = row["tie_spread"] + control_spread
+    return None if math.isnan(noise) or math.isnan(row["diff_mean"]) else bool(abs(row["diff_mean"]) > noise)
+
+
 def condition_stats(
-    distances: Mapping[str, Mapping[str, np.ndarray]], layer_names: Sequence[str], alpha: float
+    distances: Mapping[str, Mapping[str, np.ndarray]],
+    layer_names: Sequence[str],
+    alpha: float,
+    tie_spreads: Mapping[str, Mapping[str, np.ndarray]] | None = None,
 ) -> pd.DataFrame:
     """One row per condition × metric × layer (`all` = the metric itself, the mean over layers).
 
     `distances[condition][metric]` is a (pairs, layers) array. Rows of conditions other than `random` carry
-    the comparison with `random` when it is present (else NaN).
+    the comparison with `random` when it is present (else NaN), Holm-adjusted over the conditions of the
+    same metric and layer. `tie_spreads[condition][metric]` (pairs; NaN where not drawn) gives the `all`
+    rows their tie_spread and, where compared, beyond_ties.
     """
-    rows = []
+    rows: list[dict] = []
+    families: dict[tuple[str, str], list[tuple[int, Comparison]]] = defaultdict(list)
     control = distances.get(RANDOM)
     for condition, by_metric in distances.items():
         for metric, per_layer in by_metric.items():
             control_scopes = _scopes(control[metric], layer_names) if control is not None else {}
             for layer, values in _scopes(per_layer, layer_names).items():
-                row = {
-                    "condition": condition,
-                    "metric": metric,
-                    "layer": layer,
-                    "pairs": len(values),
-                    "mean": float(values.mean()),
-                    "std": float(values.std(ddof=1)),
-                }
                 if condition != RANDOM and control_scopes:
-                    row.update(asdict(compare(values, control_scopes[layer], alpha)))
-                rows.append(row)
+                    families[metric, layer].append((len(rows), _raw(values, control_scopes[layer])))
+                spreads = (tie_spreads or {}).get(condition, {}).get(metric)
+                rows.append(
+                    {
+                        "condition": condition,
+                        "metric": metric,
+                        "layer": layer,
+                        "pairs": len(values),
+                        "mean": float(values.mean()),
+                        "std": float(values.std(ddof=1)),
+                        "tie_spread": _mean_spread(spreads) if layer == OVERALL else math.nan,
+                    }
+                )
+    control_spreads = {
+        row["metric"]: row["tie_spread"]
+        for row in rows
+        if row["condition"] == RANDOM and row["layer"] == OVERALL
+    }
+    for (metric, layer), members in families.items():
+        indices, raw = zip(*members, strict=True)
+        for index, comparison in zip(indices, adjust(raw, alpha), strict=True):
+            rows[index].update(asdict(comparison))
+            if layer == OVERALL:
+                rows[index]["beyond_ties"] = _beyond_ties(rows[index], control_spreads[metric])
     return pd.DataFrame(rows, columns=list(COLUMNS))
