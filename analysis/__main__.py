@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from analysis.distances.nnstd import DEFAULT_DRAWS, DEFAULT_POSITIVE_WEIGHT, TIES
+from analysis.distances.nnstd import TIES
 from analysis.pipeline import Settings, analyse
 from analysis.reporting.report import ANALYSIS_EXPERIMENT, log_analysis
 from analysis.reporting.tables import format_table_1
@@ -21,6 +21,7 @@ from lottery.data.registry import canonical_name
 from lottery.errors import ArgumentParser, exit_on_user_error
 from lottery.tracking import store, uris
 
+DEFAULTS = Settings(datasets=())  # every default lives in Settings
 MAX_PAIRS = 10_000  # per condition: 10 conditions of 10,000 pairs take hours already
 MAX_DRAWS = 1_000  # per direction and pair: 1000 already costs minutes per pair where ties abound
 
@@ -69,42 +70,43 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--pairs",
         type=_count(1, MAX_PAIRS),
-        default=50,
-        help=f"pairs drawn per condition, 1 to {MAX_PAIRS} (default 50)",
+        default=DEFAULTS.pairs,
+        help=f"pairs drawn per condition, 1 to {MAX_PAIRS} (default {DEFAULTS.pairs})",
     )
     parser.add_argument(
         "--seed",
         type=_count(0),
-        default=0,
-        help="seed of the pair, pattern-group and tie draws, an integer >= 0 (default 0)",
+        default=DEFAULTS.seed,
+        help=f"seed of the pair, pattern-group and tie draws, an integer >= 0 (default {DEFAULTS.seed})",
     )
     parser.add_argument(
         "--alpha",
         type=_fraction(closed=False),
-        default=0.01,
-        help="significance level of the Holm-adjusted p-values (default 0.01)",
+        default=DEFAULTS.alpha,
+        help=f"significance level of the Holm-adjusted p-values (default {DEFAULTS.alpha})",
     )
     parser.add_argument(
         "--ties",
         choices=TIES,
-        default="average",
+        default=DEFAULTS.ties,
         help="where a layer has several optimal matchings: average the distances over matchings drawn among "
         "them, symmetric in the two tickets (default), or take scipy's first, as the paper and Liu et al.",
     )
     parser.add_argument(
         "--tie-draws",
         type=_count(1, MAX_DRAWS),
-        default=DEFAULT_DRAWS,
+        default=DEFAULTS.tie_draws,
         metavar="R",
-        help=f"draws per direction and pair for --ties average, 1 to {MAX_DRAWS} (default {DEFAULT_DRAWS})",
+        help=f"draws per direction and pair for --ties average, 1 to {MAX_DRAWS} "
+        f"(default {DEFAULTS.tie_draws})",
     )
     parser.add_argument(
         "--positive-weight",
         type=_fraction(closed=True),
-        default=DEFAULT_POSITIVE_WEIGHT,
+        default=DEFAULTS.positive_weight,
         metavar="W",
         help="NED± = W · NED(G⁺, H⁺) + (1 − W) · NED(G⁻, H⁻), W from 0 to 1 "
-        f"(default {DEFAULT_POSITIVE_WEIGHT}: the paper's NED±)",
+        f"(default {DEFAULTS.positive_weight}: the paper's NED±)",
     )
     parser.add_argument(
         "-K",

@@ -35,6 +35,13 @@ class Settings:
     def method(self) -> Method:
         return Method(self.ties, self.tie_draws, self.seed, self.positive_weight)
 
+    @property
+    def tie_rule(self) -> str:
+        """How tied matchings are treated, in words."""
+        if self.ties == "first":
+            return "ties: scipy's first optimal matching (the paper's procedure)"
+        return f"ties: averaged over matchings drawn among the optimal ones, {self.tie_draws} draws each way"
+
 
 @dataclass(frozen=True)
 class Analysis:
@@ -70,12 +77,6 @@ def pattern_groups(
     return groups, skipped
 
 
-def _tie_rule(settings: Settings) -> str:
-    if settings.ties == "first":
-        return "scipy's first optimal matching, as the paper"
-    return f"averaged over {settings.tie_draws} draws each way"
-
-
 def analyse(
     tickets: Sequence[Ticket],
     settings: Settings,
@@ -95,7 +96,7 @@ def analyse(
     used, local_pairs = np.unique(all_pairs, return_inverse=True)
     log(
         f"comparing {len(all_pairs)} pairs of {len(used)} tickets in {len(conditions)} conditions "
-        f"(NNSTD, NNSTD±; ties: {_tie_rule(settings)})"
+        f"(NNSTD, NNSTD±; {settings.tie_rule})"
     )
     sets = thread_map(lambda i: ticket_sets(tickets[i].layers), used)
     names = [f"{tickets[i].run_id}/{tickets[i].kind}" for i in used]

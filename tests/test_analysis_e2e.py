@@ -46,7 +46,9 @@ def test_train_then_analyze(store_uri, tiny_data, capsys, monkeypatch):
     )
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     conditions = {
-        r.info.run_name: r.data for r in children if r.data.tags[contract.TAG_ROLE] == contract.ROLE_CONDITION
+        r.info.run_name.removeprefix("condition · "): r.data
+        for r in children
+        if r.data.tags[contract.TAG_ROLE] == contract.ROLE_CONDITION
     }
     assert {name: data.metrics["pairs.used"] for name, data in conditions.items()} == {
         "random": 3,
@@ -55,13 +57,15 @@ def test_train_then_analyze(store_uri, tiny_data, capsys, monkeypatch):
     }
     for name in ("WTs_digits", "mixed_digits"):
         for metric in ("nnstd", "nnstd_pm"):
-            for scope in ["", *(f".{layer}" for layer in LAYER_NAMES)]:
+            for scope in ["", *(f"per_layer.{layer}." for layer in LAYER_NAMES)]:
                 values = conditions[name].metrics
-                assert 0 < values[f"{metric}{scope}.mean"] <= 1
-                assert {f"{metric}{scope}.{s}" for s in ("diff_mean", "p_value", "cohen_d")} <= set(values)
+                assert 0 < values[f"{scope}{metric}.mean"] <= 1
+                assert {f"{scope}{metric}.{s}" for s in ("diff_mean", "p_value", "cohen_d")} <= set(values)
             assert conditions[name].tags[f"{metric}.effect"]
     patterns = {
-        r.info.run_name: r.data for r in children if r.data.tags[contract.TAG_ROLE] == contract.ROLE_PATTERNS
+        r.info.run_name.removeprefix("patterns · "): r.data
+        for r in children
+        if r.data.tags[contract.TAG_ROLE] == contract.ROLE_PATTERNS
     }
     assert set(patterns) == {"random", "WTs_digits"}
     assert (

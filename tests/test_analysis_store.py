@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 
 import analysis.__main__ as cli
 from analysis.__main__ import main
+from analysis.statistics.stats import NUMERIC_STATISTICS, OVERALL_ONLY
 from analysis.tickets.store import finished_trial_runs, load_tickets, select_runs
 from lottery.errors import UserError, first_line
 from lottery.models.conv2 import Network as Conv2
@@ -31,18 +33,7 @@ PNG = bytes.fromhex(
     "1f15c4890000000d49444154789c6360000000000500010d0a2db40000000049454e44ae426082"
 )
 METRICS = ("nnstd", "nnstd_pm")
-STATS = (
-    "mean",
-    "std",
-    "diff_mean",
-    "diff_ci_low",
-    "diff_ci_high",
-    "p_value",
-    "p_holm",
-    "cohen_d",
-    "d_ci_low",
-    "d_ci_high",
-)
+STATS = tuple(stat for stat in NUMERIC_STATISTICS if stat not in OVERALL_ONLY)  # logged per layer too
 
 
 def test_finds_finished_trial_runs_across_experiments(store_uri):
@@ -227,10 +218,31 @@ def test_cli_logs_the_analysis_back(store_uri, capsys, tmp_path):
         "positive_weight": "0.25",
     }
     assert set(parent.data.params["source_runs"].split(",")) == set(sources)
+    assert (
+        parent.info.run_name
+        == "analysis · digits+svhn · 4 pairs · seed 7 · ties average · positive weight 0.25"
+    )
+    description = parent.data.tags["mlflow.note.content"]
+    assert (
+        "### Table 1 — NNSTD against random" in description
+        and "### Table 1 — NNSTD± against random" in description
+    )
+    assert "| `WTs_digits` | 4 |" in description and "3 draws each way" in description
+    assert {"nnstd_pm.cohen_d.WTs_digits", "nnstd.diff_mean.mixed_svhn"} <= set(parent.data.metrics)
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    names = [r.info.run_name for r in children]
+    assert len(names) == len(set(names)), "children of one analysis share a name"
 
     def of_role(role: str) -> dict:
-        return {r.info.run_name: r for r in children if r.data.tags[contract.TAG_ROLE] == role}
+        prefix = f"{role} · "
+        assert all(
+            r.info.run_name.startswith(prefix) for r in children if r.data.tags[contract.TAG_ROLE] == role
+        )
+        return {
+            r.info.run_name.removeprefix(prefix): r
+            for r in children
+            if r.data.tags[contract.TAG_ROLE] == role
+        }
 
     conditions = of_role(contract.ROLE_CONDITION)
     assert {n: r.data.tags[contract.TAG_CATEGORY] for n, r in conditions.items()} == {
@@ -240,34 +252,58 @@ def test_cli_logs_the_analysis_back(store_uri, capsys, tmp_path):
         "mixed_svhn": "mixed",
         "between_digits_svhn": "between",
     }
-    scopes = [""] + [f".{layer}" for layer in LAYER_NAMES]
+    scopes = [""] + [f"per_layer.{layer}." for layer in LAYER_NAMES]
     wts = conditions["WTs_digits"].data
-    assert set(wts.metrics) == {f"{m}{s}.{stat}" for m in METRICS for s in scopes for stat in STATS} | {
+    assert set(wts.metrics) == {f"{s}{m}.{stat}" for m in METRICS for s in scopes for stat in STATS} | {
         f"{m}.tie_spread" for m in METRICS
     } | {"pairs.eligible", "pairs.used"}
+    assert sorted(wts.metrics)[: len(METRICS) * (len(STATS) + 1)] == sorted(
+        f"{m}.{stat}" for m in METRICS for stat in (*STATS, "tie_spread")
+    ), "Table 1's metrics sort first, together, as Compare lists them"
+    assert "pairs of two winning tickets of digits" in wts.tags["mlflow.note.content"]
     assert wts.tags["nnstd.beyond_ties"] in ("true", "false")
     assert (wts.metrics["pairs.eligible"], wts.metrics["pairs.used"]) == (6, 4)
     assert wts.tags["nnstd_pm.effect"] in ("negligible", "small", "medium", "large", "very large", "huge")
-    assert wts.tags["nnstd.dense1.significant"] in ("true", "false")
+    assert wts.tags["per_layer.dense1.nnstd.significant"] in ("true", "false")
     assert set(conditions["random"].data.metrics) == {
-        f"{m}{s}.{stat}" for m in METRICS for s in scopes for stat in ("mean", "std")
+        f"{s}{m}.{stat}" for m in METRICS for s in scopes for stat in ("mean", "std")
     } | {f"{m}.tie_spread" for m in METRICS} | {"pairs.eligible", "pairs.used"}
     patterns = of_role(contract.ROLE_PATTERNS)
     assert set(patterns) == {"random", "WTs_digits", "WTs_svhn"}
     assert patterns["random"].data.params["tickets"] == "3"
+    assert "first conv layer of 3 random tickets" in patterns["random"].data.tags["mlflow.note.content"]
     assert {"sign_ratio", "neighbour_pct_pos", "kernels_with_9", "filter_count_std"} <= set(
         patterns["WTs_digits"].data.metrics
     )
     tables = {a.path for a in client.list_artifacts(parent.info.run_id, "tables")}
     for name in (
         "table_1",
-        "table_A1_nnstd_layers",
-        "table_A2_nnstd_pm_layers",
+        "table_A1_nnstd_pm_layers",
+        "table_A2_nnstd_layers",
         "table_A3_patterns",
         "pair_distances",
         "top_patterns",
     ):
         assert {f"tables/{name}.json", f"tables/{name}.csv"} <= tables
+    comparison = pd.read_csv(
+        client.download_artifacts(parent.info.run_id, "tables/paper_comparison.csv", str(tmp_path))
+    )
+    assert set(comparison["condition"]) == {"mixed_svhn"}  # the one condition here that the paper published
+    assert len(comparison) == 2 * (1 + len(LAYER_NAMES))  # both metrics, overall and per layer
+    overall = comparison[(comparison["layer"] == "all") & (comparison["metric"] == "NNSTD±")].iloc[0]
+    assert (overall["paper_diff_mean"], overall["paper_cohen_d"], overall["paper_effect"]) == (
+        0.0035,
+        1.72,
+        "very large",
+    )
+    table_1 = json.loads(
+        Path(client.download_artifacts(parent.info.run_id, "tables/table_1.json", str(tmp_path))).read_text()
+    )
+    assert all(
+        "." not in column for column in table_1["columns"]
+    )  # MLflow's table view reads a dot as a path
+    assert table_1["columns"][:3] == ["condition", "metric", "pairs"]
+    assert [row[:2] for row in table_1["data"][:2]] == [["random", "NNSTD"], ["random", "NNSTD±"]]
     figures = {a.path for a in client.list_artifacts(parent.info.run_id, "figures")}
     assert figures == {
         "figures/fig1_distances.png",

@@ -1,19 +1,21 @@
 """An analysis logged back into MLflow, so that conditions compare side by side in the UI.
 
-Experiment `analysis`:
-- the analysis run (`lottery.role=analysis`): params datasets, pairs, seed, alpha, K, ties, tie_draws,
-  positive_weight, the chosen configuration per dataset and the source trial run ids; tables (Table 1, A.1,
-  A.2, A.3, top patterns, every pair's distances and tie spreads, the source runs) via `log_table` (JSON)
-  and as CSV; Fig. 1, A.2, A.4;
-- one child run per condition (`lottery.role=condition`, run name = condition, `lottery.category`):
-  metrics `<m>.<stat>` and `<m>.<layer>.<stat>` for m ∈ {nnstd, nnstd_pm} and the numeric statistics of
-  `analysis.statistics.stats` (mean, std, tie_spread, diff_mean and its CI, p_value, p_holm, cohen_d and its
-  CI; those a row lacks are left out), `pairs.eligible` and `pairs.used`; tags `<m>[.<layer>].effect`,
-  `.significant` (Holm) and `.beyond_ties`;
-- one child run per pattern group (`lottery.role=patterns`, run name = group): the pattern metrics and
-  Fig. 2–6 of that group.
-The runs of one analysis end together: all FINISHED once everything is logged, else all FAILED.
-"""
+Experiment `analysis`; every run has a description (`analysis.reporting.descriptions`):
+- the analysis run (`lottery.role=analysis`, named `analysis · <datasets> · <P> pairs · seed <s> · ties
+  <rule>`): params datasets, pairs, seed, alpha, K, ties, tie_draws, positive_weight, the chosen
+  configuration per dataset and the source trial run ids; metrics `<m>.cohen_d.<condition>` and
+  `<m>.diff_mean.<condition>`; tables (Table 1, A.1 NNSTD±, A.2 NNSTD, A.3, top patterns, every pair's
+  distances and tie spreads, the paper's values next to ours, the source runs) via `log_table` (JSON) and
+  as CSV; Fig. 1, A.2, A.4;
+- one child run per condition (`lottery.role=condition`, named `condition · <condition>`,
+  `lottery.category`): Table 1's metrics `<m>.<stat>` for m ∈ {nnstd, nnstd_pm} and each layer's
+  `per_layer.<layer>.<m>.<stat>`, stat among the numeric statistics of `analysis.statistics.stats` (mean,
+  std, tie_spread, diff_mean and its CI, p_value, p_holm, cohen_d and its CI; those a row lacks are left
+  out), `pairs.eligible` and `pairs.used`; tags `<m>.effect`, `.significant` (Holm) and `.beyond_ties` (and
+  per layer);
+- one child run per pattern group (`lottery.role=patterns`, named `patterns · <group>`): the pattern
+  metrics and Fig. 2–6 of that group.
+The runs of one analysis end together: all FINISHED once everything is logged, else all FAILED."""
 
 from __future__ import annotations
 
@@ -27,28 +29,15 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, ErrorCode
 
 from analysis.pipeline import Analysis
-from analysis.reporting import figures, tables
+from analysis.reporting import descriptions, figures, published, tables
 from analysis.statistics.conditions import Condition
-from analysis.statistics.stats import OVERALL
+from analysis.statistics.stats import LABEL_STATISTICS, NUMERIC_STATISTICS, OVERALL
 from analysis.tickets.store import TrialRun
 from lottery.errors import UserError, first_line
 from lottery.tracking import contract, store, uris
 
 ANALYSIS_EXPERIMENT = "analysis"
-NUMERIC_STATS = (
-    "mean",
-    "std",
-    "tie_spread",
-    "diff_mean",
-    "diff_ci_low",
-    "diff_ci_high",
-    "p_value",
-    "p_holm",
-    "cohen_d",
-    "d_ci_low",
-    "d_ci_high",
-)
-LABEL_STATS = ("effect", "significant", "beyond_ties")
+HEADLINE_STATS = ("diff_mean", "cohen_d")
 PARENT_TAG = "mlflow.parentRunId"
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on a param value
 FINISHED = RunStatus.to_string(RunStatus.FINISHED)
@@ -69,6 +58,7 @@ def _chunked(name: str, values: Sequence[str]) -> list[Param]:
 
 
 def _log_table(client, run_id: str, name: str, frame: pd.DataFrame) -> None:
+    frame = tables.rounded(frame)
     client.log_table(run_id, data=frame, artifact_file=f"tables/{name}.json")
     client.log_text(run_id, frame.to_csv(index=False), f"tables/{name}.csv")
 
@@ -126,6 +116,34 @@ def _ending_together(client) -> Iterator[Callable[[str, str, dict[str, str]], st
         raise
 
 
+def metric_prefix(metric: str, layer: str) -> str:
+    """`<m>` for Table 1's statistics, `per_layer.<layer>.<m>` for a layer's: in MLflow's Compare view,
+    which sorts metrics by name, Table 1 (`nnstd.*`, `nnstd_pm.*`, then `pairs.*`) comes first, together."""
+    return metric if layer == OVERALL else f"per_layer.{layer}.{metric}"
+
+
+def _headline_metrics(analysis: Analysis) -> list[Metric]:
+    """`<m>.cohen_d.<condition>` and `<m>.diff_mean.<condition>` on the analysis run, so that analyses of
+    other settings compare in the runs table."""
+    now = store.now_ms()
+    rows = analysis.stats[(analysis.stats["layer"] == OVERALL) & analysis.stats["cohen_d"].notna()]
+    return [
+        Metric(f"{row['metric']}.{stat}.{row['condition']}", float(row[stat]), now, 0)
+        for row in rows.to_dict("records")
+        for stat in HEADLINE_STATS
+        if not pd.isna(row[stat])
+    ]
+
+
+def run_name(settings) -> str:
+    """The analysis run's name: what it analysed and with which settings."""
+    extra = "" if settings.positive_weight == 0.5 else f" · positive weight {settings.positive_weight:g}"
+    return (
+        f"analysis · {'+'.join(settings.datasets)} · {settings.pairs} pairs · seed {settings.seed} · "
+        f"ties {settings.ties}{extra}"
+    )
+
+
 def _log_condition(client, run_id: str, analysis: Analysis, condition: Condition) -> None:
     """Metrics `<m>[.<layer>].<stat>` and label tags; statistics a condition lacks (random: the comparison)
     are left out."""
@@ -134,17 +152,22 @@ def _log_condition(client, run_id: str, analysis: Analysis, condition: Condition
         Metric("pairs.eligible", condition.eligible, now, 0),
         Metric("pairs.used", len(condition.pairs), now, 0),
     ]
-    tags = [RunTag(contract.TAG_CATEGORY, condition.category)]
+    tags = [
+        RunTag(contract.TAG_CATEGORY, condition.category),
+        RunTag(descriptions.NOTE_TAG, descriptions.condition_note(analysis, condition)),
+    ]
     for row in analysis.stats[analysis.stats["condition"] == condition.name].to_dict("records"):
-        prefix = row["metric"] if row["layer"] == OVERALL else f"{row['metric']}.{row['layer']}"
+        prefix = metric_prefix(row["metric"], row["layer"])
         present = {stat: value for stat, value in row.items() if not pd.isna(value)}
         metrics += [
             Metric(f"{prefix}.{stat}", float(present[stat]), now, 0)
-            for stat in NUMERIC_STATS
+            for stat in NUMERIC_STATISTICS
             if stat in present
         ]
         tags += [
-            RunTag(f"{prefix}.{stat}", str(present[stat]).lower()) for stat in LABEL_STATS if stat in present
+            RunTag(f"{prefix}.{stat}", str(present[stat]).lower())
+            for stat in LABEL_STATISTICS
+            if stat in present
         ]
     client.log_batch(run_id, metrics=metrics, tags=tags)
 
@@ -159,10 +182,21 @@ def _log_patterns(client, run_id: str, analysis: Analysis, group: str) -> None:
         metrics=[Metric(key, float(value), now, 0) for key, value in patterns.metrics().items()],
         params=[Param("tickets", str(patterns.tickets))],
     )
+    client.set_tag(run_id, descriptions.NOTE_TAG, descriptions.patterns_note(analysis, group))
     client.log_text(run_id, "".join(f"{t.label} {t.run_id}\n" for t in members), "tickets.txt")
-    client.log_figure(run_id, figures.filter_counts(patterns, group), "figures/fig2_filters.png")
-    client.log_figure(run_id, figures.cooccurrence(patterns, group, "+"), "figures/fig3_cooccurrence_pos.png")
-    client.log_figure(run_id, figures.cooccurrence(patterns, group, "−"), "figures/fig4_cooccurrence_neg.png")
+    client.log_figure(
+        run_id, figures.filter_counts(patterns, group, analysis.patterns.values()), "figures/fig2_filters.png"
+    )
+    client.log_figure(
+        run_id,
+        figures.cooccurrence(patterns, group, "+", analysis.patterns.values()),
+        "figures/fig3_cooccurrence_pos.png",
+    )
+    client.log_figure(
+        run_id,
+        figures.cooccurrence(patterns, group, "−", analysis.patterns.values()),
+        "figures/fig4_cooccurrence_neg.png",
+    )
     client.log_figure(run_id, figures.top_patterns(patterns, group), "figures/top_patterns.png")
 
 
@@ -189,28 +223,31 @@ def log_analysis(client, analysis: Analysis, runs: Sequence[TrialRun], notes: Se
         experiment = store.experiment_id(client, ANALYSIS_EXPERIMENT)
         parent = open_run(
             experiment,
-            f"{'+'.join(settings.datasets)} seed {settings.seed}",
-            {contract.TAG_ROLE: contract.ROLE_ANALYSIS},
+            run_name(settings),
+            {
+                contract.TAG_ROLE: contract.ROLE_ANALYSIS,
+                descriptions.NOTE_TAG: descriptions.analysis_note(analysis, runs, notes),
+            },
         )
 
-        def child(name: str, role: str) -> str:
-            return open_run(experiment, name, {PARENT_TAG: parent, contract.TAG_ROLE: role})
+        def child(role: str, name: str) -> str:
+            return open_run(experiment, f"{role} · {name}", {PARENT_TAG: parent, contract.TAG_ROLE: role})
 
-        client.log_batch(parent, params=params)
+        client.log_batch(parent, params=params, metrics=_headline_metrics(analysis))
         if notes:
             client.log_text(parent, "\n".join(notes) + "\n", "notes.txt")
         for condition in analysis.conditions:
-            _log_condition(client, child(condition.name, contract.ROLE_CONDITION), analysis, condition)
+            _log_condition(client, child(contract.ROLE_CONDITION, condition.name), analysis, condition)
         for group in analysis.patterns:
-            _log_patterns(client, child(group, contract.ROLE_PATTERNS), analysis, group)
+            _log_patterns(client, child(contract.ROLE_PATTERNS, group), analysis, group)
         _log_table(client, parent, "table_1", tables.table_1(analysis.stats))
-        _log_table(client, parent, "table_A1_nnstd_layers", tables.table_layers(analysis.stats, "nnstd"))
         _log_table(
-            client,
-            parent,
-            "table_A2_nnstd_pm_layers",
-            tables.table_layers(analysis.stats, "nnstd_pm"),
+            client, parent, "table_A1_nnstd_pm_layers", tables.table_layers(analysis.stats, "nnstd_pm")
         )
+        _log_table(client, parent, "table_A2_nnstd_layers", tables.table_layers(analysis.stats, "nnstd"))
+        comparison = published.paper_comparison(analysis.stats)
+        if not comparison.empty:
+            _log_table(client, parent, "paper_comparison", comparison)
         _log_table(client, parent, "table_A3_patterns", tables.table_patterns(analysis))
         _log_table(client, parent, "top_patterns", tables.table_top_patterns(analysis))
         _log_table(client, parent, "pair_distances", tables.table_pairs(analysis))

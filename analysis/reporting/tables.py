@@ -1,6 +1,7 @@
 """The analysis's tables as DataFrames (paper Table 1, A.1–A.3, every pair, top patterns); Table 1 as text.
 
-Column names follow the MLflow metric names of the condition runs: `<metric>.<stat>`.
+Column names are the statistics' names (`analysis.statistics.stats`), without dots: MLflow's table view
+reads a dot as a path into the row. Logged tables carry sensible precision (`rounded`).
 """
 
 from __future__ import annotations
@@ -10,25 +11,9 @@ import pandas as pd
 
 from analysis.distances.nnstd import METRICS
 from analysis.pipeline import Analysis
-from analysis.statistics.stats import OVERALL
+from analysis.statistics.stats import OVERALL, OVERALL_ONLY
+from analysis.statistics.stats import STATISTICS as STATS
 
-STATS = (
-    "mean",
-    "std",
-    "tie_spread",
-    "diff_mean",
-    "diff_ci_low",
-    "diff_ci_high",
-    "p_value",
-    "p_holm",
-    "cohen_d",
-    "d_ci_low",
-    "d_ci_high",
-    "effect",
-    "significant",
-    "beyond_ties",
-)
-OVERALL_ONLY = ("tie_spread", "beyond_ties")  # tie spreads are measured for NNSTD (NNSTD±), not per layer
 TERMINAL_STATS = (
     "mean",
     "std",
@@ -49,18 +34,58 @@ def _by_condition(stats: pd.DataFrame, layer: str, metric: str) -> pd.DataFrame:
     return rows.reindex(columns=["pairs", *STATS])
 
 
+# significant digits of p-values, decimals of Cohen's d, and of every other number (distances: their
+# differences of 1e-4 matter)
+P_DIGITS, D_DECIMALS, DECIMALS = 3, 3, 6
+_P_COLUMNS, _D_COLUMNS, _YES_NO_COLUMNS = (
+    ("p_value", "p_holm"),
+    ("cohen_d", "d_ci_low", "d_ci_high"),
+    (
+        "significant",
+        "beyond_ties",
+    ),
+)
+
+
+def _significant_digits(value: float, digits: int) -> float:
+    return value if not np.isfinite(value) or value == 0 else float(f"{value:.{digits - 1}e}")
+
+
+def yes_no(value) -> str:
+    """`true` / `false` as the run tags say it, empty where not measured."""
+    return "" if value is None or pd.isna(value) else str(bool(value)).lower()
+
+
+def rounded(table: pd.DataFrame) -> pd.DataFrame:
+    """`table` with p-values to 3 significant digits, d to 3 decimals, every other float (distances) to 6,
+    and the yes/no columns as `true` / `false`."""
+    table = table.copy()
+    for column in table.columns:
+        if column in _YES_NO_COLUMNS:
+            table[column] = [yes_no(value) for value in table[column]]
+        elif column in _P_COLUMNS:
+            table[column] = [_significant_digits(float(v), P_DIGITS) for v in table[column]]
+        elif pd.api.types.is_float_dtype(table[column]):
+            table[column] = table[column].round(D_DECIMALS if column in _D_COLUMNS else DECIMALS)
+    return table
+
+
 def table_1(stats: pd.DataFrame) -> pd.DataFrame:
-    """One row per condition; for each metric its mean, SD and comparison with `random` (Table 1)."""
-    blocks = [
-        _by_condition(stats, OVERALL, metric).drop(columns="pairs").add_prefix(f"{metric}.")
-        for metric in METRICS
-    ]
-    pairs = _by_condition(stats, OVERALL, next(iter(METRICS)))["pairs"]
-    return pd.concat([pairs, *blocks], axis=1).reset_index()
+    """Table 1: one row per condition and metric (NNSTD, NNSTD±), its mean, SD, tie spread and comparison
+    with `random`; a condition's two metrics next to each other."""
+    rows = stats[stats["layer"] == OVERALL].copy()
+    rows["metric"] = pd.Categorical(
+        rows["metric"].map(METRIC_TITLES), categories=list(METRIC_TITLES.values())
+    )
+    rows["condition"] = pd.Categorical(rows["condition"], categories=list(dict.fromkeys(rows["condition"])))
+    rows = rows.sort_values(["condition", "metric"])
+    return rows.reindex(columns=["condition", "metric", "pairs", *STATS]).astype(
+        {"condition": str, "metric": str}
+    )
 
 
 def table_layers(stats: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """One row per condition and layer for one metric (Table A.1: NNSTD, Table A.2: NNSTD±)."""
+    """One row per condition and layer for one metric (Table A.1: NNSTD±, Table A.2: NNSTD)."""
     rows = stats[(stats["metric"] == metric) & (stats["layer"] != OVERALL)]
     columns = [stat for stat in STATS if stat not in OVERALL_ONLY]
     return rows.reindex(columns=["condition", "layer", "pairs", *columns]).reset_index(drop=True)
@@ -114,10 +139,6 @@ def _number(spec: str):
     return lambda value: "" if pd.isna(value) else format(value, spec)
 
 
-def _label(value) -> str:
-    return "" if value is None or pd.isna(value) else str(value).lower()
-
-
 def format_table_1(stats: pd.DataFrame, alpha: float) -> str:
     """Table 1 for the terminal: one block per metric (the intervals are in the logged tables)."""
     formatters = {
@@ -128,8 +149,8 @@ def format_table_1(stats: pd.DataFrame, alpha: float) -> str:
         "p_value": _number(".2e"),
         "p_holm": _number(".2e"),
         "cohen_d": _number("+.2f"),
-        "significant": _label,
-        "beyond_ties": _label,
+        "significant": yes_no,
+        "beyond_ties": yes_no,
     }
     blocks = []
     for metric in METRICS:

@@ -78,17 +78,12 @@ class Comparison:
     significant: bool
 
 
-COLUMNS = (
-    "condition",
-    "metric",
-    "layer",
-    "pairs",
-    "mean",
-    "std",
-    "tie_spread",
-    *Comparison.__dataclass_fields__,
-    "beyond_ties",
-)
+# each row's statistics, in the order tables show them; the labels are words or yes/no, the rest numbers
+STATISTICS = ("mean", "std", "tie_spread", *Comparison.__dataclass_fields__, "beyond_ties")
+LABEL_STATISTICS = ("effect", "significant", "beyond_ties")
+NUMERIC_STATISTICS = tuple(stat for stat in STATISTICS if stat not in LABEL_STATISTICS)
+OVERALL_ONLY = ("tie_spread", "beyond_ties")  # tie spreads are measured for NNSTD (NNSTD±), not per layer
+COLUMNS = ("condition", "metric", "layer", "pairs", *STATISTICS)
 
 
 def holm(p_values: Sequence[float], alpha: float) -> np.ndarray:

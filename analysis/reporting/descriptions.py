@@ -1,0 +1,128 @@
+"""What each run of an analysis is and what it found, as the run's description in the MLflow UI (the
+markdown note, tag `mlflow.note.content`): the analysis run's holds Table 1 for both metrics and the
+settings; each condition and pattern group's run a paragraph."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+from analysis.pipeline import Analysis
+from analysis.reporting.tables import METRIC_TITLES, yes_no
+from analysis.statistics.conditions import RANDOM, Condition
+from analysis.statistics.stats import OVERALL
+from analysis.tickets.store import TrialRun
+
+NOTE_TAG = "mlflow.note.content"
+CATEGORY_TEXT = {
+    "random": "two random tickets",
+    "WTs": "two winning tickets of {0}",
+    "mixed": "a winning ticket of {0} and a random ticket",
+    "between": "a winning ticket of {0} and one of {1}",
+}
+
+
+def _number(value: float, spec: str) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
+
+
+def _table_1_markdown(stats: pd.DataFrame, metric: str) -> str:
+    rows = stats[(stats["layer"] == OVERALL) & (stats["metric"] == metric)]
+    lines = [
+        "| condition | pairs | mean | SD | tie spread | diff | p | p (Holm) | d | effect | significant "
+        "| beyond ties |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |",
+    ]
+    for row in rows.to_dict("records"):
+        cells = [
+            f"`{row['condition']}`",
+            str(row["pairs"]),
+            _number(row["mean"], ".4f"),
+            _number(row["std"], ".4f"),
+            _number(row["tie_spread"], ".4f"),
+            _number(row["diff_mean"], "+.4f"),
+            _number(row["p_value"], ".2e"),
+            _number(row["p_holm"], ".2e"),
+            _number(row["cohen_d"], "+.2f"),
+            "" if pd.isna(row["effect"]) else row["effect"],
+            yes_no(row["significant"]),
+            yes_no(row["beyond_ties"]),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def analysis_note(analysis: Analysis, runs: Sequence[TrialRun], notes: Sequence[str]) -> str:
+    """The analysis run's description: what was compared, how, Table 1 for both metrics, and the notes."""
+    settings = analysis.settings
+    winning = sum(t.winning for t in analysis.tickets)
+    parts = [
+        f"**Analysis of {', '.join(settings.datasets)}**: {winning} winning and "
+        f"{len(analysis.tickets) - winning} random tickets from {len(runs)} trial runs; up to "
+        f"{settings.pairs} pairs per condition (seed {settings.seed}); {settings.tie_rule}; NNSTD± weighs "
+        f"G⁺ by {settings.positive_weight:g}. Each condition is compared with `random`: Welch's t-test, "
+        f"Holm-adjusted over the conditions (significant: p (Holm) < {settings.alpha:g}), Cohen's d with the "
+        "pooled SD; *beyond ties*: |diff| exceeds the two conditions' tie spreads.",
+    ]
+    for metric, title in METRIC_TITLES.items():
+        if (analysis.stats["metric"] == metric).any():
+            parts.append(
+                f"### Table 1 — {title} against random\n\n{_table_1_markdown(analysis.stats, metric)}"
+            )
+    parts.append(
+        "Per layer: `tables/table_A1_nnstd_pm_layers.json` and `table_A2_nnstd_layers.json`; every pair: "
+        "`tables/pair_distances.json`; the paper's values next to ours (when its conditions are here): "
+        "`tables/paper_comparison.json`."
+    )
+    if notes:
+        parts.append("Notes:\n\n" + "\n".join(f"- {note}" for note in notes))
+    return "\n\n".join(parts)
+
+
+def _dataset_names(condition: Condition) -> list[str]:
+    name = condition.name.removeprefix(f"{condition.category}_")
+    return name.split("_", 1) if condition.category == "between" else [name]
+
+
+def condition_note(analysis: Analysis, condition: Condition) -> str:
+    """A condition run's description: its pairs and both metrics against random."""
+    what = CATEGORY_TEXT[condition.category].format(*_dataset_names(condition))
+    text = [
+        f"**`{condition.name}`**: pairs of {what}, never sharing θ0; {len(condition.pairs)} of "
+        f"{condition.eligible} eligible pairs."
+    ]
+    for metric, title in METRIC_TITLES.items():
+        rows = analysis.stats[
+            (analysis.stats["condition"] == condition.name)
+            & (analysis.stats["metric"] == metric)
+            & (analysis.stats["layer"] == OVERALL)
+        ]
+        if rows.empty:
+            continue
+        row = rows.iloc[0]
+        if condition.name == RANDOM or pd.isna(row["diff_mean"]):
+            text.append(f"{title} {row['mean']:.4f} (SD {row['std']:.4f}).")
+            continue
+        verdict = "significant" if row["significant"] else "not significant"
+        text.append(
+            f"{title} {row['mean']:.4f} (SD {row['std']:.4f}): {row['diff_mean']:+.4f} against random, "
+            f"p = {row['p_value']:.2g} (Holm {row['p_holm']:.2g}, {verdict}), d = {row['cohen_d']:+.2f} "
+            f"({row['effect']})."
+        )
+    return " ".join(text)
+
+
+def patterns_note(analysis: Analysis, group: str) -> str:
+    """A pattern group run's description: whose first-layer kernels, and the headline pattern metrics."""
+    patterns = analysis.patterns[group]
+    metrics = patterns.metrics()
+    whose = "random tickets" if group == RANDOM else f"winning tickets of {group.removeprefix('WTs_')}"
+    return (
+        f"**`{group}`**: the signed 3×3 kernels of the first conv layer of {patterns.tickets} {whose}. "
+        f"Positive / negative remaining weights {metrics['sign_ratio']:.2f}; neighbouring positive pairs "
+        f"{metrics['neighbour_pct_pos']:.1f} % (random kernels: ≈ 33 %); SD of the remaining weights per "
+        f"filter {metrics['filter_count_std']:.2f}. Figures: filter counts, co-occurrence maps, the most "
+        "frequent patterns."
+    )

@@ -1,0 +1,82 @@
+"""The logged tables' format (no dots, sensible precision), Table 1's layout, the paper's values next to
+ours, and the runs' names and descriptions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.pipeline import Settings
+from analysis.reporting.published import condition_key, paper_comparison, published
+from analysis.reporting.report import metric_prefix, run_name
+from analysis.reporting.tables import rounded, table_1
+from analysis.statistics.stats import condition_stats
+
+
+def _stats(conditions: dict[str, float], seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    distances = {
+        name: {m: 0.8 + shift + rng.normal(0, 0.002, (12, 5)) for m in ("nnstd", "nnstd_pm")}
+        for name, shift in conditions.items()
+    }
+    return condition_stats(distances, ("conv1", "conv2", "dense1", "dense2", "output"), alpha=0.01)
+
+
+def test_between_conditions_match_whichever_order_their_datasets_are_named_in():
+    assert condition_key("between_cifar10_cinic10") == condition_key("between_cinic10_cifar10")
+    assert condition_key("WTs_svhn") == "WTs_svhn"
+
+
+def test_the_paper_s_values_sit_next_to_ours_with_the_direction_compared():
+    stats = _stats({"random": 0.0, "WTs_svhn": -0.01, "between_cifar10_cinic10": 0.003, "WTs_digits": -0.01})
+    comparison = paper_comparison(stats).set_index(["layer", "metric", "condition"])
+    assert set(comparison.index.get_level_values("condition")) == {"WTs_svhn", "between_cifar10_cinic10"}
+    wts = comparison.loc[("all", "NNSTD±", "WTs_svhn")]
+    assert (wts["paper_diff_mean"], wts["paper_p_value"], wts["paper_cohen_d"]) == (-0.0255, 3.8e-32, -7.94)
+    assert wts["our_diff_mean"] < 0 and wts["same_direction"]
+    between = comparison.loc[("all", "NNSTD±", "between_cifar10_cinic10")]  # published: −0.01 (NNSTD±)
+    assert (
+        between["paper_diff_mean"] == -0.01 and between["our_diff_mean"] > 0 and not between["same_direction"]
+    )
+    conv1 = comparison.loc[("conv1", "NNSTD", "WTs_svhn")]  # Table A.2 is NNSTD per layer
+    assert (conv1["paper_diff_mean"], conv1["paper_effect"]) == (-0.0232, "very large")
+    assert len(published()) == 2 * 9 + 2 * 5 * 9  # Table 1 both metrics; A.1, A.2: five layers
+
+
+def test_table_1_has_no_dotted_columns_and_a_condition_s_metrics_together():
+    table = table_1(_stats({"random": 0.0, "WTs_a": -0.01, "mixed_a": 0.001}))
+    assert not any("." in column for column in table.columns)
+    assert list(zip(table["condition"], table["metric"], strict=True)) == [
+        ("random", "NNSTD"),
+        ("random", "NNSTD±"),
+        ("WTs_a", "NNSTD"),
+        ("WTs_a", "NNSTD±"),
+        ("mixed_a", "NNSTD"),
+        ("mixed_a", "NNSTD±"),
+    ]
+
+
+def test_logged_tables_carry_sensible_precision():
+    table = rounded(
+        pd.DataFrame(
+            {
+                "mean": [0.8656712345678],
+                "p_value": [0.000123456],
+                "p_holm": [np.nan],
+                "cohen_d": [-1.234567],
+                "significant": [True],
+                "beyond_ties": [None],
+                "pairs": [50],
+            }
+        )
+    )
+    row = table.iloc[0].drop("p_holm").tolist()
+    assert row == [0.865671, 0.000123, -1.235, "true", "", 50] and np.isnan(table.iloc[0]["p_holm"])
+    assert table.to_csv(index=False).splitlines()[1] == "0.865671,0.000123,,-1.235,true,,50"
+
+
+def test_names_say_what_a_run_is():
+    settings = Settings(("cifar10", "svhn"), pairs=50, seed=3, ties="first")
+    assert run_name(settings) == "analysis · cifar10+svhn · 50 pairs · seed 3 · ties first"
+    assert metric_prefix("nnstd_pm", "all") == "nnstd_pm"
+    assert metric_prefix("nnstd_pm", "dense1") == "per_layer.dense1.nnstd_pm"
