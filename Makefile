@@ -46,9 +46,11 @@ train: $(STAMP)
 analyze: $(STAMP)
 	$(PYTHON) -m experiments.launch ANALYZE_ARGS analysis
 
+# `make ui` browses MLFLOW_TRACKING_URI, else the local store. It passes WORKERS only if set (command line or
+# environment): its default, 1, is python -m experiments.ui's; the 2 above is `make server`'s.
+UI_WORKERS = $(if $(filter-out default file,$(origin WORKERS)),--workers "$$WORKERS")
 ui: $(STAMP)
-	$(VENV)/bin/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///mlruns/mlflow.db}" \
-		--host "$$HOST" --port "$$PORT"
+	$(PYTHON) -m experiments.ui $(UI_WORKERS) --host "$$HOST" --port "$$PORT" --allowed-hosts "$$ALLOWED_HOSTS"
 
 server: $(STAMP)
 	$(PYTHON) -m experiments.server --host "$$HOST" --port "$$PORT" --workers "$$WORKERS" \

@@ -21,11 +21,20 @@ from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 from lottery.errors import ArgumentParser, UserError, exit_on_user_error
-from lottery.tracking.uris import DEFAULT_TRACKING_URI, is_loopback, sqlite_file
+from lottery.tracking.uris import (
+    DATABASES,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_TRACKING_URI,
+    WILDCARD_HOSTS,
+    is_loopback,
+    sqlite_file,
+)
 
 DEFAULT_ARTIFACTS_DESTINATION = "./mlruns/artifacts"
-DATABASES = ("sqlite", "postgresql", "mysql", "mssql")  # the SQLAlchemy dialects MLflow's store accepts
-WILDCARD_HOSTS = ("0.0.0.0", "::")
+# MLflow's server-side jobs run GenAI features (scorers, trace rollups) we do not use: a job runner and seven
+# huey consumers, ~1.8 GB. Off unless the user sets the variable.
+JOB_EXECUTION = "MLFLOW_SERVER_ENABLE_JOB_EXECUTION"
 
 # MLflow (mlflow.server.security_utils) compares a Host or origin pattern without "*" for equality and
 # fnmatches the others, where "*" matches dots too: its default "10.*" admits 10.evil.example, a name an
@@ -73,10 +82,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument(
-        "--host", default="127.0.0.1", help="interface to listen on; 0.0.0.0 serves other machines"
-    )
-    p.add_argument("--port", type=int, default=5000, help="port to listen on")
+    add_listen_options(p, workers=2)
     p.add_argument(
         "--backend-store-uri",
         default=DEFAULT_TRACKING_URI,
@@ -87,14 +93,26 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_ARTIFACTS_DESTINATION,
         help="where the server keeps artifacts: a folder or s3://bucket/path",
     )
+    return checked(p.parse_args(argv))
+
+
+def add_listen_options(p: argparse.ArgumentParser, workers: int) -> None:
+    """--host, --port, --allowed-hosts and --workers (default `workers`), for `make server` and `make ui`."""
+    p.add_argument(
+        "--host", default=DEFAULT_HOST, help="interface to listen on; 0.0.0.0 serves other machines"
+    )
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to listen on")
     p.add_argument(
         "--allowed-hosts",
         default="",
         help="more names clients reach the server by, comma-separated ('*': any), besides localhost, "
         "private IPs and, unless HOST is loopback, this machine's names",
     )
-    p.add_argument("--workers", type=int, default=2, help="server processes, about 250 MB each")
-    args = p.parse_args(argv)
+    p.add_argument("--workers", type=int, default=workers, help="server processes, about 250 MB each")
+
+
+def checked(args: argparse.Namespace) -> argparse.Namespace:
+    """`args`, their --port and --workers checked."""
     if not 1 <= args.port <= 65535:
         raise UserError(f"PORT must lie in 1..65535, got {args.port}")
     if args.workers < 1:
@@ -122,8 +140,9 @@ def require(module: str, extra: str, purpose: str) -> None:
         raise UserError(f"{purpose} needs {module}, which is not installed: {pip_install(extra)}")
 
 
-def check_backend(uri: str) -> None:
-    """UserError unless MLflow can open the backend store `uri`; creates a SQLite file's folder."""
+def check_backend(uri: str, setting: str = "make server BACKEND_STORE_URI") -> None:
+    """UserError unless MLflow can open the backend store `uri`, which `setting` chooses; creates a SQLite
+    file's folder."""
     scheme = urlparse(uri).scheme
     database, _, driver = scheme.partition("+")
     if scheme in ("", "file"):
@@ -138,7 +157,7 @@ def check_backend(uri: str) -> None:
     if database not in DATABASES:
         raise UserError(
             f"backend store {redacted(uri)!r} is not a database URL ({', '.join(DATABASES)}): "
-            f"e.g. make server BACKEND_STORE_URI={DEFAULT_TRACKING_URI}"
+            f"e.g. {setting}={DEFAULT_TRACKING_URI}"
         )
     if database == "postgresql" and driver in ("", "psycopg2"):
         require("psycopg2", "postgres", "a postgresql:// backend store")
@@ -149,7 +168,7 @@ def check_backend(uri: str) -> None:
         except OSError as error:
             raise UserError(
                 f"cannot create {db.parent} for the backend store ({error.strerror}); "
-                "choose a writable place: make server BACKEND_STORE_URI=sqlite:///…"
+                f"choose a writable place: {setting}=sqlite:///…"
             ) from None
 
 
@@ -189,7 +208,8 @@ def bind_error(host: str, port: int) -> OSError | None:
     return None
 
 
-def check_port(host: str, port: int) -> None:
+def check_port(host: str, port: int, target: str = "server") -> None:
+    """UserError, naming `make target`, unless this machine can listen on `host`:`port` now."""
     error = bind_error(host, port)
     if error is None:
         return
@@ -197,10 +217,12 @@ def check_port(host: str, port: int) -> None:
         free = next((p for p in range(port + 1, min(port + 100, 65536)) if not bind_error(host, p)), port + 1)
         raise UserError(
             f"port {port} on {host} is in use (another server?); stop it or choose another: "
-            f"make server PORT={free}"
+            f"make {target} PORT={free}"
         )
     if error.errno == errno.EACCES:
-        raise UserError(f"port {port} on {host} needs root; choose one above 1023: make server PORT=5000")
+        raise UserError(
+            f"port {port} on {host} needs root; choose one above 1023: make {target} PORT={DEFAULT_PORT}"
+        )
     raise UserError(
         f"cannot listen on {host}:{port} ({error.strerror or error}); HOST must be an address of this "
         "machine: 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)"
@@ -240,21 +262,27 @@ def security_options(host: str, port: int, allowed_hosts: str) -> list[str]:
     ]
 
 
-def local_artifact_experiments(uri: str) -> list[str]:
-    """Experiments of a SQLite store whose artifacts go to a local folder of the logging machine
-    (created without a server), so workers on other machines would write them to their own disks."""
+def store_experiments(uri: str) -> list[tuple[str, str, str]]:
+    """The active experiments of a SQLite store but MLflow's Default (id, name, artifact location), read
+    without opening it for writing or migrating it; none for another store or one not created yet."""
     db = sqlite_file(uri)
     if db is None or not db.is_file():
         return []
     try:
         with contextlib.closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)) as connection:
             rows = connection.execute(
-                "SELECT name, artifact_location FROM experiments "
-                "WHERE experiment_id != 0 AND lifecycle_stage = 'active'"
+                "SELECT experiment_id, name, artifact_location FROM experiments "
+                "WHERE experiment_id != 0 AND lifecycle_stage = 'active' ORDER BY experiment_id"
             ).fetchall()
     except sqlite3.Error:  # not an MLflow store yet: the server creates its tables
         return []
-    return [name for name, location in rows if urlparse(location or "").scheme in ("", "file")]
+    return [(str(experiment_id), name, location or "") for experiment_id, name, location in rows]
+
+
+def local_artifact_experiments(uri: str) -> list[str]:
+    """Experiments of a SQLite store whose artifacts go to a local folder of the logging machine
+    (created without a server), so workers on other machines would write them to their own disks."""
+    return [name for _, name, location in store_experiments(uri) if urlparse(location).scheme in ("", "file")]
 
 
 def tracking_url(host: str, port: int) -> str:
@@ -273,8 +301,13 @@ def announcement(host: str, port: int) -> str:
     return f"tracking server {where}: export MLFLOW_TRACKING_URI={url}"
 
 
-def mlflow_server(args: argparse.Namespace, artifacts_destination: str) -> list[str]:
-    """The `mlflow server` command line, its executable next to this interpreter's."""
+def mlflow_server(
+    args: argparse.Namespace, artifacts_destination: str, default_artifact_root: str | None = None
+) -> list[str]:
+    """The `mlflow server` command line, its executable next to this interpreter's: the store
+    `args.backend_store_uri`, served on `args.host`:`args.port` by `args.workers` processes, with proxied
+    artifacts kept in `artifacts_destination`; new experiments (MLflow's Default among them) put theirs at
+    `default_artifact_root`, else at `mlflow-artifacts:/…` (that destination, through the server)."""
     executable = Path(sys.executable).parent / "mlflow"
     if not os.access(executable, os.X_OK):
         raise UserError(f"no mlflow executable next to {sys.executable}: make install")
@@ -292,8 +325,15 @@ def mlflow_server(args: argparse.Namespace, artifacts_destination: str) -> list[
         "--serve-artifacts",
         "--artifacts-destination",
         artifacts_destination,
+        *(["--default-artifact-root", default_artifact_root] if default_artifact_root else []),
         *security_options(args.host, args.port, args.allowed_hosts),
     ]
+
+
+def exec_mlflow(command: list[str]) -> None:
+    """Replace this process with `command` (`mlflow server …`), MLflow's server-side jobs off."""
+    os.environ.setdefault(JOB_EXECUTION, "false")
+    os.execv(command[0], command)
 
 
 @exit_on_user_error
@@ -312,9 +352,7 @@ def main(argv: list[str] | None = None) -> None:
             flush=True,
         )
     print(announcement(args.host, args.port), flush=True)
-    # Server-side jobs run GenAI features (scorers, trace rollups) we do not use: ~7 processes, ~0.5 GB.
-    os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
-    os.execv(command[0], command)
+    exec_mlflow(command)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from lottery.errors import ArgumentParser, UserError, exit_on_user_error
 from lottery.execution.ray_settings import RaySettings
 from lottery.hparams import ExperimentConfig
 from lottery.models import MODELS
+from lottery.tracking.uris import resolve_tracking_uri, where_to_browse
 
 if TYPE_CHECKING:
     from lottery.execution.trial import TrialOutcome
@@ -27,7 +28,7 @@ class Invocation:
     data_dir: str
     tracking_uri: str | None
     ray: RaySettings | None  # None: trials one after another in this process
-    progress: bool
+    progress: bool | None  # progress bars; None: only when stdout is a terminal
 
 
 def parser() -> ArgumentParser:
@@ -51,7 +52,13 @@ def parser() -> ArgumentParser:
         default=None,
         help="the tracking store (None: $MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db)",
     )
-    where.add_argument("--no-progress-bar", action="store_true", help="only the per-round summary lines")
+    where.add_argument(
+        "--progress-bar",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bars, or (--no-progress-bar) a line per round and per epoch; None: bars only when "
+        "stdout is a terminal",
+    )
     ray = p.add_argument_group("executor", "where the trials run")
     ray.add_argument(
         "--executor",
@@ -94,12 +101,13 @@ def parse(argv: list[str] | None) -> Invocation:
         ray_settings = RaySettings(
             args.ray_address, args.cpus_per_trial, args.gpus_per_trial, args.max_retries
         )
-    return Invocation(config, args.data_dir, args.tracking_uri, ray_settings, not args.no_progress_bar)
+    return Invocation(config, args.data_dir, args.tracking_uri, ray_settings, args.progress_bar)
 
 
-def report(config: ExperimentConfig, outcomes: list[TrialOutcome]) -> None:
-    """What this command trained and how the configuration stands; if trials failed, a line listing them and
-    a non-zero exit: 2 (UserError) when each failed for a reason the user can fix, 1 when one crashed."""
+def report(config: ExperimentConfig, outcomes: list[TrialOutcome], browse: str | None = None) -> None:
+    """What this command trained, how the configuration stands and where to browse it (`browse`); if trials
+    failed, a line listing them and a non-zero exit: 2 (UserError) when each failed for a reason the user
+    can fix, 1 when one crashed."""
     finished = [o for o in outcomes if o.error is None]
     failed = [o for o in outcomes if o.error is not None]
     winning = sum(o.winning for o in finished)
@@ -107,8 +115,11 @@ def report(config: ExperimentConfig, outcomes: list[TrialOutcome]) -> None:
     others = config.trials - len(outcomes)
     print(
         f"{config.dataset}: {len(finished)} trial(s) trained by this command, {winning} with a winning ticket"
-        + (f"; {others} finished earlier or by another driver" if others else "")
+        + (f"; {others} finished earlier or by another driver" if others else ""),
+        flush=True,
     )
+    if browse is not None:
+        print(browse, flush=True)
     if at_chance:
         print(
             f"warning: in {at_chance} of {len(finished)} trials the dense network stayed at chance, so their "
@@ -141,7 +152,16 @@ def main(argv: list[str] | None = None) -> None:
         invocation.ray,
         show_progress=invocation.progress,
     )
-    report(invocation.config, outcomes)
+    report(invocation.config, outcomes, _where_to_browse(invocation))
+
+
+def _where_to_browse(invocation: Invocation) -> str | None:
+    """The line naming where the UI shows the dataset's trial runs (the experiment named after it)."""
+    from mlflow import MlflowClient
+
+    uri = resolve_tracking_uri(invocation.tracking_uri)
+    experiment = MlflowClient(uri).get_experiment_by_name(invocation.config.dataset)
+    return None if experiment is None else where_to_browse(uri, experiment.experiment_id)
 
 
 if __name__ == "__main__":

@@ -206,6 +206,9 @@ def test_cli_logs_the_analysis_back(store_uri, capsys, tmp_path):
     runs = client.search_runs([experiment.experiment_id])
     (parent,) = [r for r in runs if r.data.tags[contract.TAG_ROLE] == contract.ROLE_ANALYSIS]
     assert parent.info.status == "FINISHED"
+    run_route = f"#/experiments/{experiment.experiment_id}/runs/{parent.info.run_id}"
+    route = f"{run_route}?workflowType=machine_learning"
+    assert "browse it (after `make ui`): http://" in out and route in out
     settings = ("datasets", "pairs", "seed", "alpha", "K", "ties", "tie_draws", "positive_weight")
     assert {k: parent.data.params[k] for k in settings} == {
         "datasets": "digits,svhn",

@@ -39,7 +39,7 @@ def no_environment_defaults(monkeypatch):
 def test_the_defaults_are_the_dataclasses():
     invocation = train.parse([])
     assert invocation.config == ExperimentConfig()
-    assert invocation.ray is None and invocation.data_dir == "data" and invocation.progress
+    assert invocation.ray is None and invocation.data_dir == "data" and invocation.progress is None
     assert train.parse(["--executor", "ray"]).ray == RaySettings()
 
 
@@ -91,7 +91,7 @@ def test_help_lists_every_option_with_its_default_and_help(capsys, monkeypatch):
     assert {option_name(name) for name in FIELDS} <= {a.option_strings[0] for a in options}
     for action in options:
         described = " ".join(action.help.replace("%%", "%").split())
-        pattern = rf"{re.escape(action.option_strings[0])}(?: \S+)? {re.escape(described)} \(default: "
+        pattern = rf"{re.escape(action.option_strings[0])}(?:,? \S+)? {re.escape(described)} \(default: "
         assert described, f"{action.option_strings[0]} has no help"
         assert re.search(pattern + re.escape(f"{action.default})"), text), action.option_strings[0]
     for option, bound in (("--trials", MAX_TRIALS), ("--rounds", MAX_ROUNDS), ("--epochs", MAX_EPOCHS)):

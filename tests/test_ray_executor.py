@@ -93,7 +93,7 @@ def test_a_killed_worker_is_retried_and_resumes_the_same_run(tmp_path, store_uri
     # The local cluster the driver starts itself (no RAY_ADDRESS), as `make train EXECUTOR=ray` does.
     log = tmp_path / "train.log"
     process = start_training(store_uri, log, None, "--trials", "1", "--rounds", "1", "--epochs", LONG_EPOCHS)
-    wait_for(log, "round 0/1", process)  # round 1 and the controls are left: seconds of training
+    wait_for(log, "round 0/1 · sparsity", process)  # round 1 and the controls are left: seconds of training
     (worker,) = task_workers(process.pid)  # the driver's session holds its cluster
     os.kill(worker, signal.SIGKILL)
     code, stderr = finish(process)
@@ -113,7 +113,7 @@ def test_ctrl_c_cancels_every_trial_and_finishes_none(tmp_path, store_uri, ray_c
     log = tmp_path / "train.log"
     args = ["--trials", "3", "--rounds", "3", "--epochs", LONG_EPOCHS]
     process = start_training(store_uri, log, ray_cluster, *args)
-    wait_for(log, "round 0/3", process)
+    wait_for(log, "round 0/3 · sparsity", process)  # its line, not an epoch's
     workers = ray_cluster.workers()
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
     code, stderr = finish(process)

@@ -7,23 +7,39 @@ done, a driver waits for those, taking over any whose lease expires (that driver
 share one configuration, each trial is trained by exactly one of them, and every command ends when the
 configuration's trials are all done. A trial interrupted by Ctrl-C ends KILLED, one that crashed FAILED;
 neither is ever marked FINISHED.
+
+Output: every line goes to stdout, flushed as said. Progress bars (Lightning's, and Ray's bar of finished
+trials) show only when stdout is a terminal, unless forced on or off; without them a trial says one line
+per epoch besides its line per round, so that a log redirected to a file stays small and plain.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
-
-from tqdm import tqdm
+from typing import TextIO
 
 from lottery.data.registry import load_dataset
 from lottery.execution.executor import Executor, executor_for
 from lottery.execution.ray_settings import RaySettings
 from lottery.execution.scheduler import HeldElsewhere, Scheduler
-from lottery.execution.trial import TrialOutcome, label
+from lottery.execution.trial import TrialOutcome, label, print_line
 from lottery.hparams import ExperimentConfig
 from lottery.tracking import store, uris
 from lottery.tracking.lease import Leases
+
+
+def progress_bars(forced: bool | None, stream: TextIO | None = None) -> bool:
+    """Whether to show progress bars: `forced` unless None, else whether `stream` (default: stdout, where
+    the bars and the lines go) is a terminal."""
+    if forced is not None:
+        return forced
+    stream = sys.stdout if stream is None else stream
+    try:
+        return stream is not None and stream.isatty()
+    except (AttributeError, ValueError, OSError):  # no isatty, or closed
+        return False
 
 
 def run_experiment(
@@ -31,11 +47,13 @@ def run_experiment(
     data_dir: str,
     tracking_uri: str | None = None,
     ray: RaySettings | None = None,
-    say: Callable[[str], None] = tqdm.write,
-    show_progress: bool = True,
+    say: Callable[[str], None] = print_line,
+    show_progress: bool | None = None,
 ) -> list[TrialOutcome]:
     """Train every unfinished trial, here (`ray` None) or as Ray tasks, sharing the work with any other
-    driver of the same configuration; return the outcomes of the trials this driver trained."""
+    driver of the same configuration; return the outcomes of the trials this driver trained. Progress bars
+    when `show_progress`, or (None) when stdout is a terminal; else a line per epoch."""
+    show_progress = progress_bars(show_progress)
     uri = uris.resolve_tracking_uri(tracking_uri)
     if ray is not None:
         ray.check_reachable(uri)  # before anything slow: a cluster nothing answers at fails in seconds

@@ -15,7 +15,8 @@ from lottery.training.device import training_device
 
 
 class LocalExecutor:
-    """An `Executor`: each task in this process, in order; `say` prints, `show_progress` shows bars."""
+    """An `Executor`: each task in this process, in order; `say` prints, `show_progress` shows bars (else
+    `say` says a line per epoch)."""
 
     def __init__(self, dataset: Dataset, client, say: Callable[[str], None], show_progress: bool) -> None:
         self.dataset, self.client, self.say, self.show_progress = dataset, client, say, show_progress

@@ -2,9 +2,10 @@
 
 The dataset travels once, through Ray's object store, so workers need no data files; our package travels
 as a runtime-env module, so a cluster only needs the dependencies installed. Each worker logs its trial
-to the tracking store itself; its summary lines reach the driver through a small actor and print above one
-progress bar of finished trials. A worker that dies is retried (bounded) and resumes its run; a trial that
-fails for good is reported with its error while the others go on; Ctrl-C cancels every task.
+to the tracking store itself; its summary lines (a line per round and per epoch) reach the driver through a
+small actor and print above one progress bar of finished trials, shown on a terminal. A worker that dies is
+retried (bounded) and resumes its run; a trial that fails for good is reported with its error while the
+others go on; Ctrl-C cancels every task.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 from collections.abc import Callable, Iterable
 from urllib.parse import urlparse
 
@@ -44,6 +46,7 @@ def train_trial(task: TrialTask, dataset: Dataset, tracking_uri: str, threads: i
     try:
         client = store.connect(tracking_uri)
         # Fire and forget: a worker blocked in ray.get lends its CPU to another trial, oversubscribing.
+        # No bars in a worker (its output is no terminal, and not forwarded): a line per epoch instead.
         return task.run(on_device(dataset, training_device()), client, lines.put.remote, show_progress=False)
     finally:
         ray.get(lines.flush.remote())
@@ -170,7 +173,10 @@ def _collect(
 ) -> list[TrialOutcome]:
     outcomes = []
     label = next(iter(pending.values())).config.dataset
-    with tqdm(total=len(pending), desc=f"{label} trials", unit="trial", disable=not show_progress) as bar:
+    # On stdout, with the lines; `show_progress` says whether that is a terminal (`progress_bars`).
+    with tqdm(
+        total=len(pending), desc=f"{label} trials", unit="trial", file=sys.stdout, disable=not show_progress
+    ) as bar:
         try:
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=_POLL_SECONDS)

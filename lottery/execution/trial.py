@@ -13,6 +13,7 @@ complete round and never opens a second run for the same trial.
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -33,7 +34,7 @@ from lottery.tracking.contract import WINNING_MASK_ARTIFACT, round_mask_artifact
 from lottery.tracking.lease import LeaseLost
 from lottery.tracking.trial_record import TrialRecord
 from lottery.training.classifier import Diverged, MaskedClassifier
-from lottery.training.fit import fit
+from lottery.training.fit import Heartbeat, fit
 from lottery.training.imp import IterativeMagnitudePruning, RoundResult
 from lottery.training.verdict import Verdict, judge
 
@@ -43,13 +44,21 @@ def label(config: ExperimentConfig, index: int) -> str:
     return f"{config.dataset} trial {index + 1}/{config.trials}"
 
 
+def print_line(line: str) -> None:
+    """Print a summary line on stdout, above any progress bar there, and flush it: a log that is a file shows
+    each line as soon as it is said."""
+    tqdm.write(line)
+    sys.stdout.flush()
+
+
 def theta0_for(seed: int, trial: int, model: str = "conv2") -> dict[str, torch.Tensor]:
     """θ0 of trial `trial` of `model`: depends on (seed, trial) only, never on the dataset."""
     return network.initial_weights(model, seeds.torch_generator(seed, trial, seeds.INIT_STREAM))
 
 
 class Trial:
-    """Trial `index` (0-based) of `config`, recorded in `record`; `say` prints the summary lines."""
+    """Trial `index` (0-based) of `config`, recorded in `record`; `say` prints the summary lines. With
+    `show_progress`, Lightning shows its progress bars; without, `say` also says a line per epoch."""
 
     def __init__(
         self,
@@ -57,7 +66,7 @@ class Trial:
         index: int,
         dataset: Dataset,
         record: TrialRecord,
-        say: Callable[[str], None] = tqdm.write,
+        say: Callable[[str], None] = print_line,
         show_progress: bool = True,
     ) -> None:
         self.config, self.index, self.dataset, self.record = config, index, dataset, record
@@ -91,7 +100,7 @@ class Trial:
 
     def train_rounds(self, theta0: dict[str, torch.Tensor], first: int) -> None:
         mask = masks.full(theta0) if first == 0 else self.record.load_mask(round_mask_artifact(first))
-        epochs = self.config.training.epochs
+        epochs, rounds = self.config.training.epochs, self.config.pruning.rounds
         imp = IterativeMagnitudePruning(theta0, self.config.pruning, first, self.on_round_end)
         data = DeviceDataModule(
             self.dataset,
@@ -105,10 +114,18 @@ class Trial:
                 module,
                 data,
                 self.config,
-                (self.config.pruning.rounds + 1 - first) * epochs,
-                [imp],
+                (rounds + 1 - first) * epochs,
+                [imp, *self.heartbeat(lambda epoch: f"round {first + epoch // epochs}/{rounds}")],
                 self.show_progress,
             )
+
+    def heartbeat(self, where: Callable[[int], str]) -> list[Heartbeat]:
+        """A line per epoch (`where(epoch)` names the round or the control) when there are no bars."""
+        if self.show_progress:
+            return []
+        return [
+            Heartbeat(self.say, lambda epoch: f"{self.label} · {where(epoch)}", self.config.training.epochs)
+        ]
 
     @contextlib.contextmanager
     def diverged_as(self, what: Callable[[], str]) -> Iterator[None]:
@@ -148,7 +165,12 @@ class Trial:
         module = MaskedClassifier(self.config.model, theta0, mask, self.config.training.lr)
         with self.diverged_as(lambda: f"the {control.title}"):
             evaluation = fit(
-                module, data, self.config, self.config.training.epochs, show_progress=self.show_progress
+                module,
+                data,
+                self.config,
+                self.config.training.epochs,
+                self.heartbeat(lambda epoch: control.title),
+                self.show_progress,
             )
         self.record.log_arrays(control.artifact, masks.to_numpy(mask))
         self.record.log_metrics(

@@ -18,7 +18,9 @@ ROLE_ANALYSIS = "analysis"
 ROLE_CONDITION = "condition"
 ROLE_PATTERNS = "patterns"
 
-# Opens our experiments in the MLflow UI's model-training view (runs, metrics), not the GenAI one.
+# Marks our experiments as model training (runs, metrics), not GenAI, for MLflow UIs that open an experiment
+# by it. The UI of MLflow 3.17 ignores it and opens every experiment by its GenAI / Model training switch:
+# links to our runs carry `workflowType=machine_learning` instead (lottery.tracking.uris.browse_url).
 EXPERIMENT_KIND = "mlflow.experimentKind"
 MODEL_TRAINING = "custom_model_development"
 

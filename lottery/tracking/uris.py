@@ -1,17 +1,27 @@
 """Which tracking store a URI names: the default local SQLite store, `MLFLOW_TRACKING_URI`, servers, the
-SQLite file and the artifact folder beside it, and whether a host is this machine's loopback."""
+SQLite file and the artifact folder beside it, whether a host is this machine's loopback, and where the
+MLflow UI shows an experiment's runs."""
 
 from __future__ import annotations
 
 import ipaddress
 import os
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from lottery.errors import UserError
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 ARTIFACTS_DIRNAME = "artifacts"
+DATABASES = ("sqlite", "postgresql", "mysql", "mssql")  # the SQLAlchemy dialects MLflow's store accepts
+# Where `make ui` and `make server` listen unless HOST and PORT say otherwise.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5000
+WILDCARD_HOSTS = ("0.0.0.0", "::")
+# The MLflow UI (3.17) opens an experiment (#/experiments/<id>) on its GenAI overview unless its GenAI /
+# Model training switch, remembered per browser, says otherwise; it ignores the experiment's kind tag. A URL
+# with this query opens its page in the model-training view (side bar: Runs, Models, Traces).
+UI_WORKFLOW = "workflowType=machine_learning"
 
 
 def resolve_tracking_uri(uri: str | None = None) -> str:
@@ -52,3 +62,51 @@ def local_artifact_root(uri: str) -> Path | None:
             f"use {DEFAULT_TRACKING_URI} or an http(s):// server"
         )
     return None
+
+
+def is_database(uri: str) -> bool:
+    """Whether `uri` is a database URL (`sqlite:///…`, `postgresql+psycopg2://…`) MLflow's store accepts."""
+    return urlparse(uri).scheme.partition("+")[0] in DATABASES
+
+
+def ui_url(host: str | None = None, port: int | str | None = None) -> str:
+    """The address `make ui` serves on `host`:`port` (default: HOST and PORT, else 127.0.0.1:5000), as a
+    browser on this machine reaches it."""
+    host = host or os.environ.get("HOST") or DEFAULT_HOST
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # every interface: loopback among them
+    return f"http://{f'[{host}]' if ':' in host else host}:{port or os.environ.get('PORT') or DEFAULT_PORT}"
+
+
+def runs_route(experiment_id: str, run_id: str | None = None) -> str:
+    """The UI's route (MLflow 3.17) to experiment `experiment_id`'s runs table, or to run `run_id`'s page,
+    in its machine-learning view."""
+    route = f"#/experiments/{quote(str(experiment_id), safe='')}/runs"
+    if run_id is not None:
+        route += f"/{quote(run_id, safe='')}"
+    return f"{route}?{UI_WORKFLOW}"
+
+
+def browse_url(tracking_uri: str, experiment_id: str, run_id: str | None = None) -> str | None:
+    """Where the MLflow UI shows experiment `experiment_id`'s runs table, or run `run_id`'s page: on the
+    server itself for an http(s) store, on `make ui` (HOST, PORT: 127.0.0.1:5000) for a database; None for
+    a store with no UI of ours (Databricks, a file store)."""
+    parsed = urlparse(tracking_uri)
+    if parsed.scheme in ("http", "https") and parsed.hostname:
+        host = f"[{parsed.hostname}]" if ":" in parsed.hostname else parsed.hostname
+        port = f":{parsed.port}" if parsed.port else ""
+        # No user name or password (printed at the end of a run), no query: the UI is at the server's path.
+        base = f"{parsed.scheme}://{host}{port}{parsed.path.rstrip('/')}"
+    elif is_database(tracking_uri):
+        base = ui_url()
+    else:
+        return None
+    return f"{base}/{runs_route(experiment_id, run_id)}"
+
+
+def where_to_browse(tracking_uri: str, experiment_id: str, run_id: str | None = None) -> str | None:
+    """The line that ends a command: where the UI shows what it logged (`browse_url`), and for a local
+    database that `make ui` serves it; None for a store with no UI of ours."""
+    url = browse_url(tracking_uri, experiment_id, run_id)
+    if url is None:
+        return None
+    return f"browse it (after `make ui`): {url}" if is_database(tracking_uri) else f"browse it: {url}"

@@ -1,6 +1,7 @@
 """Fitting a masked classifier with Lightning: one `Trainer` per call, evaluating at the end of each round.
 
 Lightning's banners and its DataLoader-workers warning are silenced for the call only, never globally.
+Without progress bars, a `Heartbeat` says one short line per epoch instead.
 """
 
 from __future__ import annotations
@@ -8,7 +9,9 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 import warnings
+from collections.abc import Callable, Mapping
 
 import pytorch_lightning as pl
 
@@ -16,6 +19,49 @@ from lottery.data.datamodule import DeviceDataModule
 from lottery.hparams import ExperimentConfig
 from lottery.training.classifier import Evaluation, MaskedClassifier
 from lottery.training.device import lightning_accelerator
+
+
+class Heartbeat(pl.Callback):
+    """One line per epoch, in place of the progress bars in a log that is a file:
+    `<where(epoch)> · epoch k/n · train loss 0.1234 · 2.1s`, where `epoch` counts the fit's epochs from 0
+    and k/n is its place in a round of n = `epochs` epochs; the seconds are the epoch's training.
+
+    Said before the round's evaluation, so before the round's own summary line. The loss is the epoch's
+    mean, summed on the device: one host sync per epoch."""
+
+    def __init__(self, say: Callable[[str], None], where: Callable[[int], str], epochs: int) -> None:
+        self.say, self.where, self.epochs = say, where, epochs
+        self._loss_sum, self._steps, self._start, self._said = None, 0, 0.0, True
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        self._loss_sum, self._steps, self._start, self._said = None, 0, time.monotonic(), False
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, module: pl.LightningModule, outputs, batch, idx
+    ) -> None:
+        loss = outputs["loss"] if isinstance(outputs, Mapping) else outputs
+        if loss is not None:
+            loss = loss.detach().float()
+            self._loss_sum = loss if self._loss_sum is None else self._loss_sum + loss
+            self._steps += 1
+
+    def on_validation_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        self._beat(trainer)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        self._beat(trainer)
+
+    def _beat(self, trainer: pl.Trainer) -> None:
+        if self._said:  # an epoch that ends a round was said when its evaluation started
+            return
+        self._said = True
+        seconds = time.monotonic() - self._start
+        loss = f"{self._loss_sum.item() / self._steps:.4f}" if self._steps else "n/a"
+        epoch = trainer.current_epoch
+        self.say(
+            f"{self.where(epoch)} · epoch {epoch % self.epochs + 1}/{self.epochs} · "
+            f"train loss {loss} · {seconds:.1f}s"
+        )
 
 
 def fit(
