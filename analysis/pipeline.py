@@ -99,7 +99,7 @@ def analyse(
         f"(NNSTD, NNSTD±; {settings.tie_rule})"
     )
     sets = thread_map(lambda i: ticket_sets(tickets[i].layers), used)
-    names = [f"{tickets[i].run_id}/{tickets[i].kind}" for i in used]
+    names = [tickets[i].label for i in used]  # stable across stores, unlike run ids: reproducible draws
     distances = pair_distances(sets, local_pairs.reshape(-1, 2), settings.method, names)
 
     bounds = np.cumsum([0] + [len(c.pairs) for c in conditions])

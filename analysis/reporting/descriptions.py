@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from analysis.pipeline import Analysis
-from analysis.reporting.tables import METRIC_TITLES, yes_no
+from analysis.reporting.tables import METRIC_TITLES
 from analysis.statistics.conditions import RANDOM, Condition
 from analysis.statistics.stats import OVERALL
 from analysis.tickets.store import TrialRun
@@ -24,31 +24,41 @@ CATEGORY_TEXT = {
 }
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
 def _number(value: float, spec: str) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
+
+
+def p_text(p: float) -> str:
+    """A p-value to two significant digits, small ones as 3.1·10⁻¹² (no hyphen for a cell to break at)."""
+    if p is None or math.isnan(p):
+        return ""
+    if p >= 0.001:
+        return f"{p:.2g}"
+    mantissa, exponent = f"{p:.1e}".split("e")
+    return f"{mantissa}·10{str(int(exponent)).translate(_SUPERSCRIPT)}"
 
 
 def _table_1_markdown(stats: pd.DataFrame, metric: str) -> str:
     rows = stats[(stats["layer"] == OVERALL) & (stats["metric"] == metric)]
     lines = [
-        "| condition | pairs | mean | SD | tie spread | diff | p | p (Holm) | d | effect | significant "
-        "| beyond ties |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |",
+        "| condition | pairs | mean | diff | p | p Holm | d | effect | sig. |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for row in rows.to_dict("records"):
+        compared = not pd.isna(row["diff_mean"])
         cells = [
             f"`{row['condition']}`",
             str(row["pairs"]),
             _number(row["mean"], ".4f"),
-            _number(row["std"], ".4f"),
-            _number(row["tie_spread"], ".4f"),
             _number(row["diff_mean"], "+.4f"),
-            _number(row["p_value"], ".2e"),
-            _number(row["p_holm"], ".2e"),
+            p_text(row["p_value"]),
+            p_text(row["p_holm"]),
             _number(row["cohen_d"], "+.2f"),
-            "" if pd.isna(row["effect"]) else row["effect"],
-            yes_no(row["significant"]),
-            yes_no(row["beyond_ties"]),
+            row["effect"].replace(" ", "\u00a0") if compared else "",
+            ("yes" if row["significant"] else "no") if compared else "",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -58,24 +68,22 @@ def analysis_note(analysis: Analysis, runs: Sequence[TrialRun], notes: Sequence[
     """The analysis run's description: what was compared, how, Table 1 for both metrics, and the notes."""
     settings = analysis.settings
     winning = sum(t.winning for t in analysis.tickets)
-    parts = [
-        f"**Analysis of {', '.join(settings.datasets)}**: {winning} winning and "
-        f"{len(analysis.tickets) - winning} random tickets from {len(runs)} trial runs; up to "
-        f"{settings.pairs} pairs per condition (seed {settings.seed}); {settings.tie_rule}; NNSTD± weighs "
-        f"G⁺ by {settings.positive_weight:g}. Each condition is compared with `random`: Welch's t-test, "
-        f"Holm-adjusted over the conditions (significant: p (Holm) < {settings.alpha:g}), Cohen's d with the "
-        "pooled SD; *beyond ties*: |diff| exceeds the two conditions' tie spreads.",
-    ]
+    parts = [f"**Table 1 of {', '.join(settings.datasets)}**: each condition against `random`."]
     for metric, title in METRIC_TITLES.items():
         if (analysis.stats["metric"] == metric).any():
             parts.append(
                 f"### Table 1 — {title} against random\n\n{_table_1_markdown(analysis.stats, metric)}"
             )
-    parts.append(
+    parts += [
+        f"{winning} winning and {len(analysis.tickets) - winning} random tickets from {len(runs)} trial "
+        f"runs; up to {settings.pairs} pairs per condition (seed {settings.seed}); {settings.tie_rule}; "
+        f"NNSTD± weighs G⁺ by {settings.positive_weight:g}. p: Welch's t-test; p Holm: Holm-adjusted over "
+        f"the conditions; sig.: p Holm < {settings.alpha:g}; d: Cohen's d (pooled SD). The SDs, tie spreads, "
+        "whether a difference exceeds them, and the 95 % intervals of diff and d: `tables/table_1.json`.",
         "Per layer: `tables/table_A1_nnstd_pm_layers.json` and `table_A2_nnstd_layers.json`; every pair: "
         "`tables/pair_distances.json`; the paper's values next to ours (when its conditions are here): "
-        "`tables/paper_comparison.json`."
-    )
+        "`tables/paper_comparison.json`.",
+    ]
     if notes:
         parts.append("Notes:\n\n" + "\n".join(f"- {note}" for note in notes))
     return "\n\n".join(parts)
