@@ -185,7 +185,8 @@ def main(argv: list[str] | None = None) -> None:
     table = format_table_1(analysis.stats, args.alpha) or "no condition had enough tickets for Table 1"
     print(f"\n{table}\n")
     print(f"logged as run {run_id} in experiment '{ANALYSIS_EXPERIMENT}' of {client.tracking_uri}")
-    line = uris.where_to_browse(client.tracking_uri, client.get_run(run_id).info.experiment_id, run_id)
+    experiment = store.experiment_id(client, ANALYSIS_EXPERIMENT)
+    line = uris.where_to_browse(client.tracking_uri, experiment, run_id)
     if line is not None:
         print(line)
 

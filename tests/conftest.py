@@ -59,7 +59,7 @@ def tiny_digits():
 @pytest.fixture
 def tiny_data(monkeypatch, tiny_digits):
     """Make every experiment train on `tiny_digits`, whatever dataset it names."""
-    monkeypatch.setattr("lottery.execution.experiment.load_dataset", lambda *args, **kwargs: tiny_digits)
+    monkeypatch.setattr("lottery.data.registry.load_dataset", lambda *args, **kwargs: tiny_digits)
     return tiny_digits
 
 

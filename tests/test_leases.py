@@ -15,7 +15,8 @@ from mlflow import MlflowClient
 from tracking_server import running_server
 from trial_store import trial_runs
 
-from lottery.execution.experiment import Scheduler, run_experiment
+from lottery.execution.experiment import run_experiment
+from lottery.execution.scheduler import Scheduler
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
 from lottery.tracking import contract, store
 from lottery.tracking.lease import HOLDER, PARAM_PREFIX, TTL_ENV, LeaseLost, Leases, LeaseState

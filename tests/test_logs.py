@@ -12,7 +12,8 @@ import pytest
 from entry_points import REPO
 
 from experiments import train
-from lottery.execution.experiment import progress_bars, run_experiment
+from lottery.execution.experiment import run_experiment
+from lottery.execution.output import progress_bars
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
 
 ROUNDS = 2

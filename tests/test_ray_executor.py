@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 from ray_cluster import RayCluster, task_workers
 from trial_store import trial_runs
 
-from lottery.execution.experiment import Scheduler
+from lottery.execution.scheduler import Scheduler
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
 from lottery.tracking import store
 from lottery.tracking.lease import Leases

@@ -6,7 +6,8 @@ import pytest
 from mlflow import MlflowClient
 from trial_store import artifact, empty_store, trial_runs
 
-from lottery.execution.experiment import Scheduler, run_experiment
+from lottery.execution.experiment import run_experiment
+from lottery.execution.scheduler import Scheduler
 from lottery.execution.trial import Trial
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
 from lottery.tracking import store

@@ -39,7 +39,7 @@ def trained(tmp_path_factory, tiny_digits, template_store):
     """Two trials of two rounds, trained once for the tests of this module."""
     uri = empty_store(template_store, tmp_path_factory.mktemp("store"))
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("lottery.execution.experiment.load_dataset", lambda *a, **k: tiny_digits)
+        mp.setattr("lottery.data.registry.load_dataset", lambda *a, **k: tiny_digits)
         verdicts = run_experiment(config(), "unused", uri, say=lambda line: None, show_progress=False)
     return uri, verdicts
 

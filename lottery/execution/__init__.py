@@ -1,3 +1,4 @@
 """Running experiments: a trial and its task (`trial`), taking trials up under leases (`scheduler`), the
-experiment (`experiment`), and the executors behind one interface (`executor`: `local`, `ray_executor`).
+experiment (`experiment`), what a driver prints (`output`), and the executors behind one interface
+(`executor`: `local`, `ray_executor`).
 The top of the library: imports any package of `lottery`, and nothing imports it but the entry points."""

@@ -7,39 +7,25 @@ done, a driver waits for those, taking over any whose lease expires (that driver
 share one configuration, each trial is trained by exactly one of them, and every command ends when the
 configuration's trials are all done. A trial interrupted by Ctrl-C ends KILLED, one that crashed FAILED;
 neither is ever marked FINISHED.
-
-Output: every line goes to stdout, flushed as said. Progress bars (Lightning's, and Ray's bar of finished
-trials) show only when stdout is a terminal, unless forced on or off; without them a trial says one line
-per epoch besides its line per round, so that a log redirected to a file stays small and plain.
+What it prints: `lottery.execution.output`. Importing this module is light: torch, Lightning, MLflow and
+Ray load inside `run_experiment`, once the settings are checked, so a refused setup fails in seconds.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING
 
-from lottery.data.registry import load_dataset
-from lottery.execution.executor import Executor, executor_for
+from lottery.execution.output import print_line, progress_bars
 from lottery.execution.ray_settings import RaySettings
-from lottery.execution.scheduler import HeldElsewhere, Scheduler
-from lottery.execution.trial import TrialOutcome, label, print_line
 from lottery.hparams import ExperimentConfig
-from lottery.tracking import store, uris
-from lottery.tracking.lease import Leases
+from lottery.tracking import uris
 
-
-def progress_bars(forced: bool | None, stream: TextIO | None = None) -> bool:
-    """Whether to show progress bars: `forced` unless None, else whether `stream` (default: stdout, where
-    the bars and the lines go) is a terminal."""
-    if forced is not None:
-        return forced
-    stream = sys.stdout if stream is None else stream
-    try:
-        return stream is not None and stream.isatty()
-    except (AttributeError, ValueError, OSError):  # no isatty, or closed
-        return False
+if TYPE_CHECKING:
+    from lottery.execution.executor import Executor
+    from lottery.execution.scheduler import Scheduler
+    from lottery.execution.trial import TrialOutcome
 
 
 def run_experiment(
@@ -57,6 +43,12 @@ def run_experiment(
     uri = uris.resolve_tracking_uri(tracking_uri)
     if ray is not None:
         ray.check_reachable(uri)  # before anything slow: a cluster nothing answers at fails in seconds
+    from lottery.data.registry import load_dataset
+    from lottery.execution.executor import executor_for
+    from lottery.execution.scheduler import Scheduler
+    from lottery.tracking import store
+    from lottery.tracking.lease import Leases
+
     client = store.connect(uri)
     dataset = load_dataset(config.dataset, data_dir, config.train_splits)
     say(
@@ -79,6 +71,9 @@ def run_experiment(
 
 def _run_all(scheduler: Scheduler, executor: Executor, say: Callable[[str], None]) -> list[TrialOutcome]:
     """Rounds of taking up and running trials until none is left to this driver or to another one."""
+    from lottery.execution.scheduler import HeldElsewhere
+    from lottery.execution.trial import label
+
     config = scheduler.config
     pending, outcomes, announced = list(range(config.trials)), [], set()
     while pending:

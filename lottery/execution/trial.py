@@ -13,17 +13,16 @@ complete round and never opens a second run for the same trial.
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
-from tqdm import tqdm
 
 from lottery import seeds
 from lottery.data.datamodule import DeviceDataModule
 from lottery.data.dataset import Dataset
 from lottery.errors import UserError, first_line
+from lottery.execution.output import print_line
 from lottery.hparams import ExperimentConfig
 from lottery.models import network
 from lottery.pruning import controls
@@ -42,13 +41,6 @@ from lottery.training.verdict import Verdict, judge
 def label(config: ExperimentConfig, index: int) -> str:
     """How lines and errors name trial `index` (0-based) of `config`: `digits trial 3/20`."""
     return f"{config.dataset} trial {index + 1}/{config.trials}"
-
-
-def print_line(line: str) -> None:
-    """Print a summary line on stdout, above any progress bar there, and flush it: a log that is a file shows
-    each line as soon as it is said."""
-    tqdm.write(line)
-    sys.stdout.flush()
 
 
 def theta0_for(seed: int, trial: int, model: str = "conv2") -> dict[str, torch.Tensor]:
