@@ -90,21 +90,26 @@ def steps(uri: str, run_id: str, key: str) -> list[int]:
 
 @pytest.mark.ray
 def test_a_killed_worker_is_retried_and_resumes_the_same_run(tmp_path, store_uri):
-    # The local cluster the driver starts itself (no RAY_ADDRESS), as `make train EXECUTOR=ray` does.
+    # The local cluster the driver starts itself (no RAY_ADDRESS), as `make train EXECUTOR=ray` does. A trial
+    # takes both of its CPUs: one trial at a time, the second claimed (its run created) once the first ended.
     log = tmp_path / "train.log"
-    process = start_training(store_uri, log, None, "--trials", "1", "--rounds", "1", "--epochs", LONG_EPOCHS)
+    options = ("--trials", "2", "--rounds", "1", "--epochs", LONG_EPOCHS, "--cpus-per-trial", "2")
+    process = start_training(store_uri, log, None, *options)
     wait_for(log, "round 0/1 · sparsity", process)  # round 1 and the controls are left: seconds of training
-    (worker,) = task_workers(process.pid)  # the driver's session holds its cluster
+    (worker,) = task_workers(process.pid)  # the driver's session holds its cluster; one trial runs
     os.kill(worker, signal.SIGKILL)
     code, stderr = finish(process)
     assert code == 0, stderr
     output = log.read_text()
-    assert "digits trial 1/1: resuming in digits/trial-00" in output, output
-    (run,) = trial_runs(store_uri)
-    assert run.info.status == "FINISHED"
-    assert steps(store_uri, run.info.run_id, "test_acc") == [0, 1]
-    assert steps(store_uri, run.info.run_id, "sparsity") == [0, 1]
-    assert steps(store_uri, run.info.run_id, "random_test_acc") == [1]
+    assert "digits trial 1/2: resuming in digits/trial-00" in output, output
+    first, second = trial_runs(store_uri)
+    for run in (first, second):
+        assert run.info.status == "FINISHED"
+        assert steps(store_uri, run.info.run_id, "test_acc") == [0, 1]
+        assert steps(store_uri, run.info.run_id, "sparsity") == [0, 1]
+        assert steps(store_uri, run.info.run_id, "random_test_acc") == [1]
+    # each run's Duration is its own training, not its wait in a queue
+    assert second.info.start_time >= first.info.end_time
     assert eventually(lambda: not task_workers(process.pid))  # the local cluster ended with the driver
 
 

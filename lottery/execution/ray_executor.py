@@ -6,6 +6,10 @@ to the tracking store itself; its summary lines (a line per round and per epoch)
 small actor and print above one progress bar of finished trials, shown on a terminal. A worker that dies is
 retried (bounded) and resumes its run; a trial that fails for good is reported with its error while the
 others go on; Ctrl-C cancels every task.
+
+On the local cluster the driver starts (no RAY_ADDRESS) a trial is claimed only when a slot frees up, so its
+run starts when its training can and the UI's Duration is its training time. On the cluster at RAY_ADDRESS
+every trial is claimed at once: a cluster that autoscales grows on the demand it sees.
 """
 
 from __future__ import annotations
@@ -63,31 +67,37 @@ class RayExecutor:
         self.say, self.show_progress = say, show_progress
 
     def run(self, tasks: Iterable[TrialTask], done: Callable[[str], None]) -> list[TrialOutcome]:
-        """Claim every task at once, run them as Ray tasks and collect the outcomes; the Ray connection ends
-        with the call, and the leases with it."""
-        batch = list(tasks)
-        if not batch:
+        """Run the tasks as Ray tasks, claiming them as slots free up (see the module docstring), and collect
+        the outcomes; a finished task's lease is released (`done`). The Ray connection ends with the call;
+        on Ctrl-C or a failure the leases still held stay so, for the driver to abandon."""
+        tasks = iter(tasks)
+        first = next(tasks, None)
+        if first is None:
             return []
-        outcomes = self._run(batch)  # on Ctrl-C or a failure the leases stay held: the driver abandons them
-        for task in batch:
-            done(task.run_id)
-        return outcomes
-
-    def _run(self, tasks: list[TrialTask]) -> list[TrialOutcome]:
         settings, client = self.settings, self.client
         _connect(settings)
         try:
             if _spans_machines():
                 check_store_shared(client.tracking_uri, settings.cluster)
-                _check_artifacts_shared(client, tasks[0], settings.cluster)
-            options, threads = _task_resources(settings, self.say)
+                _check_artifacts_shared(client, first, settings.cluster)
+            options, threads, at_once = _task_resources(settings, self.say)
             lines = ray.remote(WorkerLines).options(num_cpus=0).remote()
             dataset_ref = ray.put(self.dataset)
             remote = ray.remote(train_trial).options(**options, max_retries=settings.max_retries)
-            pending = {
-                remote.remote(task, dataset_ref, client.tracking_uri, threads, lines): task for task in tasks
-            }
-            return _collect(pending, lines, client, self.say, self.show_progress)
+            slots = max(at_once, 1) if settings.address is None else math.inf
+            pending: dict = {}
+
+            def submit(task: TrialTask) -> None:
+                pending[remote.remote(task, dataset_ref, client.tracking_uri, threads, lines)] = task
+
+            def refill() -> None:
+                """Claim and submit tasks until every slot is taken or none is left."""
+                while len(pending) < slots and (task := next(tasks, None)) is not None:
+                    submit(task)
+
+            submit(first)
+            refill()
+            return _collect(pending, refill, done, lines, client, self.say, self.show_progress)
         finally:
             ray.shutdown()
 
@@ -135,9 +145,10 @@ def _spans_machines() -> bool:
     return any(node["NodeManagerAddress"] != here for node in _alive_nodes())
 
 
-def _task_resources(settings: RaySettings, say: Callable[[str], None]) -> tuple[dict, int]:
-    """The Ray options of a trial task and its torch threads; UserError if no node of a local cluster can
-    run one (a remote cluster may be autoscaling, so there it is a warning)."""
+def _task_resources(settings: RaySettings, say: Callable[[str], None]) -> tuple[dict, int, int]:
+    """The Ray options of a trial task, its torch threads and how many trials the cluster runs at once;
+    UserError if no node of a local cluster can run one (a remote cluster may be autoscaling, so there it is
+    a warning)."""
     total = ray.cluster_resources()
     gpus = settings.gpus_per_trial
     if gpus is None:
@@ -165,12 +176,20 @@ def _task_resources(settings: RaySettings, say: Callable[[str], None]) -> tuple[
         f"thread{'s' if threads > 1 else ''}, {at_once} at once; a trial whose worker dies is retried "
         f"{settings.max_retries} times"
     )
-    return {"num_cpus": cpus, "num_gpus": gpus}, threads
+    return {"num_cpus": cpus, "num_gpus": gpus}, threads, at_once
 
 
 def _collect(
-    pending: dict, lines, client, say: Callable[[str], None], show_progress: bool
+    pending: dict,
+    refill: Callable[[], None],
+    done: Callable[[str], None],
+    lines,
+    client,
+    say: Callable[[str], None],
+    show_progress: bool,
 ) -> list[TrialOutcome]:
+    """The outcomes of the `pending` tasks (ref -> task), which `refill` tops up as each one ends; `done`
+    releases an ended task's lease."""
     outcomes = []
     label = next(iter(pending.values())).config.dataset
     # On stdout, with the lines; `show_progress` says whether that is a terminal (`progress_bars`).
@@ -192,6 +211,9 @@ def _collect(
                         TrialRecord.open(client, outcome.task.run_id).abandon("FAILED")  # its worker died
                         say(f"{outcome.task.label} failed: {outcome.error}")
                     outcomes.append(outcome)
+                    done(outcome.task.run_id)
+                    refill()
+                    bar.total = len(outcomes) + len(pending)
                     bar.update()
         except BaseException:  # Ctrl-C, or a lost store: nothing more is to run
             for ref in pending:
