@@ -1,4 +1,5 @@
-"""Conditions and their seeded pairs: names, eligibility (never two tickets sharing θ0), draws."""
+"""Conditions and their seeded pairs: names, eligibility (never two tickets sharing θ0, but for the same-θ0
+conditions: always), draws."""
 
 from __future__ import annotations
 
@@ -36,18 +37,22 @@ def test_paper_conditions_in_order():
         ("mixed_cifar10", "mixed"),
         ("mixed_svhn", "mixed"),
         ("between_digits_cifar10", "between"),
+        ("between_same_init_digits_cifar10", "between_same_init"),
         ("between_digits_svhn", "between"),
+        ("between_same_init_digits_svhn", "between_same_init"),
         ("between_cifar10_svhn", "between"),
+        ("between_same_init_cifar10_svhn", "between_same_init"),
     ]
 
 
-def test_pairs_never_share_theta0_and_follow_their_condition():
+def test_pairs_never_share_theta0_but_in_the_same_init_conditions_and_follow_their_condition():
     tickets = trial_tickets()
     conditions, _ = build_conditions(tickets, DATASETS, pairs=1000, seed=0)
     for condition in conditions:
+        same_init = condition.category == "between_same_init"
         for i, j in condition.pairs:
             a, b = tickets[i], tickets[j]
-            assert a.init != b.init
+            assert (a.init == b.init) == same_init
             if condition.category in ("random", "WTs"):
                 assert i < j
             kinds = {
@@ -55,10 +60,13 @@ def test_pairs_never_share_theta0_and_follow_their_condition():
                 "WTs": (True, True),
                 "mixed": (True, False),
                 "between": (True, True),
+                "between_same_init": (True, True),
             }
             assert (a.winning, b.winning) == kinds[condition.category]
-        if condition.category == "between":
-            _, first, second = condition.name.split("_")
+        if same_init:
+            assert len(condition.pairs) == 6  # trial k of one dataset with trial k of the other, k < 6
+        if condition.category.startswith("between"):
+            first, second = condition.name.split("_")[-2:]
             assert {tickets[i].dataset for i in condition.pairs[:, 0]} == {first}
             assert {tickets[j].dataset for j in condition.pairs[:, 1]} == {second}
 
@@ -70,6 +78,7 @@ def test_eligible_pair_counts():
     assert counts["WTs_digits"] == 6 * 5 // 2
     assert counts["mixed_digits"] == 6 * 18 - 6 * 3
     assert counts["between_digits_svhn"] == 6 * 6 - 6
+    assert counts["between_same_init_digits_svhn"] == 6
 
 
 def test_draws_are_seeded_without_repetition_and_capped():

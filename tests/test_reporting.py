@@ -25,6 +25,9 @@ def _stats(conditions: dict[str, float], seed: int = 0) -> pd.DataFrame:
 def test_between_conditions_match_whichever_order_their_datasets_are_named_in():
     assert condition_key("between_cifar10_cinic10") == condition_key("between_cinic10_cifar10")
     assert condition_key("WTs_svhn") == "WTs_svhn"
+    assert (
+        condition_key("between_same_init_svhn_cifar10") == "between_same_init_svhn_cifar10"
+    )  # not published
 
 
 def test_the_paper_s_values_sit_next_to_ours_with_the_direction_compared():

@@ -11,7 +11,7 @@ import pandas as pd
 
 from analysis.pipeline import Analysis
 from analysis.reporting.tables import METRIC_TITLES
-from analysis.statistics.conditions import RANDOM, Condition
+from analysis.statistics.conditions import RANDOM, SAME_INIT, Condition
 from analysis.statistics.stats import OVERALL
 from analysis.tickets.store import TrialRun
 
@@ -21,6 +21,7 @@ CATEGORY_TEXT = {
     "WTs": "two winning tickets of {0}",
     "mixed": "a winning ticket of {0} and a random ticket",
     "between": "a winning ticket of {0} and one of {1}",
+    "between_same_init": "a winning ticket of {0} and one of {1} grown from the same θ0",
 }
 
 
@@ -91,15 +92,16 @@ def analysis_note(analysis: Analysis, runs: Sequence[TrialRun], notes: Sequence[
 
 def _dataset_names(condition: Condition) -> list[str]:
     name = condition.name.removeprefix(f"{condition.category}_")
-    return name.split("_", 1) if condition.category == "between" else [name]
+    return name.split("_", 1) if condition.category.startswith("between") else [name]
 
 
 def condition_note(analysis: Analysis, condition: Condition) -> str:
     """A condition run's description: its pairs and both metrics against random."""
     what = CATEGORY_TEXT[condition.category].format(*_dataset_names(condition))
+    inits = "" if condition.category == SAME_INIT else ", never sharing θ0"
     text = [
-        f"**`{condition.name}`**: pairs of {what}, never sharing θ0; {len(condition.pairs)} of "
-        f"{condition.eligible} eligible pairs."
+        f"**`{condition.name}`**: pairs of {what}{inits}; {len(condition.pairs)} of {condition.eligible} "
+        "eligible pairs."
     ]
     for metric, title in METRIC_TITLES.items():
         rows = analysis.stats[

@@ -39,7 +39,13 @@ from analysis.reporting.tables import METRIC_TITLES
 from analysis.statistics.conditions import RANDOM
 
 _SIGNS = ListedColormap(["tab:blue", "white", "tab:red"])  # −1, 0, +1
-CATEGORY_COLOURS = {"random": "#d9d9d9", "WTs": "#a6dba0", "mixed": "#fdc086", "between": "#beaed4"}
+CATEGORY_COLOURS = {
+    "random": "#d9d9d9",
+    "WTs": "#a6dba0",
+    "mixed": "#fdc086",
+    "between": "#beaed4",
+    "between_same_init": "#f0b6d5",
+}
 _MEDIAN = {"color": "black", "linewidth": 1.8}
 _MEAN = {"marker": "D", "markerfacecolor": "white", "markeredgecolor": "black", "markersize": 5}
 _FLIER = {"marker": "o", "markerfacecolor": "none", "markeredgecolor": "0.3", "markersize": 4}

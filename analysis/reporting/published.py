@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.reporting.tables import METRIC_TITLES
+from analysis.statistics.conditions import SAME_INIT
 from analysis.statistics.stats import OVERALL
 
 PUBLISHED = Path(__file__).with_name("published")
@@ -23,8 +24,9 @@ STATS = ("diff_mean", "p_value", "cohen_d", "effect")
 
 
 def condition_key(name: str) -> str:
-    """`between_<a>_<b>` with its datasets sorted; other names as they are."""
-    if not name.startswith("between_"):
+    """`between_<a>_<b>` with its datasets sorted; other names (the same-θ0 conditions among them, which the
+    paper has not) as they are."""
+    if not name.startswith("between_") or name.startswith(f"{SAME_INIT}_"):
         return name
     return "between_" + "_".join(sorted(name.removeprefix("between_").split("_", 1)))
 

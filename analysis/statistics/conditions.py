@@ -3,9 +3,13 @@
 - `random`: two random tickets (the random tickets of every dataset in scope form one pool);
 - `WTs_<ds>`: two winning tickets of dataset ds;
 - `mixed_<ds>`: a winning ticket of ds and a random ticket from the pool;
-- `between_<ds1>_<ds2>`: winning tickets of two datasets, each unordered pair of datasets once.
-A pair is eligible unless its tickets share θ0 (`lottery.init`). Each condition draws up to P eligible pairs
-without repetition, seeded by (seed, condition name) so a condition's draw does not depend on the others.
+- `between_<ds1>_<ds2>`: winning tickets of two datasets, each unordered pair of datasets once;
+- `between_same_init_<ds1>_<ds2>`: winning tickets of two datasets that grew from the same θ0 (trial k of
+  each dataset, trained with the same seed), next to `between_<ds1>_<ds2>`: how much of the cross-dataset
+  likeness a shared θ0 explains, a condition the paper could not form.
+A pair is eligible unless its tickets share θ0 (`lottery.init`) — for `between_same_init_*`, only if they do.
+Each condition draws up to P eligible pairs without repetition, seeded by (seed, condition name) so a
+condition's draw does not depend on the others.
 """
 
 from __future__ import annotations
@@ -42,15 +46,18 @@ def named_generator(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(name.encode())])
 
 
-def eligible_pairs(tickets: Sequence[Ticket], first: np.ndarray, second: np.ndarray | None) -> np.ndarray:
-    """(i, j) with i from `first` and j from `second` (if None: i < j both from `first`), not sharing θ0."""
+def eligible_pairs(
+    tickets: Sequence[Ticket], first: np.ndarray, second: np.ndarray | None, same_init: bool = False
+) -> np.ndarray:
+    """(i, j) with i from `first` and j from `second` (if None: i < j both from `first`), not sharing θ0
+    (`same_init`: sharing it)."""
     if second is None:
         i, j = np.triu_indices(len(first), k=1)
         i, j = first[i], first[j]
     else:
         i, j = (grid.ravel() for grid in np.meshgrid(first, second, indexing="ij"))
     inits = np.array([ticket.init for ticket in tickets], dtype=object)
-    keep = inits[i] != inits[j]
+    keep = (inits[i] == inits[j]) if same_init else (inits[i] != inits[j])
     return np.stack([i[keep], j[keep]], axis=1).astype(np.int64).reshape(-1, 2)
 
 
@@ -61,10 +68,14 @@ def draw_pairs(eligible: np.ndarray, count: int, rng: np.random.Generator) -> np
     return eligible[np.sort(rng.choice(len(eligible), size=count, replace=False))]
 
 
+SAME_INIT = "between_same_init"  # the category of the same-θ0 conditions
+
+
 def _groups(
     tickets: Sequence[Ticket], datasets: Sequence[str]
 ) -> list[tuple[str, str, np.ndarray, np.ndarray | None]]:
-    """(name, category, first, second) for every condition, in the paper's order."""
+    """(name, category, first, second) for every condition, in the paper's order, each same-θ0 condition
+    after the `between` condition of its datasets."""
     is_winning = np.array([t.winning for t in tickets], dtype=bool)
     dataset_of = np.array([t.dataset for t in tickets], dtype=object)
     pool = np.flatnonzero(~is_winning)
@@ -72,7 +83,11 @@ def _groups(
     groups = [(RANDOM, "random", pool, None)]
     groups += [(f"WTs_{ds}", "WTs", winning[ds], None) for ds in datasets]
     groups += [(f"mixed_{ds}", "mixed", winning[ds], pool) for ds in datasets]
-    groups += [(f"between_{a}_{b}", "between", winning[a], winning[b]) for a, b in combinations(datasets, 2)]
+    for a, b in combinations(datasets, 2):
+        groups += [
+            (f"between_{a}_{b}", "between", winning[a], winning[b]),
+            (f"{SAME_INIT}_{a}_{b}", SAME_INIT, winning[a], winning[b]),
+        ]
     return groups
 
 
@@ -86,11 +101,12 @@ def build_conditions(
     require_distinct(datasets)
     conditions, skipped = [], []
     for name, category, first, second in _groups(tickets, datasets):
-        eligible = eligible_pairs(tickets, first, second)
+        eligible = eligible_pairs(tickets, first, second, same_init=category == SAME_INIT)
         if len(eligible) < MIN_PAIRS:
             skipped.append(
-                f"condition {name} skipped: {len(eligible)} eligible pair(s) of tickets not sharing θ0, "
-                f"{MIN_PAIRS} needed — train more trials"
+                f"condition {name} skipped: {len(eligible)} eligible pair(s) of tickets "
+                f"{'sharing' if category == SAME_INIT else 'not sharing'} θ0, {MIN_PAIRS} needed — train "
+                "more trials"
             )
             continue
         drawn = draw_pairs(eligible, pairs, named_generator(seed, name))
