@@ -7,11 +7,12 @@ output 68.6 % pruned: 91.2 % overall).
    same algorithm). Target: ≥ 150×.
 2. Ties: one pair whose layers have tied optimal matchings and one without (a denser pair), each with
    `first` and with `average` (the default draws), side by side.
-3. The paper-scale analysis in memory: 80 tickets (3 datasets × 20 winning + 20 random), 10 conditions × 50
-   pairs, both metrics, statistics and patterns, once with `first` and once with `average`, each in a fresh
-   process so that each has its own peak memory. Targets for `average`: ≤ 30 s on 2 cores, peak resident
-   set ≤ 4 GB (generating the tickets included). Logging the result to a temporary MLflow store (tables,
-   figures) is timed on its own line; it is not part of the target.
+3. The paper-scale analysis in memory: 80 tickets (3 datasets × 20 winning + 20 random), the paper's 10
+   conditions × 50 pairs and the 3 same-θ0 conditions × 20, both metrics, statistics and patterns, once
+   with `first` and once with `average`, each in a fresh process so that each has its own peak memory.
+   Targets for `average`: ≤ 30 s on 2 cores, peak resident set ≤ 4 GB (generating the tickets included).
+   Logging the result to a temporary MLflow store (tables, figures) is timed on its own line; it is not
+   part of the target.
 """
 
 from __future__ import annotations
