@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from analysis.pipeline import Analysis
-from analysis.reporting.tables import METRIC_TITLES
+from analysis.reporting.tables import METRIC_TITLES, number
 from analysis.statistics.conditions import RANDOM, SAME_INIT, Condition
 from analysis.statistics.stats import OVERALL
 from analysis.tickets.store import TrialRun
@@ -26,10 +26,6 @@ CATEGORY_TEXT = {
 
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
-def _number(value: float, spec: str) -> str:
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
 
 
 def p_text(p: float) -> str:
@@ -53,11 +49,11 @@ def _table_1_markdown(stats: pd.DataFrame, metric: str) -> str:
         cells = [
             f"`{row['condition']}`",
             str(row["pairs"]),
-            _number(row["mean"], ".4f"),
-            _number(row["diff_mean"], "+.4f"),
+            number(".4f")(row["mean"]),
+            number("+.4f")(row["diff_mean"]),
             p_text(row["p_value"]),
             p_text(row["p_holm"]),
-            _number(row["cohen_d"], "+.2f"),
+            number("+.2f")(row["cohen_d"]),
             row["effect"].replace(" ", "\u00a0") if compared else "",
             ("yes" if row["significant"] else "no") if compared else "",
         ]

@@ -135,20 +135,21 @@ def table_pairs(analysis: Analysis) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _number(spec: str):
-    return lambda value: "" if pd.isna(value) else format(value, spec)
+def number(spec: str):
+    """A formatter: a value in `spec`, empty where it is missing."""
+    return lambda value: "" if value is None or pd.isna(value) else format(value, spec)
 
 
 def format_table_1(stats: pd.DataFrame, alpha: float) -> str:
     """Table 1 for the terminal: one block per metric (the intervals are in the logged tables)."""
     formatters = {
-        "mean": _number(".4f"),
-        "std": _number(".4f"),
-        "tie_spread": _number(".4f"),
-        "diff_mean": _number("+.4f"),
-        "p_value": _number(".2e"),
-        "p_holm": _number(".2e"),
-        "cohen_d": _number("+.2f"),
+        "mean": number(".4f"),
+        "std": number(".4f"),
+        "tie_spread": number(".4f"),
+        "diff_mean": number("+.4f"),
+        "p_value": number(".2e"),
+        "p_holm": number(".2e"),
+        "cohen_d": number("+.2f"),
         "significant": yes_no,
         "beyond_ties": yes_no,
     }
