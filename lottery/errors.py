@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import logging
 import signal
 import sys
 import threading
@@ -30,23 +31,33 @@ def exit_on_user_error(main: Callable[..., T]) -> Callable[..., T]:
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
-        terminated = []
+        stopped_by = []
 
-        def on_sigterm(signum, frame):
-            terminated.append(signum)
+        def on_stop(signum, frame):
+            stopped_by.append(signum)
+            # The signal lands anywhere, e.g. inside a SQL fetch: libraries that clean up after the
+            # interruption (SQLAlchemy closing its cursor) must not log tracebacks over the one line.
+            logging.disable(logging.CRITICAL)
             raise KeyboardInterrupt
 
+        handlers = {}
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, on_sigterm)
+            handlers = {signum: signal.signal(signum, on_stop) for signum in (signal.SIGINT, signal.SIGTERM)}
         try:
             return main(*args, **kwargs)
         except UserError as error:
             print(f"error: {error}", file=sys.stderr)
             raise SystemExit(2) from None
         except KeyboardInterrupt:
+            terminated = signal.SIGTERM in stopped_by
             what = "terminated (SIGTERM)" if terminated else "interrupted"
             print(f"{what}: re-run the same command to resume", file=sys.stderr)
             raise SystemExit(143 if terminated else 130) from None
+        finally:
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
+            if stopped_by:
+                logging.disable(logging.NOTSET)
 
     return wrapper
 
