@@ -17,13 +17,14 @@ PYTEST_ARGS ?=
 # Values reach the commands through the environment and are quoted there ("$$VAR"), so the shell never
 # interprets them: any value, quotes and semicolons included, arrives as typed. *_ARGS are split into words
 # by experiments.launch (quotes honoured, nothing evaluated).
-export DATASET TRIALS ROUNDS EPOCHS BATCH_SIZE LR SEED DATA_DIR HOST PORT BACKEND_STORE_URI \
+export DATASET MODEL CONTROLS TRIALS ROUNDS EPOCHS BATCH_SIZE LR SEED DATA_DIR HOST PORT BACKEND_STORE_URI \
 	ARTIFACTS_DESTINATION ALLOWED_HOSTS WORKERS EXECUTOR CPUS_PER_TRIAL GPUS_PER_TRIAL RAY_ADDRESS \
 	TRAIN_ARGS ANALYZE_ARGS PYTEST_ARGS
 # `make train` passes an option only for a variable that is set (on the command line or in the environment):
 # every default is python -m experiments.train's, held once, in lottery/hparams.py (and RaySettings).
 train_option = $(if $($(1)),--$(2) "$$$(1)")
-TRAIN_OPTIONS = $(strip $(call train_option,DATASET,dataset) $(call train_option,TRIALS,trials) \
+TRAIN_OPTIONS = $(strip $(call train_option,DATASET,dataset) $(call train_option,MODEL,model) \
+	$(call train_option,CONTROLS,controls) $(call train_option,TRIALS,trials) \
 	$(call train_option,ROUNDS,rounds) $(call train_option,EPOCHS,epochs) \
 	$(call train_option,BATCH_SIZE,batch-size) $(call train_option,LR,lr) $(call train_option,SEED,seed) \
 	$(call train_option,DATA_DIR,data-dir) $(call train_option,EXECUTOR,executor) \

@@ -1,5 +1,7 @@
 """Analyse the tickets in the tracking store and log the results back: `python -m analysis` (`make analyze`).
 
+Each model's tickets are analysed on their own, one analysis run per model (`--model` picks one).
+
 The store is $MLFLOW_TRACKING_URI (SQLite or an http(s):// server), else sqlite:///mlruns/mlflow.db.
 From a server, the tickets' artifacts are downloaded once and kept in a local cache keyed by run id
 ($LOTTERY_CACHE_DIR, else ${XDG_CACHE_HOME:-~/.cache}/lottery/tickets).
@@ -14,9 +16,16 @@ from pathlib import Path
 from analysis.distances.nnstd import TIES
 from analysis.pipeline import Settings, analyse
 from analysis.reporting.report import ANALYSIS_EXPERIMENT, log_analysis
-from analysis.reporting.tables import format_table_1
+from analysis.reporting.tables import format_controls, format_table_1
 from analysis.tickets.cache import TicketCache, default_root
-from analysis.tickets.store import finished_trial_runs, load_tickets, select_runs
+from analysis.tickets.store import (
+    TrialRun,
+    finished_trial_runs,
+    load_tickets,
+    of_model,
+    select_models,
+    select_runs,
+)
 from lottery.data.registry import canonical_name
 from lottery.errors import ArgumentParser, exit_on_user_error
 from lottery.tracking import store, uris
@@ -66,6 +75,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         metavar="NAME",
         help="datasets to analyse; aliases work, a repeated name counts once "
         "(default: every dataset with tickets in the store)",
+    )
+    parser.add_argument(
+        "--model",
+        metavar="NAME",
+        help="analyse only the tickets of this model, one of those with trial runs in the store "
+        "(default: each model in turn, one analysis run each)",
     )
     parser.add_argument(
         "--pairs",
@@ -151,24 +166,30 @@ def ticket_cache_for(uri: str, args: argparse.Namespace) -> TicketCache | None:
     return TicketCache(args.cache_dir or default_root())
 
 
-@exit_on_user_error
-def main(argv: list[str] | None = None) -> None:
-    args = parse(argv)
-    requested, merged = distinct_datasets(args.datasets or [])
-    for note in merged:
+def analyse_model(
+    client,
+    model: str,
+    runs: Sequence[TrialRun],
+    requested: Sequence[str],
+    args: argparse.Namespace,
+    cache: TicketCache | None,
+    notes: Sequence[str],
+) -> None:
+    """Analyse the tickets of one model's trial `runs`, log the analysis run, print its tables."""
+    datasets, runs, selection_notes = select_runs(runs, requested)
+    notes = [*notes, *selection_notes]
+    for note in selection_notes:
         print(note)
-    # The tickets are read from an existing store: a mistyped SQLite path is refused, not created empty.
-    client = store.connect(create=False)
-    cache = ticket_cache_for(client.tracking_uri, args)
-    datasets, runs, notes = select_runs(finished_trial_runs(client), requested)
-    for note in notes:
-        print(note)
-    print(f"loading the tickets of {len(runs)} trial runs ({', '.join(datasets)}) from {client.tracking_uri}")
+    print(
+        f"loading the tickets of {len(runs)} {model} trial runs ({', '.join(datasets)}) "
+        f"from {client.tracking_uri}"
+    )
+    before = (cache.downloaded, cache.cached) if cache is not None else (0, 0)
     tickets, layer_names = load_tickets(client, runs, cache)
     if cache is not None:
         print(
-            f"tickets of {len(runs)} runs: {cache.downloaded} artifacts downloaded, "
-            f"{cache.cached} from the cache in {cache.root}"
+            f"tickets of {len(runs)} runs: {cache.downloaded - before[0]} artifacts downloaded, "
+            f"{cache.cached - before[1]} from the cache in {cache.root}"
         )
     settings = Settings(
         tuple(datasets),
@@ -179,16 +200,41 @@ def main(argv: list[str] | None = None) -> None:
         ties=args.ties,
         tie_draws=args.tie_draws,
         positive_weight=args.positive_weight,
+        model=model,
     )
-    analysis = analyse(tickets, settings, layer_names)
+    analysis = analyse(tickets, settings, layer_names, runs=runs)
     run_id = log_analysis(client, analysis, runs, notes + analysis.notes)
     table = format_table_1(analysis.stats, args.alpha) or "no condition had enough tickets for Table 1"
     print(f"\n{table}\n")
-    print(f"logged as run {run_id} in experiment '{ANALYSIS_EXPERIMENT}' of {client.tracking_uri}")
+    controls = format_controls(analysis.controls)
+    if controls:
+        print(f"{controls}\n")
+    print(f"logged as run {run_id} ({model}) in experiment '{ANALYSIS_EXPERIMENT}' of {client.tracking_uri}")
     experiment = store.experiment_id(client, ANALYSIS_EXPERIMENT)
     line = uris.where_to_browse(client.tracking_uri, experiment, run_id)
     if line is not None:
         print(line)
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    requested, merged = distinct_datasets(args.datasets or [])
+    for note in merged:
+        print(note)
+    # The tickets are read from an existing store: a mistyped SQLite path is refused, not created empty.
+    client = store.connect(create=False)
+    cache = ticket_cache_for(client.tracking_uri, args)
+    runs = finished_trial_runs(client)
+    models, notes = select_models(runs, args.model, requested)
+    for note in notes:
+        print(note)
+    for index, model in enumerate(models):
+        if len(models) > 1:
+            if index:
+                print()
+            print(f"model {model}: analysis {index + 1} of {len(models)}")
+        analyse_model(client, model, of_model(runs, model), requested, args, cache, notes)
 
 
 if __name__ == "__main__":

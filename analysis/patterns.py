@@ -15,6 +15,8 @@ in-channel; kernel positions p = 0..8 run row-major. Over all tickets of the gro
   12 of the 36 position pairs of a 3×3 kernel are neighbours, so random kernels give ≈ 33 %);
   neighbour_pct_neg likewise for negative weights;
 - top_patterns[n]: the most frequent signed kernels with n = 2..7 remaining weights, with their counts.
+They exist only for a network whose first layer is a 3×3 convolution (`has_kernels`); a dense-first one
+such as LeNet-300-100 has none.
 """
 
 from __future__ import annotations
@@ -64,6 +66,12 @@ class Patterns:
         }
 
 
+def has_kernels(shape: Sequence[int]) -> bool:
+    """Whether a layer of this shape is a 3×3 convolution (filters × in-channels × 3 × 3), whose kernels
+    the patterns count."""
+    return len(shape) == 4 and tuple(shape[2:]) == (SIDE, SIDE)
+
+
 def neighbour_pct(present: np.ndarray) -> float:
     """100 · neighbouring pairs / all pairs of marked positions, summed over kernels (rows of 9 booleans)."""
     counts = present.sum(axis=1, dtype=np.int64)
@@ -88,7 +96,7 @@ def top_patterns(kernels: np.ndarray) -> dict[int, list[tuple[np.ndarray, int]]]
 def kernel_patterns(conv1: Sequence[np.ndarray]) -> Patterns:
     """A group's pattern statistics, from each ticket's signed first conv layer (filters × in × 3 × 3)."""
     stack = np.stack(conv1)
-    if stack.ndim != 5 or stack.shape[-2:] != (SIDE, SIDE):
+    if not has_kernels(stack.shape[1:]):
         raise ValueError(
             f"first conv layers must be (filters, in_channels, 3, 3) each, got {stack.shape[1:]}"
         )

@@ -1,9 +1,10 @@
-"""The whole analysis of a set of tickets in memory: conditions and pairs, distances, statistics, patterns."""
+"""The whole analysis of one model's tickets in memory: conditions and pairs, distances, statistics, kernel
+patterns (when the first layer is a 3×3 convolution), and the controls against the ticket."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -11,16 +12,20 @@ import pandas as pd
 from analysis.distances.incoming import ticket_sets
 from analysis.distances.nnstd import DEFAULT_DRAWS, DEFAULT_POSITIVE_WEIGHT, Distances, Method, pair_distances
 from analysis.parallel import thread_map
-from analysis.patterns import Patterns, kernel_patterns
+from analysis.patterns import Patterns, has_kernels, kernel_patterns
 from analysis.statistics.conditions import RANDOM, Condition, build_conditions, named_generator
+from analysis.statistics.controls import COLUMNS as CONTROL_COLUMNS
+from analysis.statistics.controls import controls_table
 from analysis.statistics.stats import condition_stats
 from analysis.tickets.signed import Ticket
+from analysis.tickets.store import DEFAULT_MODEL, TrialRun
 
 
 @dataclass(frozen=True)
 class Settings:
     """The analysis's options: datasets in scope, pairs per condition, seed (of the pair, group and tie
-    draws), α, tickets per pattern group, and how distances treat ties and weigh NED±'s signs."""
+    draws), α, tickets per pattern group, how distances treat ties and weigh NED±'s signs, and the model
+    whose tickets these are (an analysis covers one)."""
 
     datasets: tuple[str, ...]
     pairs: int = 50
@@ -30,6 +35,7 @@ class Settings:
     ties: str = "average"
     tie_draws: int = DEFAULT_DRAWS
     positive_weight: float = DEFAULT_POSITIVE_WEIGHT
+    model: str = DEFAULT_MODEL
 
     @property
     def method(self) -> Method:
@@ -53,8 +59,10 @@ class Analysis:
     tie_spreads: dict[str, dict[str, np.ndarray]]  # condition -> metric -> (pairs,); NaN under `first`
     stats: pd.DataFrame
     pattern_groups: dict[str, np.ndarray]  # group -> indices of its tickets
-    patterns: dict[str, Patterns]
-    notes: list[str]  # conditions and groups skipped for want of tickets
+    patterns: dict[str, Patterns]  # empty where the first layer is not a 3×3 convolution
+    notes: list[str]  # conditions and groups skipped for want of tickets, patterns skipped
+    # per dataset and control: the controls' final accuracies against the ticket's (statistics.controls)
+    controls: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(CONTROL_COLUMNS)))
 
 
 def pattern_groups(
@@ -82,13 +90,20 @@ def analyse(
     settings: Settings,
     layer_names: Sequence[str],
     log: Callable[[str], None] = print,
+    runs: Sequence[TrialRun] = (),
 ) -> Analysis:
-    """Distances of every condition's pairs for both metrics, their statistics, and the kernel patterns.
+    """Distances of every condition's pairs for both metrics, their statistics, the kernel patterns (only
+    where the first layer is a 3×3 convolution: skipped with a note otherwise), and the controls table of
+    the trial `runs` the tickets come from.
 
-    `log` receives the skipped conditions and groups, and progress.
+    `log` receives the skipped conditions, groups and patterns, and progress.
     """
     conditions, skipped = build_conditions(tickets, settings.datasets, settings.pairs, settings.seed)
-    groups, skipped_groups = pattern_groups(tickets, settings.datasets, settings.k, settings.seed)
+    if not tickets or has_kernels(tickets[0].layers[0].shape):
+        groups, skipped_groups = pattern_groups(tickets, settings.datasets, settings.k, settings.seed)
+    else:
+        groups = {}
+        skipped_groups = [f"kernel patterns skipped: {settings.model}'s first layer is not a 3×3 convolution"]
     for message in skipped + skipped_groups:
         log(message)
 
@@ -122,4 +137,5 @@ def analyse(
             name: kernel_patterns([tickets[i].layers[0] for i in index]) for name, index in groups.items()
         },
         notes=skipped + skipped_groups,
+        controls=controls_table(runs, settings.datasets),
     )

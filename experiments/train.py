@@ -14,6 +14,7 @@ from lottery.errors import ArgumentParser, UserError, exit_on_user_error
 from lottery.execution.ray_settings import RaySettings
 from lottery.hparams import ExperimentConfig
 from lottery.models import MODELS
+from lottery.pruning.controls import selected
 from lottery.tracking.uris import resolve_tracking_uri, where_to_browse
 
 if TYPE_CHECKING:
@@ -96,6 +97,7 @@ def parse(argv: list[str] | None) -> Invocation:
     args = parser().parse_args(argv)
     config = build(ExperimentConfig, args)
     config = replace(config, dataset=canonical_name(config.dataset))
+    selected(config.controls)  # an unknown control fails here, in a second
     ray_settings = None
     if args.executor == "ray":
         ray_settings = RaySettings(

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, TypeVar, cast
 
 from lottery.errors import UserError
@@ -22,6 +23,9 @@ T = TypeVar("T")
 MAX_TRIALS = 1000
 MAX_ROUNDS = 100
 MAX_EPOCHS = 1000
+
+# Hyperparameters added after the first stores, with their default (as logged): left out of `config_id` at it.
+ADDED_SINCE = {"rewind_step": "0"}
 
 # The keys of a field's metadata that `hparam` fills (and `experiments.options` reads).
 HELP, MAXIMUM, CHOICES = "help", "maximum", "choices"
@@ -44,18 +48,41 @@ class TrainingHparams:
     bf16: bool = hparam(False, "bf16 autocast (mixed precision)")
 
 
+RATE_GROUPS = ("conv", "dense", "output")  # the layer groups a model sorts its prunable layers into
+
+
 @dataclass(frozen=True)
 class PruningHparams:
-    """Per-round fractions of each layer group's *remaining* weights to prune; `rounds` after round 0."""
+    """Per-round fractions of each layer group's *remaining* weights to prune; `rounds` after round 0; and
+    late rewinding: every round resets the survivors to θ_k, the weights after `rewind_step` = k iterations
+    of round 0 (k = 0: θ0, Frankle & Carbin 2019; k > 0: Frankle et al. 2019, "Stabilizing the LTH").
+
+    A rate left None is the model's (`lottery.models.ModelSpec.default_rates`), filled in by
+    `with_default_rates` before the configuration is used."""
 
     rounds: int = hparam(11, "pruning rounds after the dense round 0", maximum=MAX_ROUNDS)
-    conv_rate: float = hparam(0.1, "fraction of its remaining weights a conv layer loses each round")
-    dense_rate: float = hparam(0.2, "fraction of its remaining weights a dense layer loses each round")
-    output_rate: float = hparam(0.1, "fraction of its remaining weights the output layer loses each round")
+    conv_rate: float | None = hparam(
+        None,
+        "fraction of its remaining weights a conv layer loses each round (None: the model's, 0.1; 0.15 for "
+        "conv6)",
+    )
+    dense_rate: float | None = hparam(
+        None, "fraction of its remaining weights a dense layer loses each round (None: the model's, 0.2)"
+    )
+    output_rate: float | None = hparam(
+        None, "fraction of its remaining weights the output layer loses each round (None: the model's, 0.1)"
+    )
+    rewind_step: int = hparam(
+        0, "late rewinding: rounds restart from the weights after this many iterations of round 0 (0: θ0)"
+    )
 
-    def rate(self, group: str) -> float:
-        """The rate of a layer group (`conv`, `dense` or `output`, as each model declares its layers)."""
+    def rate(self, group: str) -> float | None:
+        """The rate of a layer group (one of `RATE_GROUPS`); None: the model's, not filled in yet."""
         return getattr(self, f"{group}_rate")
+
+    def with_default_rates(self, defaults: Mapping[str, float]) -> PruningHparams:
+        """These hyperparameters with each rate left None taken from `defaults` (group -> rate)."""
+        return replace(self, **{f"{g}_rate": defaults[g] for g in RATE_GROUPS if self.rate(g) is None})
 
 
 @dataclass(frozen=True)
@@ -82,7 +109,16 @@ class ExperimentConfig:
         "train", "which splits to train on (train+valid: CINIC-10 only)", choices=("train", "train+valid")
     )
     model: str = hparam(
-        "conv2", "the network (lottery.models): conv2 is the paper's; toy is a tiny chain for tests and demos"
+        "conv2",
+        "the network (lottery.models): conv2 is the paper's; conv4, conv6, lenet300 Frankle & Carbin's "
+        "others; toy a tiny chain for tests and demos",
+    )
+    # Not a hyperparameter of the ticket: left out of `params` and `config_id`, so a re-run that names more
+    # controls trains them in the configuration's finished runs.
+    controls: str = hparam(
+        "random",
+        "controls trained on each final ticket, comma-separated: random (random mask), reinit (weights "
+        "redrawn), signs (magnitudes redrawn, signs kept), flipped (signs flipped)",
     )
 
     def __post_init__(self) -> None:
@@ -108,15 +144,25 @@ class ExperimentConfig:
             ),
             (self.seed >= 0, f"SEED must be >= 0, got {self.seed}"),
         ]
-        for group in ("conv", "dense", "output"):
-            rate = getattr(self.pruning, f"{group}_rate")
-            checks.append((0 < rate < 1, f"the {group} pruning rate must lie in (0, 1), got {rate}"))
+        checks.append(
+            (self.pruning.rewind_step >= 0, f"the rewind step must be >= 0, got {self.pruning.rewind_step}")
+        )
+        for group in RATE_GROUPS:
+            rate = self.pruning.rate(group)
+            if rate is not None:
+                checks.append((0 < rate < 1, f"the {group} pruning rate must lie in (0, 1), got {rate}"))
         for ok, message in checks:
             if not ok:
                 raise UserError(message)
 
     def params(self) -> dict[str, str]:
-        """Every hyperparameter, flat, as logged to MLflow."""
+        """Every hyperparameter, flat, as logged to MLflow; the rates must be filled in
+        (`lottery.models.configured`)."""
+        unresolved = [group for group in RATE_GROUPS if self.pruning.rate(group) is None]
+        if unresolved:
+            raise ValueError(
+                f"the {', '.join(unresolved)} rates are the model's: use lottery.models.configured"
+            )
         flat = {
             "dataset": self.dataset,
             "trials": self.trials,
@@ -132,6 +178,8 @@ class ExperimentConfig:
         return {key: str(value) for key, value in flat.items()}
 
     def config_id(self) -> str:
-        """A digest of everything that determines a trial's result (not the number of trials)."""
-        params = {k: v for k, v in self.params().items() if k != "trials"}
+        """A digest of everything that determines a trial's result (not the number of trials). A
+        hyperparameter added since the first stores enters it only when it differs from its default, so
+        configurations that predate it keep their digest (and their stores resume)."""
+        params = {k: v for k, v in self.params().items() if k != "trials" and ADDED_SINCE.get(k) != v}
         return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]

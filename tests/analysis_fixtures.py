@@ -11,9 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
 from mlflow import MlflowClient
 from scipy.optimize import linear_sum_assignment
 
+from analysis.reporting import figures
 from lottery.models.conv2 import Network as Conv2
 from lottery.tracking import contract, store
 from lottery.tracking.arrays import save_arrays
@@ -44,6 +46,9 @@ def conv2_shapes(
 
 
 SMALL_SHAPES = conv2_shapes(channels=8, side=2, hidden=12)
+# a small toy network (conv1 → dense1 → output) and a small dense-first chain shaped like LeNet-300-100
+TOY_SHAPES = {"conv1": (8, 3, 3, 3), "dense1": (12, 8 * 2 * 2), "output": (10, 12)}
+LENET_SHAPES = {"dense1": (16, 48), "dense2": (12, 16), "output": (10, 12)}
 
 
 def random_theta0(shapes: Mapping[str, tuple], rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -135,11 +140,18 @@ def log_trials(
     first_trial: int = 0,
     winning: bool = True,
     status: str = "FINISHED",
+    model: str | None = None,
+    accuracies: Mapping[str, Sequence[float]] | None = None,
+    rounds: int = 2,
+    rewind_step: int = 0,
 ) -> list[str]:
     """Log `trials` synthetic trial runs in the tracking contract; return their run ids.
 
     Trial k's θ0 depends on (seed, k) only, so trial k of every dataset shares θ0 and `lottery.init`,
-    like the real trainer's.
+    like the real trainer's. `model`: the param `model` (None: not logged, as by runs that predate it).
+    `accuracies`: metric → one value per trial, logged at step `rounds` (R); `test_acc` also gets a
+    dense-network value 0.999 at step 0, which the final ticket's accuracy is not. `rewind_step` k > 0:
+    the tag `lottery.rewind_step` and `ticket/rewind.npz`, θ_k drawn independently of θ0.
     """
     client = store.connect(uri)
     experiment = store.experiment_id(client, dataset)
@@ -155,16 +167,49 @@ def log_trials(
             contract.TAG_CONFIG: config,
             contract.TAG_WINNING: str(winning).lower(),
         }
+        if rewind_step:
+            tags[contract.TAG_REWIND_STEP] = str(rewind_step)
         run = client.create_run(experiment, tags=tags, run_name=f"{dataset}/trial-{trial:02d}")
+        run_id = run.info.run_id
+        if model is not None:
+            client.log_param(run_id, "model", model)
+        for metric, values in (accuracies or {}).items():
+            if metric == "test_acc":
+                client.log_metric(run_id, metric, 0.999, step=0)
+            client.log_metric(run_id, metric, values[trial - first_trial], step=rounds)
         with tempfile.TemporaryDirectory() as tmp:
             arrays = {
                 "init": theta0,
                 "winning_mask": random_mask(shapes, rng),
                 "random_mask": random_mask(shapes, rng),
             }
+            if rewind_step:
+                arrays["rewind"] = random_theta0(shapes, np.random.default_rng([seed, trial, rewind_step]))
             for name, values in arrays.items():
-                path = save_arrays(Path(tmp) / f"{name}.npz", {layer: values[layer] for layer in LAYER_NAMES})
-                client.log_artifact(run.info.run_id, str(path), artifact_path="ticket")
-        client.set_terminated(run.info.run_id, status)
-        run_ids.append(run.info.run_id)
+                path = save_arrays(Path(tmp) / f"{name}.npz", {layer: values[layer] for layer in shapes})
+                client.log_artifact(run_id, str(path), artifact_path="ticket")
+        client.set_terminated(run_id, status)
+        run_ids.append(run_id)
     return run_ids
+
+
+# The smallest PNG: one transparent pixel.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000000000500010d0a2db40000000049454e44ae426082"
+)
+
+
+def draw_nothing(monkeypatch) -> None:
+    """Figures are logged as blank ones, neither composed nor drawn: that is most of an analysis's time, and
+    the tests using this are about runs, tables and errors (tests/test_figures.py composes every figure and
+    tests/test_analysis_e2e.py draws them all into a store). A test module's `undrawn` fixture calls it."""
+    for name in (
+        "distance_distributions",
+        "layer_distributions",
+        "filter_counts",
+        "cooccurrence",
+        "top_patterns",
+    ):
+        monkeypatch.setattr(figures, name, lambda *args, **kwargs: Figure())
+    monkeypatch.setattr(Figure, "savefig", lambda self, fname, *args, **kwargs: Path(fname).write_bytes(PNG))

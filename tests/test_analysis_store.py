@@ -10,15 +10,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_fixtures import SMALL_SHAPES, artifact_file, error_line, log_trials
-from matplotlib.figure import Figure
+from analysis_fixtures import SMALL_SHAPES, artifact_file, draw_nothing, error_line, log_trials
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 
 import analysis.__main__ as cli
 from analysis.__main__ import main
-from analysis.reporting import figures
 from analysis.statistics.stats import NUMERIC_STATISTICS, OVERALL_ONLY
 from analysis.tickets.store import finished_trial_runs, load_tickets, select_runs
 from lottery.errors import UserError, first_line
@@ -28,11 +26,6 @@ from lottery.tracking.arrays import load_arrays, save_arrays
 
 LAYER_NAMES = Conv2.SPEC.layer_names
 
-# The smallest PNG: one transparent pixel.
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000000000500010d0a2db40000000049454e44ae426082"
-)
 METRICS = ("nnstd", "nnstd_pm")
 STATS = tuple(stat for stat in NUMERIC_STATISTICS if stat not in OVERALL_ONLY)  # logged per layer too
 
@@ -177,18 +170,7 @@ def test_load_tickets_refuses_networks_of_other_shapes(store_uri):
 
 @pytest.fixture
 def undrawn(monkeypatch) -> None:
-    """Figures are logged as blank ones, neither composed nor drawn: that is most of an analysis's time, and
-    the tests using this are about runs, tables and errors (tests/test_figures.py composes every figure and
-    tests/test_analysis_e2e.py draws them all into a store)."""
-    for name in (
-        "distance_distributions",
-        "layer_distributions",
-        "filter_counts",
-        "cooccurrence",
-        "top_patterns",
-    ):
-        monkeypatch.setattr(figures, name, lambda *args, **kwargs: Figure())
-    monkeypatch.setattr(Figure, "savefig", lambda self, fname, *args, **kwargs: Path(fname).write_bytes(PNG))
+    draw_nothing(monkeypatch)
 
 
 def test_too_few_tickets_for_any_condition(store_uri, capsys, undrawn):
@@ -219,8 +201,9 @@ def test_cli_logs_the_analysis_back(store_uri, capsys, tmp_path, undrawn):
     run_route = f"#/experiments/{experiment.experiment_id}/runs/{parent.info.run_id}"
     route = f"{run_route}?workflowType=machine_learning"
     assert "browse it (after `make ui`): http://" in out and route in out
-    settings = ("datasets", "pairs", "seed", "alpha", "K", "ties", "tie_draws", "positive_weight")
+    settings = ("model", "datasets", "pairs", "seed", "alpha", "K", "ties", "tie_draws", "positive_weight")
     assert {k: parent.data.params[k] for k in settings} == {
+        "model": "conv2",
         "datasets": "digits,svhn",
         "pairs": "4",
         "seed": "7",
@@ -233,8 +216,8 @@ def test_cli_logs_the_analysis_back(store_uri, capsys, tmp_path, undrawn):
     assert set(parent.data.params["source_runs"].split(",")) == set(sources)
     assert (
         parent.info.run_name
-        == "analysis · digits+svhn · 4 pairs · seed 7 · ties average · positive weight 0.25"
-    )
+        == "analysis · conv2 · digits+svhn · 4 pairs · seed 7 · ties average · positive weight 0.25"
+    )  # runs that predate the `model` param trained Conv-2
     description = parent.data.tags["mlflow.note.content"]
     assert (
         "### Table 1 — NNSTD against random" in description

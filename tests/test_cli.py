@@ -16,6 +16,7 @@ from legacy_store import ANALYSED, ANALYSED_DIGEST, RESUMED, RESUMED_DIGEST, con
 
 from experiments import train
 from experiments.options import add_options, build, default_of, leaf_fields, option_name
+from lottery.errors import UserError
 from lottery.execution.ray_settings import RaySettings
 from lottery.hparams import (
     MAX_EPOCHS,
@@ -26,6 +27,7 @@ from lottery.hparams import (
     TrainingHparams,
     hparam,
 )
+from lottery.models import configured
 
 FIELDS = {f.name: (f, kind) for f, kind in leaf_fields(ExperimentConfig)}
 
@@ -61,6 +63,10 @@ def changed(name: str, kind: type, default):
         return "toy", "toy"
     if name == "train_splits":
         return "train+valid", "train+valid"
+    if name == "controls":
+        return "signs,random", "signs,random"
+    if default is None:  # a rate left to the model
+        return "0.3", 0.3
     value = {int: default + 1, float: default / 2}[kind]
     return str(value), value
 
@@ -127,15 +133,36 @@ def test_the_params_and_the_digest_stay_those_of_existing_stores():
         (["--trials", "3", "--rounds", "1", "--epochs", "1"], ANALYSED, ANALYSED_DIGEST),
         (["--trials", "1", "--rounds", "2", "--epochs", "1"], RESUMED, RESUMED_DIGEST),
     ):
-        config = train.parse(["--dataset", "digits", *argv]).config
-        assert list(config.params().items()) == list(legacy.items())  # names, order and string forms
+        config = configured(train.parse(["--dataset", "digits", *argv]).config)
+        params = config.params()
+        assert params.pop("rewind_step") == "0"  # added since; at its default it leaves the digest alone
+        assert list(params.items()) == list(legacy.items())  # names, order and string forms
         assert config.config_id() == config_digest(legacy) == digest
-    assert ExperimentConfig(dataset="svhn").params()["dataset"] == "svhn"
+        rewound = configured(train.parse(["--dataset", "digits", *argv, "--rewind-step", "10"]).config)
+        assert rewound.config_id() != digest
+    assert configured(ExperimentConfig(dataset="svhn")).params()["dataset"] == "svhn"
+    with pytest.raises(ValueError, match="configured"):
+        ExperimentConfig().params()  # the rates are still the model's to give
+
+
+def test_the_rates_are_the_models_unless_set():
+    conv6 = configured(train.parse(["--model", "conv6"]).config).pruning
+    assert (conv6.conv_rate, conv6.dense_rate, conv6.output_rate) == (0.15, 0.2, 0.1)
+    conv2 = configured(train.parse(["--model", "conv2", "--dense-rate", "0.3"]).config).pruning
+    assert (conv2.conv_rate, conv2.dense_rate, conv2.output_rate) == (0.1, 0.3, 0.1)
+    assert configured(train.parse(["--model", "conv6", "--conv-rate", "0.1"]).config).pruning.conv_rate == 0.1
+
+
+def test_an_unknown_control_is_refused_in_one_line():
+    with pytest.raises(UserError, match="unknown control.*bogus.*random, reinit, signs, flipped"):
+        train.parse(["--controls", "random,bogus"])
 
 
 # `make train`'s variables and the options they become.
 MAKE_OPTIONS = {
     "DATASET": "--dataset",
+    "MODEL": "--model",
+    "CONTROLS": "--controls",
     "TRIALS": "--trials",
     "ROUNDS": "--rounds",
     "EPOCHS": "--epochs",

@@ -1,10 +1,11 @@
-"""The controls (`lottery.pruning.controls`): the random ticket as today's draw bit for bit, a registered
-control running after it with its own streams, artifact and metrics, and resuming without retraining a
-control whose metrics are logged. Trains the toy model on the tiny dataset."""
+"""The controls (`lottery.pruning.controls`) as a registry: the random ticket as today's draw bit for bit, a
+registered control running after it with its own streams, artifact and metrics, and resuming without
+retraining a control whose metrics are logged. Trains the toy model on the tiny dataset."""
 
 import subprocess
 import sys
 import types
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from lottery.execution.trial import Trial, theta0_for
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
 from lottery.pruning import controls
 from lottery.pruning import mask as masks
-from lottery.pruning.controls import Control
+from lottery.pruning.controls import Control, Start
 from lottery.tracking import contract
 
 SEED = 5
@@ -38,12 +39,13 @@ def final_mask_of(trial: int) -> masks.Mask:
     return masks.prune_by_magnitude(theta0, masks.full(theta0), dict.fromkeys(theta0, 0.5))
 
 
-def shuffle_within_layers(final_mask, theta0, rng):
+def shuffle_within_layers(final_mask, weights, rng):
     """A test-only control: each layer's kept positions permuted."""
-    return {
+    shuffled = {
         n: torch.from_numpy(rng.permutation(m.numpy().ravel()).reshape(m.shape))
         for n, m in final_mask.items()
     }
+    return Start(shuffled, weights)
 
 
 SHUFFLED = Control(
@@ -51,8 +53,7 @@ SHUFFLED = Control(
     title="shuffled ticket",
     derive=shuffle_within_layers,
     artifact="ticket/shuffled_mask.npz",
-    acc_metric="shuffled_test_acc",
-    loss_metric="shuffled_test_loss",
+    records="mask",
 )
 
 
@@ -66,8 +67,10 @@ def with_shuffled(monkeypatch):
 
 
 def quiet(uri, lines=None):
+    """Train CONFIG with the random ticket and the shuffled one."""
     say = (lambda line: None) if lines is None else lines.append
-    return run_experiment(CONFIG, "unused", uri, say=say, show_progress=False)
+    config = replace(CONFIG, controls="shuffled,random")
+    return run_experiment(config, "unused", uri, say=say, show_progress=False)
 
 
 def trained_controls(monkeypatch) -> list[str]:
@@ -93,46 +96,48 @@ def steps(uri, run_id, key) -> list[int]:
 
 
 def test_the_random_ticket_keeps_the_final_tickets_counts_and_its_seed_reproduces_it():
-    random_ticket = controls.control("random_ticket")
+    random_ticket = controls.control("random")
     final, theta0 = final_mask_of(1), theta0_for(SEED, 1, "toy")
-    drawn = random_ticket.mask(final, theta0, SEED, 1)
+    start = random_ticket.start(final, theta0, SEED, 1)
+    drawn = start.mask
+    assert start.weights is theta0
     assert masks.counts(drawn) == masks.counts(final)
     assert any(not torch.equal(drawn[n], final[n]) for n in final)
-    again = random_ticket.mask(final, theta0, SEED, 1)
+    again = random_ticket.start(final, theta0, SEED, 1).mask
     assert all(torch.equal(drawn[n], again[n]) for n in final)
-    other_trial = random_ticket.mask(final, theta0, SEED, 2)
+    other_trial = random_ticket.start(final, theta0, SEED, 2).mask
     assert any(not torch.equal(drawn[n], other_trial[n]) for n in final)
 
 
 def test_the_random_ticket_is_todays_draw_bit_for_bit_under_todays_names():
-    random_ticket = controls.control("random_ticket")
+    random_ticket = controls.control("random")
     for seed, trial in [(0, 0), (SEED, 1), (12345, 7)]:
         final = final_mask_of(trial)
-        drawn = random_ticket.mask(final, theta0_for(SEED, trial, "toy"), seed, trial)
+        drawn = random_ticket.start(final, theta0_for(SEED, trial, "toy"), seed, trial).mask
         today = masks.random_like(final, seeds.numpy_rng(seed, trial, seeds.RANDOM_TICKET_STREAM))
         assert all(torch.equal(drawn[n], today[n]) for n in final)
         assert random_ticket.batches_entropy(seed, trial) == (seed, trial, seeds.RANDOM_BATCHES_STREAM)
     assert random_ticket.artifact == contract.RANDOM_MASK_ARTIFACT == "ticket/random_mask.npz"
     assert random_ticket.metrics == ("random_test_acc", "random_test_loss")
-    assert [c.name for c in controls.registered()] == ["random_ticket"]
+    assert [c.name for c in controls.registered()] == ["random", "reinit", "signs", "flipped"]
 
 
 def test_a_new_control_shifts_no_stream_and_clashes_are_refused(with_shuffled, monkeypatch):
-    random_ticket, shuffled = controls.registered()
+    registered = {c.name: c for c in controls.registered()}
+    random_ticket, shuffled = registered["random"], registered["shuffled"]
     assert random_ticket.streams == (seeds.RANDOM_TICKET_STREAM, seeds.RANDOM_BATCHES_STREAM)
     assert shuffled.streams == (
         controls.name_stream("shuffled", "mask"),
         controls.name_stream("shuffled", "batches"),
     )
-    assert len({*random_ticket.streams, *shuffled.streams, seeds.INIT_STREAM, seeds.IMP_BATCHES_STREAM}) == 6
+    streams = [s for c in registered.values() for s in c.streams]
+    assert len({*streams, seeds.INIT_STREAM, seeds.IMP_BATCHES_STREAM}) == len(streams) + 2
 
     clash = types.ModuleType("lottery_test_clashing_control")
-    clash.CONTROL = Control(
-        "clash", "clash", shuffle_within_layers, "ticket/clash.npz", "random_test_acc", "x"
-    )
+    clash.CONTROL = Control("clash", "clash", shuffle_within_layers, contract.RANDOM_MASK_ARTIFACT, "mask")
     monkeypatch.setitem(sys.modules, clash.__name__, clash)
     monkeypatch.setitem(controls.CONTROLS, "clash", clash.__name__)
-    with pytest.raises(ValueError, match="share a metric"):
+    with pytest.raises(ValueError, match="share an artifact"):
         controls.registered()
 
 
@@ -155,7 +160,7 @@ def test_a_registered_control_runs_after_the_random_ticket_with_its_own_streams(
     monkeypatch.setattr(trial_module, "DeviceDataModule", data_spy)
     lines = []
     quiet(store_uri, lines)
-    assert trained == ["random_ticket", "shuffled"]
+    assert trained == ["random", "shuffled"]
     assert entropies[1:] == [
         (SEED, 0, seeds.RANDOM_BATCHES_STREAM),
         (SEED, 0, controls.name_stream("shuffled", "batches")),

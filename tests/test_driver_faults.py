@@ -11,12 +11,12 @@ import time
 
 import pytest
 from entry_points import REPO
+from round_hooks import after_round
 from tracking_server import running_server, stop
 from trial_store import trial_runs
 
 from lottery.errors import UserError
 from lottery.execution.experiment import run_experiment
-from lottery.execution.trial import Trial
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
 from lottery.tracking import contract
 
@@ -34,15 +34,8 @@ CONFIG = ExperimentConfig(
 def test_a_server_lost_mid_run_stops_the_driver_in_one_line_and_the_rerun_resumes(
     tmp_path, tiny_data, monkeypatch, template_store
 ):
-    original = Trial.on_round_end
     servers = []
-
-    def lose_the_server_after_round_0(self, result):
-        original(self, result)
-        if result.round == 0:
-            stop(servers[0])
-
-    monkeypatch.setattr(Trial, "on_round_end", lose_the_server_after_round_0)
+    undo = after_round(monkeypatch, 0, lambda: stop(servers[0]))
     monkeypatch.setattr("tracking_server.subprocess.Popen", recording(servers))
     lines = []
     with running_server(tmp_path / "server", store=template_store) as url, pytest.raises(UserError) as error:
@@ -53,7 +46,7 @@ def test_a_server_lost_mid_run_stops_the_driver_in_one_line_and_the_rerun_resume
     )
     assert not any("Traceback" in line or "trial 2/3" in line for line in lines)  # nothing more was tried
 
-    monkeypatch.setattr(Trial, "on_round_end", original)
+    undo()
     port = int(url.rsplit(":", 1)[1])
     with running_server(tmp_path / "server", port=port) as again:  # the same server, restarted
         (run,) = trial_runs(again)

@@ -18,6 +18,7 @@ from trial_store import trial_runs
 from lottery.execution.experiment import run_experiment
 from lottery.execution.scheduler import Scheduler
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
+from lottery.models import configured
 from lottery.tracking import contract, store
 from lottery.tracking.lease import HOLDER, PARAM_PREFIX, TTL_ENV, LeaseLost, Leases, LeaseState
 from lottery.tracking.trial_record import TrialRecord
@@ -45,7 +46,11 @@ def dead_pid() -> int:
 
 def created(client, dataset) -> str:
     """A new run of trial 0 of CONFIG, unclaimed."""
-    return Scheduler(client, CONFIG, dataset, Leases(client), say=lambda line: None)._create(0).info.run_id
+    return (
+        Scheduler(client, configured(CONFIG), dataset, Leases(client), say=lambda line: None)
+        ._create(0)
+        .info.run_id
+    )
 
 
 def claimed_by(client, dataset, holder: str) -> str:

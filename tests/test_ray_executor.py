@@ -19,6 +19,7 @@ from trial_store import trial_runs
 
 from lottery.execution.scheduler import Scheduler
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
+from lottery.models import configured
 from lottery.tracking import store
 from lottery.tracking.lease import Leases
 from lottery.tracking.trial_record import TrialRecord
@@ -144,7 +145,7 @@ def test_a_trial_that_fails_is_reported_and_the_others_finish(tmp_path, store_ur
     # Trial 2's run exists already, with a corrupt θ0: resuming it fails for good, whoever retries.
     client = store.connect(store_uri)
     leases = Leases(client)
-    task = Scheduler(client, config, tiny_digits, leases, say=lambda line: None).take(1)
+    task = Scheduler(client, configured(config), tiny_digits, leases, say=lambda line: None).take(1)
     leases.release(task.run_id)
     corrupt = tmp_path / "init.npz"
     corrupt.write_bytes(b"not an npz")

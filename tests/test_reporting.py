@@ -79,7 +79,7 @@ def test_logged_tables_carry_sensible_precision():
 
 
 def test_names_say_what_a_run_is():
-    settings = Settings(("cifar10", "svhn"), pairs=50, seed=3, ties="first")
-    assert run_name(settings) == "analysis · cifar10+svhn · 50 pairs · seed 3 · ties first"
+    settings = Settings(("cifar10", "svhn"), pairs=50, seed=3, ties="first", model="conv4")
+    assert run_name(settings) == "analysis · conv4 · cifar10+svhn · 50 pairs · seed 3 · ties first"
     assert metric_prefix("nnstd_pm", "all") == "nnstd_pm"
     assert metric_prefix("nnstd_pm", "dense1") == "per_layer.dense1.nnstd_pm"

@@ -4,12 +4,14 @@ uninterrupted trial ends."""
 import numpy as np
 import pytest
 from mlflow import MlflowClient
+from round_hooks import after_round, interrupt
 from trial_store import artifact, empty_store, trial_runs
 
 from lottery.execution.experiment import run_experiment
 from lottery.execution.scheduler import Scheduler
 from lottery.execution.trial import Trial
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
+from lottery.models import configured
 from lottery.tracking import store
 from lottery.tracking.lease import Leases
 
@@ -31,30 +33,27 @@ def test_interrupted_trial_resumes_in_the_same_run(
     tmp_path, monkeypatch, tiny_data, store_uri, template_store
 ):
     uri = store_uri
-    original, original_train = Trial.on_round_end, Trial.train_rounds
-
-    def interrupt_after_round_1(self, result):
-        original(self, result)
-        if result.round == 1:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(Trial, "on_round_end", interrupt_after_round_1)
+    original_train = Trial.train_rounds
+    undo = after_round(monkeypatch, 1, interrupt)
     with pytest.raises(KeyboardInterrupt):
         quiet(uri)
     (run,) = trial_runs(uri)
     assert run.info.status == "KILLED"
     client = MlflowClient(uri)
     driver = store.connect(uri)
-    task = Scheduler(driver, CONFIG, tiny_data, Leases(driver), say=lambda line: None).take(0)
+    task = Scheduler(driver, configured(CONFIG), tiny_data, Leases(driver), say=lambda line: None).take(0)
     assert task.run_id == run.info.run_id and client.get_run(run.info.run_id).info.status == "SCHEDULED"
     assert sorted(m.step for m in client.get_metric_history(run.info.run_id, "test_acc")) == [0, 1]
 
-    monkeypatch.setattr(Trial, "on_round_end", original)
+    undo()
     resumed_rounds = []
     monkeypatch.setattr(
         Trial,
         "train_rounds",
-        lambda self, theta0, first: (resumed_rounds.append(first), original_train(self, theta0, first)),
+        lambda self, theta0, rewind_point, first: (
+            resumed_rounds.append(first),
+            original_train(self, theta0, rewind_point, first),
+        )[1],
     )
     quiet(uri)
     assert resumed_rounds == [2]

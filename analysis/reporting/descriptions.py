@@ -1,6 +1,6 @@
 """What each run of an analysis is and what it found, as the run's description in the MLflow UI (the
-markdown note, tag `mlflow.note.content`): the analysis run's holds Table 1 for both metrics and the
-settings; each condition and pattern group's run a paragraph."""
+markdown note, tag `mlflow.note.content`): the analysis run's holds Table 1 for both metrics, the controls
+against the ticket, and the settings; each condition and pattern group's run a paragraph."""
 
 from __future__ import annotations
 
@@ -61,16 +61,48 @@ def _table_1_markdown(stats: pd.DataFrame, metric: str) -> str:
     return "\n".join(lines)
 
 
+def _controls_markdown(controls: pd.DataFrame) -> str:
+    lines = [
+        "| dataset | control | runs | ticket acc | control acc | diff | p | d | effect |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for row in controls.to_dict("records"):
+        cells = [
+            row["dataset"],
+            f"`{row['control']}`",
+            str(row["control_n"]),
+            number(".4f")(row["ticket_acc_mean"]),
+            number(".4f")(row["control_acc_mean"]),
+            number("+.4f")(row["diff_mean"]),
+            p_text(row["p_value"]),
+            number("+.2f")(row["cohen_d"]),
+            row["effect"].replace(" ", "\u00a0"),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def analysis_note(analysis: Analysis, runs: Sequence[TrialRun], notes: Sequence[str]) -> str:
-    """The analysis run's description: what was compared, how, Table 1 for both metrics, and the notes."""
+    """The analysis run's description: what was compared, how, Table 1 for both metrics, the controls
+    against the ticket, and the notes."""
     settings = analysis.settings
     winning = sum(t.winning for t in analysis.tickets)
-    parts = [f"**Table 1 of {', '.join(settings.datasets)}**: each condition against `random`."]
+    parts = [
+        f"**Table 1 of {settings.model} tickets on {', '.join(settings.datasets)}**: "
+        "each condition against `random`."
+    ]
     for metric, title in METRIC_TITLES.items():
         if (analysis.stats["metric"] == metric).any():
             parts.append(
                 f"### Table 1 — {title} against random\n\n{_table_1_markdown(analysis.stats, metric)}"
             )
+    if not analysis.controls.empty:
+        parts.append(
+            "### Controls against the ticket\n\nFinal test accuracy (step R) of each control and of the "
+            "ticket it derives from, over the trial runs (runs: of the control); diff = control − ticket, "
+            "p: Welch's t-test, d: Cohen's d (pooled SD); intervals in `tables/controls.json`.\n\n"
+            + _controls_markdown(analysis.controls)
+        )
     parts += [
         f"{winning} winning and {len(analysis.tickets) - winning} random tickets from {len(runs)} trial "
         f"runs; up to {settings.pairs} pairs per condition (seed {settings.seed}); {settings.tie_rule}; "

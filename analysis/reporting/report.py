@@ -1,12 +1,14 @@
 """An analysis logged back into MLflow, so that conditions compare side by side in the UI.
 
-Experiment `analysis`; every run has a description (`analysis.reporting.descriptions`):
-- the analysis run (`lottery.role=analysis`, named `analysis · <datasets> · <P> pairs · seed <s> · ties
-  <rule>`): params datasets, pairs, seed, alpha, K, ties, tie_draws, positive_weight, the chosen
-  configuration per dataset and the source trial run ids; metrics `<m>.cohen_d.<condition>` and
-  `<m>.diff_mean.<condition>`; tables (Table 1, A.1 NNSTD±, A.2 NNSTD, A.3, top patterns, every pair's
-  distances and tie spreads, the paper's values next to ours, the source runs) via `log_table` (JSON) and
-  as CSV; Fig. 1, A.2, A.4;
+Experiment `analysis`, one analysis per model; every run has a description
+(`analysis.reporting.descriptions`):
+- the analysis run (`lottery.role=analysis`, named `analysis · <model> · <datasets> · <P> pairs · seed <s>
+  · ties <rule>`): params model, datasets, pairs, seed, alpha, K, ties, tie_draws, positive_weight, the
+  chosen configuration per dataset and the source trial run ids; metrics `<m>.cohen_d.<condition>` and
+  `<m>.diff_mean.<condition>`, and the controls' `controls.<dataset>.<control>.{acc_mean,cohen_d,p_value}`
+  with `controls.<dataset>.ticket.acc_mean`; tables (Table 1, A.1 NNSTD±, A.2 NNSTD, A.3, top patterns,
+  every pair's distances and tie spreads, the paper's values next to ours, the controls against the
+  ticket, the source runs) via `log_table` (JSON) and as CSV; Fig. 1, A.2, A.4;
 - one child run per condition (`lottery.role=condition`, named `condition · <condition>`,
   `lottery.category`): Table 1's metrics `<m>.<stat>` for m ∈ {nnstd, nnstd_pm} and each layer's
   `per_layer.<layer>.<m>.<stat>`, stat among the numeric statistics of `analysis.statistics.stats` (mean,
@@ -14,7 +16,8 @@ Experiment `analysis`; every run has a description (`analysis.reporting.descript
   out), `pairs.eligible` and `pairs.used`; tags `<m>.effect`, `.significant` (Holm) and `.beyond_ties` (and
   per layer);
 - one child run per pattern group (`lottery.role=patterns`, named `patterns · <group>`): the pattern
-  metrics and Fig. 2–6 of that group.
+  metrics and Fig. 2–6 of that group — none, and no pattern tables, where the model's first layer is not a
+  3×3 convolution.
 The runs of one analysis end together: all FINISHED once everything is logged, else all FAILED."""
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, ErrorCode
 from analysis.pipeline import Analysis
 from analysis.reporting import descriptions, figures, published, tables
 from analysis.statistics.conditions import Condition
+from analysis.statistics.controls import TICKET
 from analysis.statistics.stats import LABEL_STATISTICS, NUMERIC_STATISTICS, OVERALL
 from analysis.tickets.store import TrialRun
 from lottery.errors import UserError, first_line
@@ -38,6 +42,7 @@ from lottery.tracking import contract, store, uris
 
 ANALYSIS_EXPERIMENT = "analysis"
 HEADLINE_STATS = ("diff_mean", "cohen_d")
+CONTROL_STATS = {"control_acc_mean": "acc_mean", "cohen_d": "cohen_d", "p_value": "p_value"}  # column: metric
 PARENT_TAG = "mlflow.parentRunId"
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on a param value
 FINISHED = RunStatus.to_string(RunStatus.FINISHED)
@@ -135,12 +140,24 @@ def _headline_metrics(analysis: Analysis) -> list[Metric]:
     ]
 
 
+def _control_metrics(controls: pd.DataFrame) -> list[Metric]:
+    """`controls.<dataset>.<control>.<stat>` (acc_mean, cohen_d, p_value) and `controls.<dataset>.ticket.
+    acc_mean` on the analysis run; NaN statistics (too few runs) are left out."""
+    now = store.now_ms()
+    values = {}
+    for row in controls.to_dict("records"):
+        values[f"controls.{row['dataset']}.{TICKET}.acc_mean"] = row["ticket_acc_mean"]
+        for column, stat in CONTROL_STATS.items():
+            values[f"controls.{row['dataset']}.{row['control']}.{stat}"] = row[column]
+    return [Metric(key, float(value), now, 0) for key, value in values.items() if not pd.isna(value)]
+
+
 def run_name(settings) -> str:
-    """The analysis run's name: what it analysed and with which settings."""
+    """The analysis run's name: which model's tickets it analysed and with which settings."""
     extra = "" if settings.positive_weight == 0.5 else f" · positive weight {settings.positive_weight:g}"
     return (
-        f"analysis · {'+'.join(settings.datasets)} · {settings.pairs} pairs · seed {settings.seed} · "
-        f"ties {settings.ties}{extra}"
+        f"analysis · {settings.model} · {'+'.join(settings.datasets)} · {settings.pairs} pairs · "
+        f"seed {settings.seed} · ties {settings.ties}{extra}"
     )
 
 
@@ -208,6 +225,7 @@ def log_analysis(client, analysis: Analysis, runs: Sequence[TrialRun], notes: Se
     settings = analysis.settings
     configs = {run.dataset: run.config for run in runs}
     params = [
+        Param("model", settings.model),
         Param("datasets", ",".join(settings.datasets)),
         Param("pairs", str(settings.pairs)),
         Param("seed", str(settings.seed)),
@@ -233,7 +251,9 @@ def log_analysis(client, analysis: Analysis, runs: Sequence[TrialRun], notes: Se
         def child(role: str, name: str) -> str:
             return open_run(experiment, f"{role} · {name}", {PARENT_TAG: parent, contract.TAG_ROLE: role})
 
-        client.log_batch(parent, params=params, metrics=_headline_metrics(analysis))
+        client.log_batch(
+            parent, params=params, metrics=_headline_metrics(analysis) + _control_metrics(analysis.controls)
+        )
         if notes:
             client.log_text(parent, "\n".join(notes) + "\n", "notes.txt")
         for condition in analysis.conditions:
@@ -248,10 +268,13 @@ def log_analysis(client, analysis: Analysis, runs: Sequence[TrialRun], notes: Se
         comparison = published.paper_comparison(analysis.stats)
         if not comparison.empty:
             _log_table(client, parent, "paper_comparison", comparison)
-        _log_table(client, parent, "table_A3_patterns", tables.table_patterns(analysis))
-        _log_table(client, parent, "top_patterns", tables.table_top_patterns(analysis))
+        if analysis.patterns:
+            _log_table(client, parent, "table_A3_patterns", tables.table_patterns(analysis))
+            _log_table(client, parent, "top_patterns", tables.table_top_patterns(analysis))
+        if not analysis.controls.empty:
+            _log_table(client, parent, "controls", analysis.controls)
         _log_table(client, parent, "pair_distances", tables.table_pairs(analysis))
-        _log_table(client, parent, "source_runs", pd.DataFrame([vars(run) for run in runs]))
+        _log_table(client, parent, "source_runs", tables.table_source_runs(runs))
         if analysis.conditions:
             client.log_figure(parent, figures.distance_distributions(analysis), "figures/fig1_distances.png")
             client.log_figure(

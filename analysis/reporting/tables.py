@@ -1,10 +1,14 @@
-"""The analysis's tables as DataFrames (paper Table 1, A.1–A.3, every pair, top patterns); Table 1 as text.
+"""The analysis's tables as DataFrames (paper Table 1, A.1–A.3, every pair, top patterns, source runs);
+Table 1 and the controls table as text.
 
 Column names are the statistics' names (`analysis.statistics.stats`), without dots: MLflow's table view
 reads a dot as a path into the row. Logged tables carry sensible precision (`rounded`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -13,6 +17,7 @@ from analysis.distances.nnstd import METRICS
 from analysis.pipeline import Analysis
 from analysis.statistics.stats import OVERALL, OVERALL_ONLY
 from analysis.statistics.stats import STATISTICS as STATS
+from analysis.tickets.store import TrialRun
 
 TERMINAL_STATS = (
     "mean",
@@ -135,6 +140,16 @@ def table_pairs(analysis: Analysis) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def table_source_runs(runs: Sequence[TrialRun]) -> pd.DataFrame:
+    """One row per analysed trial run: its fields, and one column per final accuracy it logged (`test_acc`,
+    `<control>_test_acc`)."""
+    rows = []
+    for run in runs:
+        fields = asdict(run)
+        rows.append({**fields, **fields.pop("accuracies")})
+    return pd.DataFrame(rows)
+
+
 def number(spec: str):
     """A formatter: a value in `spec`, empty where it is missing."""
     return lambda value: "" if value is None or pd.isna(value) else format(value, spec)
@@ -165,3 +180,35 @@ def format_table_1(stats: pd.DataFrame, alpha: float) -> str:
                 f"\n{text}"
             )
     return "\n\n".join(blocks)
+
+
+CONTROL_TERMINAL = (
+    "ticket_n",
+    "ticket_acc_mean",
+    "control_n",
+    "control_acc_mean",
+    "diff_mean",
+    "p_value",
+    "cohen_d",
+    "effect",
+)
+
+
+def format_controls(controls: pd.DataFrame) -> str:
+    """The controls table for the terminal: per dataset and control, both mean final accuracies, the
+    difference, Welch's p and Cohen's d (the intervals are in the logged table)."""
+    if controls.empty:
+        return ""
+    formatters = {
+        "ticket_acc_mean": number(".4f"),
+        "control_acc_mean": number(".4f"),
+        "diff_mean": number("+.4f"),
+        "p_value": number(".2e"),
+        "cohen_d": number("+.2f"),
+    }
+    table = controls.set_index(["dataset", "control"]).reindex(columns=list(CONTROL_TERMINAL))
+    text = table.to_string(na_rep="", formatters=formatters)
+    return (
+        "Controls — final test accuracy of each control against the ticket's (diff_mean = control − ticket; "
+        f"Welch's t-test, Cohen's d)\n{text}"
+    )

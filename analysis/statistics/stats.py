@@ -105,7 +105,7 @@ def adjust(family: Sequence[Comparison], alpha: float) -> list[Comparison]:
     ]
 
 
-def _raw(x: np.ndarray, control: np.ndarray) -> Comparison:
+def unadjusted(x: np.ndarray, control: np.ndarray) -> Comparison:
     """x against the control, before any adjustment: p_holm NaN, significant False."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # constant samples: NaN statistics, reported as such
@@ -139,7 +139,7 @@ def _raw(x: np.ndarray, control: np.ndarray) -> Comparison:
 def compare(x: np.ndarray, control: np.ndarray, alpha: float) -> Comparison:
     """x against the control as a family of one (p_holm = p_value); `condition_stats` adjusts over the
     whole family instead."""
-    return adjust([_raw(x, control)], alpha)[0]
+    return adjust([unadjusted(x, control)], alpha)[0]
 
 
 def _scopes(per_layer: np.ndarray, layer_names: Sequence[str]) -> dict[str, np.ndarray]:
@@ -178,7 +178,7 @@ def condition_stats(
             control_scopes = _scopes(control[metric], layer_names) if control is not None else {}
             for layer, values in _scopes(per_layer, layer_names).items():
                 if condition != RANDOM and control_scopes:
-                    families[metric, layer].append((len(rows), _raw(values, control_scopes[layer])))
+                    families[metric, layer].append((len(rows), unadjusted(values, control_scopes[layer])))
                 spreads = (tie_spreads or {}).get(condition, {}).get(metric)
                 rows.append(
                     {

@@ -1,4 +1,8 @@
-"""Signed tickets: per layer S = sign(θ0) ⊙ mask, values −1, 0, +1 (int8), PyTorch layout, forward order."""
+"""Signed tickets: per layer S = sign(θ_k) ⊙ mask, values −1, 0, +1 (int8), PyTorch layout, forward order.
+
+θ_k is the weights every pruning round reset to: θ0 itself, or with late rewinding the weights after k
+training steps.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,11 @@ RANDOM = "random"
 
 
 def signed_layers(
-    theta0: Mapping[str, np.ndarray], mask: Mapping[str, np.ndarray], names: Sequence[str]
+    weights: Mapping[str, np.ndarray], mask: Mapping[str, np.ndarray], names: Sequence[str]
 ) -> tuple[np.ndarray, ...]:
-    """S = sign(θ0) ⊙ mask for each layer in `names` (a kept weight with θ0 exactly 0 counts as removed)."""
-    return tuple(np.sign(theta0[name]).astype(np.int8) * mask[name].astype(np.int8) for name in names)
+    """S = sign(θ_k) ⊙ mask for each layer in `names`, θ_k = `weights` (a kept weight exactly 0 in θ_k counts
+    as removed)."""
+    return tuple(np.sign(weights[name]).astype(np.int8) * mask[name].astype(np.int8) for name in names)
 
 
 @dataclass(frozen=True, eq=False)
@@ -23,7 +28,8 @@ class Ticket:
     """One signed ticket and where it came from.
 
     `init` is the trial's `lottery.init` tag: two tickets with equal `init` grew from the same θ0
-    (a trial's winning and random tickets always do) and are never compared with each other.
+    (a trial's winning and random tickets always do) and are never compared with each other; it identifies
+    θ0 even where the signs come from rewound weights θ_k.
     """
 
     dataset: str

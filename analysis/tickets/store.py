@@ -1,19 +1,24 @@
 """Trial runs in the tracking store and the tickets they hold (the tracking contract of `lottery.tracking`).
 
-Trial runs are found by tag (`lottery.role=trial`, status FINISHED) across every experiment of the store.
-When a dataset's runs carry several `lottery.config` values, the configuration with the most runs is used
-(ties: the most recently started one) and the others are reported; if a trial has several finished runs,
-the newest counts. Each run gives its random ticket and, when tagged `lottery.winning=true`, its winning
-ticket; both share the run's θ0 and `lottery.init`. Artifacts are downloaded through MLflow (or taken from a
-`TicketCache`) and read without pickle.
+Trial runs are found by tag (`lottery.role=trial`, status FINISHED) across every experiment of the store and
+grouped by model (param `model`; runs that predate it trained `conv2`): tickets of different models are
+never analysed together. Within a model, when a dataset's runs carry several `lottery.config` values, the
+configuration with the most runs is used (ties: the most recently started one) and the others are reported;
+if a trial has several finished runs, the newest counts. Each run gives its random ticket and, when tagged
+`lottery.winning=true`, its winning ticket; both share the run's θ0 and `lottery.init`, and both take their
+signs from θ_k, the weights every round reset to: `ticket/rewind.npz` for a run tagged `lottery.rewind_step`
+= k > 0 (late rewinding), θ0's `ticket/init.npz` otherwise. Each run also carries its final test accuracies
+as the run lists them (`test_acc` and every control's `<control>_test_acc`): MLflow keeps per metric the
+value of the highest step, which for a finished trial of R rounds is step R. Artifacts are downloaded
+through MLflow (or taken from a `TicketCache`) and read without pickle.
 """
 
 from __future__ import annotations
 
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +28,14 @@ from analysis.tickets.cache import TicketCache
 from analysis.tickets.signed import RANDOM, WINNING, Ticket, signed_layers
 from lottery.data.registry import DATASETS
 from lottery.errors import UserError
+from lottery.models import MODELS
 from lottery.tracking import contract, store
 from lottery.tracking.arrays import load_arrays
 
 MASK_ARTIFACTS = {WINNING: contract.WINNING_MASK_ARTIFACT, RANDOM: contract.RANDOM_MASK_ARTIFACT}
+MODEL_PARAM = "model"
+DEFAULT_MODEL = "conv2"  # what trial runs that predate the `model` param trained
+ACCURACY_METRIC = "test_acc"  # the ticket's test accuracy; a control's is `<control>_test_acc`
 _REQUIRED_TAGS = (
     contract.TAG_DATASET,
     contract.TAG_TRIAL,
@@ -38,18 +47,29 @@ _REQUIRED_TAGS = (
 
 @dataclass(frozen=True)
 class TrialRun:
+    """A finished trial run: where it is, what it trained, and its final test accuracies (`accuracies`:
+    metric name → value at step R, for `test_acc` and each `<control>_test_acc` the run logged)."""
+
     run_id: str
     name: str
+    model: str
     dataset: str
     trial: int
     init: str
     config: str
     winning: bool
+    rewind_step: int
     start_time: int
+    accuracies: Mapping[str, float] = field(default_factory=dict, compare=False)
 
     @property
     def source(self) -> str:
         return f"run {self.name} ({self.run_id})"
+
+    @property
+    def weights_artifact(self) -> str:
+        """The artifact holding θ_k, whose signs the tickets carry: θ0's unless the run rewound late."""
+        return contract.REWIND_ARTIFACT if self.rewind_step else contract.INIT_ARTIFACT
 
 
 def _all_pages(fetch: Callable) -> list:
@@ -62,27 +82,39 @@ def _all_pages(fetch: Callable) -> list:
             return items
 
 
+def is_accuracy_metric(name: str) -> bool:
+    """`test_acc` or a control's `<control>_test_acc`."""
+    return name == ACCURACY_METRIC or name.endswith(f"_{ACCURACY_METRIC}")
+
+
 def _trial_run(run) -> TrialRun:
     tags, name = run.data.tags, run.info.run_name or run.info.run_id
     missing = [tag for tag in _REQUIRED_TAGS if tag not in tags]
+    rewind = tags.get(contract.TAG_REWIND_STEP, "0")
     if (
         missing
         or not tags[contract.TAG_TRIAL].isdigit()
         or tags[contract.TAG_WINNING] not in ("true", "false")
+        or not rewind.isdigit()
     ):
+        checked = (*_REQUIRED_TAGS, contract.TAG_REWIND_STEP)
         raise UserError(
-            f"run {name} ({run.info.run_id}) is tagged as a trial but its tags {missing or _REQUIRED_TAGS} "
+            f"run {name} ({run.info.run_id}) is tagged as a trial but its tags {missing or checked} "
             "are missing or malformed; delete the run or re-run the trial that produced it"
         )
     return TrialRun(
         run_id=run.info.run_id,
         name=name,
+        model=run.data.params.get(MODEL_PARAM, DEFAULT_MODEL),
         dataset=tags[contract.TAG_DATASET],
         trial=int(tags[contract.TAG_TRIAL]),
         init=tags[contract.TAG_INIT],
         config=tags[contract.TAG_CONFIG],
         winning=tags[contract.TAG_WINNING] == "true",
+        rewind_step=int(rewind),
         start_time=run.info.start_time or 0,
+        # search_runs gives each metric's value at its highest step: step R of a finished trial
+        accuracies={key: value for key, value in run.data.metrics.items() if is_accuracy_metric(key)},
     )
 
 
@@ -112,10 +144,55 @@ def require_distinct(datasets: Sequence[str]) -> None:
         raise ValueError(f"datasets {list(datasets)} repeat {', '.join(repeated)}; pass each dataset once")
 
 
+def _ordered(names: Sequence[str], known: Sequence[str]) -> list[str]:
+    """`names` once each: those in `known` in its order, then any others alphabetically."""
+    known = list(known)
+    return sorted(set(names), key=lambda name: (known.index(name) if name in known else len(known), name))
+
+
 def dataset_order(names: Sequence[str]) -> list[str]:
     """Known datasets in their canonical order, then any others alphabetically."""
-    known = list(DATASETS)
-    return sorted(set(names), key=lambda name: (known.index(name) if name in known else len(known), name))
+    return _ordered(names, DATASETS)
+
+
+def of_model(runs: Sequence[TrialRun], model: str) -> list[TrialRun]:
+    return [run for run in runs if run.model == model]
+
+
+def select_models(
+    runs: Sequence[TrialRun], model: str | None, datasets: Sequence[str] | None
+) -> tuple[list[str], list[str]]:
+    """(the models to analyse, one at a time, messages): `model` if given, else every model with trial runs
+    (registered models in registry order, then others alphabetically).
+
+    UserError if `model` has no runs. Without `model`, a model lacking runs of a requested dataset is left out
+    with a message when another has them all (UserError if none does); a single model is left to
+    `select_runs`, which names the datasets it lacks.
+    """
+    available = _ordered([run.model for run in runs], MODELS)
+    if model is not None:
+        if model not in available:
+            raise UserError(
+                f"no finished trial runs of model {model}; the store has {', '.join(available)} "
+                "— pick one of them with --model, or leave --model out to analyse each"
+            )
+        return [model], []
+    if not datasets or len(available) == 1:
+        return available, []
+    lacking = {m: [d for d in datasets if d not in {r.dataset for r in of_model(runs, m)}] for m in available}
+    chosen = [m for m in available if not lacking[m]]
+    if not chosen:
+        which = "; ".join(f"{m} lacks {', '.join(missing)}" for m, missing in lacking.items())
+        raise UserError(
+            f"no model has finished trial runs of every dataset in --datasets ({which}); "
+            "name datasets that one model has, or pick a model with --model"
+        )
+    messages = [
+        f"model {m} skipped: no finished trial runs of {', '.join(missing)}"
+        for m, missing in lacking.items()
+        if missing
+    ]
+    return chosen, messages
 
 
 def select_runs(
@@ -123,10 +200,12 @@ def select_runs(
 ) -> tuple[list[str], list[TrialRun], list[str]]:
     """(datasets, the runs analysed, messages): one configuration per dataset, the newest run per trial.
 
-    `datasets` None means every dataset with trial runs; otherwise distinct names (ValueError if not).
-    UserError if a requested dataset has none.
+    `runs` must be of one model (`of_model`). `datasets` None means every dataset with trial runs; otherwise
+    distinct names (ValueError if not). UserError if a requested dataset has none.
     """
     require_distinct(datasets or ())
+    if len({run.model for run in runs}) > 1:
+        raise ValueError(f"runs of several models {sorted({run.model for run in runs})}; select one model")
     available = dataset_order([run.dataset for run in runs])
     chosen = list(datasets) if datasets else available
     absent = [name for name in chosen if name not in available]
@@ -177,8 +256,9 @@ def load_tickets(
     client, runs: Sequence[TrialRun], cache: TicketCache | None = None
 ) -> tuple[list[Ticket], tuple[str, ...]]:
     """Each run's random ticket and, if it won, its winning ticket, and the names of their layers in forward
-    order — as the tickets hold them (the keys of θ0's `.npz`), whatever the model. UserError naming a run on
-    bad files, or on runs of different architectures.
+    order — as the tickets hold them (the keys of θ_k's `.npz`), whatever the model. The signs are those of
+    θ_k (`TrialRun.weights_artifact`). UserError naming a run on bad files, or on runs of different
+    architectures.
 
     With a `cache`, artifacts are read from it and downloaded only on a miss; without, each is downloaded.
     """
@@ -186,23 +266,23 @@ def load_tickets(
     shapes, layer_names = None, None
     for run in runs:
         kinds = (WINNING, RANDOM) if run.winning else (RANDOM,)
-        theta0 = _read(client, run, contract.INIT_ARTIFACT, layer_names, np.float32, cache)
-        layer_names = layer_names or tuple(theta0)
+        weights = _read(client, run, run.weights_artifact, layer_names, np.float32, cache)
+        layer_names = layer_names or tuple(weights)
         masks = {
             kind: _read(client, run, MASK_ARTIFACTS[kind], layer_names, np.bool_, cache) for kind in kinds
         }
-        run_shapes = [theta0[name].shape for name in layer_names]
+        run_shapes = [weights[name].shape for name in layer_names]
         for kind, mask in masks.items():
             if [mask[name].shape for name in layer_names] != run_shapes:
                 raise UserError(
                     f"{run.source}: {MASK_ARTIFACTS[kind]} does not match the shapes of "
-                    f"{contract.INIT_ARTIFACT}; re-run the trial that produced it"
+                    f"{run.weights_artifact}; re-run the trial that produced it"
                 )
-        shapes = shapes or _checked_shapes(run, theta0, layer_names)
+        shapes = shapes or _checked_shapes(run, weights, layer_names)
         if run_shapes != shapes:
             raise UserError(
                 f"{run.source}: layer shapes {run_shapes} differ from the other runs' {shapes}; "
-                "analyse one architecture at a time (--datasets)"
+                "analyse one architecture at a time (--model, --datasets)"
             )
         tickets += [
             Ticket(
@@ -211,23 +291,23 @@ def load_tickets(
                 kind,
                 run.init,
                 run.run_id,
-                signed_layers(theta0, masks[kind], layer_names),
+                signed_layers(weights, masks[kind], layer_names),
             )
             for kind in kinds
         ]
     return tickets, layer_names or ()
 
 
-def _checked_shapes(run: TrialRun, theta0: dict[str, np.ndarray], layer_names: Sequence[str]) -> list[tuple]:
-    """The first run's shapes, checked to form a network the analysis understands."""
-    layers = [theta0[name] for name in layer_names]
+def _checked_shapes(run: TrialRun, weights: dict[str, np.ndarray], layer_names: Sequence[str]) -> list[tuple]:
+    """The first run's shapes, checked to form a chain network (each layer's inputs split evenly over the
+    previous layer's units), whatever its first layer: convolution or dense."""
+    layers = [weights[name] for name in layer_names]
     try:
+        if any(layer.ndim < 2 for layer in layers):
+            raise ValueError(f"layers must be units × inputs, not {[layer.shape for layer in layers]}")
         input_blocks(layers)
-        if layers[0].ndim != 4 or layers[0].shape[2:] != (3, 3):
-            raise ValueError(f"the first layer must be a 3×3 convolution, not {layers[0].shape}")
     except ValueError as error:
         raise UserError(
-            f"{run.source}: {contract.INIT_ARTIFACT} is not a chain network whose first layer is a 3×3 "
-            f"convolution ({error}); the analysis needs one"
+            f"{run.source}: {run.weights_artifact} is not a chain network ({error}); the analysis needs one"
         ) from None
     return [layer.shape for layer in layers]

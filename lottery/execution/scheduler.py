@@ -1,8 +1,9 @@
 """Taking trials up under leases: which trials this driver trains, which another driver holds.
 
 A driver takes a trial up only under a lease (`lottery.tracking.lease`): it finds or creates the trial's
-run, claims it, and marks it SCHEDULED. Trials held by another driver are reported as such, so that the
-experiment waits for them and takes over any whose lease expires.
+run, claims it, and marks it SCHEDULED. A finished run is skipped unless it lacks a selected control: then
+it is taken up again, and its trial trains only the controls it lacks. Trials held by another driver are
+reported as such, so that the experiment waits for them and takes over any whose lease expires.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from lottery.data.dataset import Dataset
 from lottery.execution.trial import TrialTask, label, theta0_for
 from lottery.hparams import ExperimentConfig
+from lottery.pruning.controls import selected
 from lottery.tracking import store
 from lottery.tracking.lease import HOLDER, Leases, LeaseState
 from lottery.tracking.trial_record import TrialRecord
@@ -62,8 +64,15 @@ class Scheduler:
             runs = TrialRecord.runs_of(self.client, self.experiment_id, self.config, index)
             finished = [run for run in runs if run.info.status == "FINISHED"]
             if finished:
-                self.say(f"{label(self.config, index)}: finished in {finished[0].info.run_name}, skipped")
-                return None
+                missing = self.missing_controls(finished[0])
+                if not missing:
+                    self.say(f"{label(self.config, index)}: finished in {finished[0].info.run_name}, skipped")
+                    return None
+                self.say(
+                    f"{label(self.config, index)}: finished in {finished[0].info.run_name}; adding the "
+                    f"{', '.join(missing)} control(s)"
+                )
+                runs = finished[:1]  # taken up again to train the controls it lacks, as an unfinished run
             for run in runs:
                 lease = LeaseState.of(run)
                 if lease.live() and lease.holder != HOLDER:
@@ -87,6 +96,11 @@ class Scheduler:
         runs = TrialRecord.runs_of(self.client, self.experiment_id, self.config, index)
         leases = [LeaseState.of(run) for run in runs]
         return HeldElsewhere(index, max(leases, key=lambda s: s.expires_ms, default=LeaseState()))
+
+    def missing_controls(self, run) -> list[str]:
+        """The selected controls (`--controls`) whose metrics the finished `run` lacks."""
+        logged = run.data.metrics
+        return [c.name for c in selected(self.config.controls) if not all(m in logged for m in c.metrics)]
 
     def _create(self, index: int):
         record = TrialRecord.create(

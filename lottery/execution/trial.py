@@ -1,8 +1,10 @@
-"""A trial: one IMP run of rounds 0..R with pruning and rewinding to θ0, then the controls
-(`lottery.pruning.controls`, the random ticket first), each trained one round's epochs from θ0.
+"""A trial: one IMP run of rounds 0..R with pruning and rewinding to θ_k (θ0 unless late rewinding), then
+the selected controls (`lottery.pruning.controls`, the random ticket by default), each trained one round's
+epochs from θ_k.
 
 Trial k starts from θ0 drawn from (SEED, k) only. Resuming picks up at the first round whose metrics
-are missing, from the mask the store holds for it; a control whose metrics are logged is not redone.
+are missing, from the mask (and θ_k) the store holds for it; a control whose metrics are logged is not
+redone.
 
 A `TrialTask` binds trial k of a configuration to its MLflow run and the driver's lease on it — the unit
 every executor runs. The driver claims the run before any training, so an executor only ever resumes a
@@ -16,6 +18,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from lottery import seeds
@@ -29,7 +32,7 @@ from lottery.pruning import controls
 from lottery.pruning import mask as masks
 from lottery.pruning.controls import Control
 from lottery.tracking import store
-from lottery.tracking.contract import WINNING_MASK_ARTIFACT, round_mask_artifact
+from lottery.tracking.contract import REWIND_ARTIFACT, WINNING_MASK_ARTIFACT, round_mask_artifact
 from lottery.tracking.lease import LeaseLost
 from lottery.tracking.trial_record import TrialRecord
 from lottery.training.classifier import Diverged, MaskedClassifier
@@ -70,10 +73,11 @@ class Trial:
         theta0 = self.record.ensure_theta0(theta0_for(self.config.seed, self.index, self.config.model))
         rounds = self.config.pruning.rounds
         first = self.record.completed_rounds()
+        rewind_point = self.stored_rewind_point(theta0, first)
         if first <= rounds:
-            self.train_rounds(theta0, first)
+            rewind_point = self.train_rounds(theta0, rewind_point, first)
         final_mask = self.record.load_mask(round_mask_artifact(rounds)) if rounds else masks.full(theta0)
-        self.train_controls(theta0, final_mask)
+        self.train_controls(rewind_point, final_mask)
         self.record.log_arrays(WINNING_MASK_ARTIFACT, masks.to_numpy(final_mask))
         accuracy = self.record.metric_steps("test_acc")
         verdict = judge(
@@ -82,7 +86,7 @@ class Trial:
         self.record.finish(verdict)
         compared = "".join(
             f", {control.title} {self.record.metric_steps(control.acc_metric)[rounds]:.2%}"
-            for control in controls.registered()
+            for control in controls.selected(self.config.controls)
         )
         self.say(
             f"{self.label}: final ticket {accuracy[rounds]:.2%}, dense {accuracy[0]:.2%}"
@@ -90,17 +94,38 @@ class Trial:
         )
         return verdict
 
-    def train_rounds(self, theta0: dict[str, torch.Tensor], first: int) -> None:
+    def stored_rewind_point(
+        self, theta0: dict[str, torch.Tensor], completed: int
+    ) -> dict[str, torch.Tensor] | None:
+        """θ_k: θ0 when k = 0; the run's θ_k once round 0 is complete; None while round 0 is to be trained."""
+        if self.config.pruning.rewind_step == 0:
+            return theta0
+        if completed == 0:
+            return None
+        stored = self.record.load_arrays(REWIND_ARTIFACT, np.float32)
+        return {name: torch.from_numpy(array) for name, array in stored.items()}
+
+    def train_rounds(
+        self, theta0: dict[str, torch.Tensor], rewind_point: dict[str, torch.Tensor] | None, first: int
+    ) -> dict[str, torch.Tensor]:
+        """Rounds `first`..R, from θ0 (round 0) or θ_k ⊙ the stored mask; return θ_k."""
         mask = masks.full(theta0) if first == 0 else self.record.load_mask(round_mask_artifact(first))
         epochs, rounds = self.config.training.epochs, self.config.pruning.rounds
-        imp = IterativeMagnitudePruning(theta0, self.config.pruning, first, self.on_round_end)
+        imp = IterativeMagnitudePruning(rewind_point, self.config.pruning, first, self.on_round_end)
         data = DeviceDataModule(
             self.dataset,
             self.config.training.batch_size,
             (self.config.seed, self.index, seeds.IMP_BATCHES_STREAM),
             first * epochs,
         )
-        module = MaskedClassifier(self.config.model, theta0, mask, self.config.training.lr)
+        steps, k = epochs * len(data.train_batches), self.config.pruning.rewind_step
+        if k > steps:
+            raise UserError(
+                f"the rewind step {k} lies beyond round 0, which takes {steps} steps ({epochs} epochs of "
+                f"{len(data.train_batches)} batches); choose --rewind-step <= {steps}"
+            )
+        start = theta0 if first == 0 else rewind_point
+        module = MaskedClassifier(self.config.model, start, mask, self.config.training.lr)
         with self.diverged_as(lambda: f"round {imp.round}"):
             fit(
                 module,
@@ -110,6 +135,7 @@ class Trial:
                 [imp, *self.heartbeat(lambda epoch: f"round {first + epoch // epochs}/{rounds}")],
                 self.show_progress,
             )
+        return dict(imp.rewind_point)
 
     def heartbeat(self, where: Callable[[int], str]) -> list[Heartbeat]:
         """A line per epoch (`where(epoch)` names the round or the control) when there are no bars."""
@@ -131,30 +157,34 @@ class Trial:
             ) from None
 
     def on_round_end(self, result: RoundResult) -> None:
+        if result.round == 0 and self.config.pruning.rewind_step > 0:  # before round 0's metrics mark it done
+            self.record.log_arrays(
+                REWIND_ARTIFACT, {name: w.numpy() for name, w in result.rewind_point.items()}
+            )
         self.record.log_round(result)
         self.say(
             f"{self.label} · round {result.round}/{self.config.pruning.rounds} · "
             f"sparsity {masks.sparsity(result.mask):.1%} · test acc {result.test_acc:.2%}"
         )
 
-    def train_controls(self, theta0: dict[str, torch.Tensor], final_mask: masks.Mask) -> None:
-        """Every control in registry order, but those whose metrics are logged at step R already."""
-        for control in controls.registered():
+    def train_controls(self, rewind_point: dict[str, torch.Tensor], final_mask: masks.Mask) -> None:
+        """The selected controls in registry order, but those whose metrics are logged at step R already."""
+        for control in controls.selected(self.config.controls):
             if not all(self.config.pruning.rounds in self.record.metric_steps(m) for m in control.metrics):
-                self.train_control(control, theta0, final_mask)
+                self.train_control(control, rewind_point, final_mask)
 
     def train_control(
-        self, control: Control, theta0: dict[str, torch.Tensor], final_mask: masks.Mask
+        self, control: Control, rewind_point: dict[str, torch.Tensor], final_mask: masks.Mask
     ) -> None:
-        """Train `control`'s mask for one round's epochs from θ0 on its own batch order; log its mask, then
-        its metrics at step R (metrics last: they mark the control done)."""
-        mask = control.mask(final_mask, theta0, self.config.seed, self.index)
+        """Train `control` for one round's epochs from where it starts (derived from the final mask and θ_k)
+        on its own batch order; log its artifact, then its metrics at step R (last: they mark it done)."""
+        start = control.start(final_mask, rewind_point, self.config.seed, self.index)
         data = DeviceDataModule(
             self.dataset,
             self.config.training.batch_size,
             control.batches_entropy(self.config.seed, self.index),
         )
-        module = MaskedClassifier(self.config.model, theta0, mask, self.config.training.lr)
+        module = MaskedClassifier(self.config.model, start.weights, start.mask, self.config.training.lr)
         with self.diverged_as(lambda: f"the {control.title}"):
             evaluation = fit(
                 module,
@@ -164,7 +194,7 @@ class Trial:
                 self.heartbeat(lambda epoch: control.title),
                 self.show_progress,
             )
-        self.record.log_arrays(control.artifact, masks.to_numpy(mask))
+        self.record.log_arrays(control.artifact, control.recorded(start))
         self.record.log_metrics(
             {control.acc_metric: evaluation.acc, control.loss_metric: evaluation.loss},
             step=self.config.pruning.rounds,

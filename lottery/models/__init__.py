@@ -11,28 +11,36 @@ loading anything heavy); `network` builds them. Imports only the foundations (`l
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import cast
 
 from lottery.errors import UserError
-from lottery.hparams import PruningHparams
+from lottery.hparams import RATE_GROUPS, ExperimentConfig, PruningHparams
 
 # model name -> module under lottery.models defining SPEC and Network
 MODELS: dict[str, str] = {
     "conv2": "lottery.models.conv2",
+    "conv4": "lottery.models.conv4",
+    "conv6": "lottery.models.conv6",
+    "lenet300": "lottery.models.lenet300",
     "toy": "lottery.models.toy",
 }
-GROUPS = ("conv", "dense", "output")  # the pruning groups: each has its own rate (PruningHparams)
+GROUPS = RATE_GROUPS  # the pruning groups: each has its own rate (PruningHparams)
+PAPER_RATES = {"conv": 0.1, "dense": 0.2, "output": 0.1}  # Frankle & Carbin's per-round rates for Conv-2/4
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     """A network as the library sees it: `layers` = (name, group) of each prunable weight layer in forward
-    order, the `input_shape` (channels, height, width) of one image and `num_classes`."""
+    order, the `input_shape` (channels, height, width) of one image, `num_classes`, and the per-round
+    pruning rate of each group unless the user sets it (`default_rates`)."""
 
     name: str
     layers: tuple[tuple[str, str], ...]
     input_shape: tuple[int, int, int]
     num_classes: int = 10
+    default_rates: Mapping[str, float] = field(default_factory=lambda: dict(PAPER_RATES))
 
     @property
     def layer_names(self) -> tuple[str, ...]:
@@ -42,8 +50,19 @@ class ModelSpec:
         return dict(self.layers)[layer]
 
     def rates(self, pruning: PruningHparams) -> dict[str, float]:
-        """Each prunable layer's per-round pruning rate: its group's rate in `pruning`."""
-        return {name: pruning.rate(group) for name, group in self.layers}
+        """Each prunable layer's per-round pruning rate: its group's rate in `pruning`, else the model's."""
+        rates = pruning.with_default_rates(self.default_rates)
+        return {name: cast(float, rates.rate(group)) for name, group in self.layers}
+
+
+def chain_layers(convs: int, denses: int) -> tuple[tuple[str, str], ...]:
+    """The layers of a chain, in forward order: `conv1`…`conv<convs>` (group conv), `dense1`…`dense<denses>`
+    (group dense), then `output`."""
+    return (
+        *((f"conv{i}", "conv") for i in range(1, convs + 1)),
+        *((f"dense{i}", "dense") for i in range(1, denses + 1)),
+        ("output", "output"),
+    )
 
 
 def spec(name: str) -> ModelSpec:
@@ -51,6 +70,11 @@ def spec(name: str) -> ModelSpec:
     from lottery.models.network import network_class
 
     return network_class(name).SPEC
+
+
+def configured(config: ExperimentConfig) -> ExperimentConfig:
+    """`config` with the rates it leaves to the model filled in from the model's declaration."""
+    return replace(config, pruning=config.pruning.with_default_rates(spec(config.model).default_rates))
 
 
 def check(name: str) -> None:

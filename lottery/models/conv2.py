@@ -2,42 +2,20 @@
 
 conv 3×3, 64, same → ReLU → conv 3×3, 64, same → ReLU → max-pool 2×2 → flatten (64·16·16 = 16384)
 → dense 256 → ReLU → dense 256 → ReLU → dense 10. Glorot-normal weights, zero biases, no batch-norm.
+Per-round rates: conv 10 %, dense 20 %, output 10 %.
 """
 
 from __future__ import annotations
 
-import torch
-from torch import nn
-
-from lottery.models import ModelSpec
-from lottery.models.network import PrunableNetwork
+from lottery.models import ModelSpec, chain_layers
+from lottery.models.network import ConvChain
 
 
-class Network(PrunableNetwork):
+class Network(ConvChain):
     SPEC = ModelSpec(
         name="conv2",
-        layers=(
-            ("conv1", "conv"),
-            ("conv2", "conv"),
-            ("dense1", "dense"),
-            ("dense2", "dense"),
-            ("output", "output"),
-        ),
+        layers=chain_layers(2, 2),
         input_shape=(3, 32, 32),
     )
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, kernel_size=3, padding=1)
-        self.conv2 = nn.Conv2d(64, 64, kernel_size=3, padding=1)
-        self.dense1 = nn.Linear(64 * 16 * 16, 256)
-        self.dense2 = nn.Linear(256, 256)
-        self.output = nn.Linear(256, self.SPEC.num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.relu(self.conv1(x))
-        x = torch.relu(self.conv2(x))
-        x = torch.flatten(nn.functional.max_pool2d(x, 2), 1)
-        x = torch.relu(self.dense1(x))
-        x = torch.relu(self.dense2(x))
-        return self.output(x)
+    BLOCKS = ((64, 64),)
+    DENSE = (256, 256)

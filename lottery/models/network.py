@@ -24,6 +24,41 @@ class PrunableNetwork(nn.Module):
         return {name: self.layer(name).weight for name in self.SPEC.layer_names}
 
 
+class ConvChain(PrunableNetwork):
+    """A VGG-like chain, Frankle & Carbin's Conv-2/4/6: `BLOCKS` of 3×3 `same` convolutions (their filter
+    counts), each block followed by a 2×2 max-pool, then the dense layers `DENSE` and the output layer; ReLU
+    after every hidden layer. The layers are `conv1`…, `dense1`…, `output`, as `SPEC` declares them."""
+
+    BLOCKS: tuple[tuple[int, ...], ...]
+    DENSE: tuple[int, ...]
+
+    def __init__(self) -> None:
+        super().__init__()
+        channels, height, width = self.SPEC.input_shape
+        convs = [width for block in self.BLOCKS for width in block]
+        for index, (fan_in, fan_out) in enumerate(zip([channels, *convs], convs, strict=False), start=1):
+            setattr(self, f"conv{index}", nn.Conv2d(fan_in, fan_out, kernel_size=3, padding=1))
+        side = 2 ** len(self.BLOCKS)
+        flat = convs[-1] * (height // side) * (width // side)
+        for index, (fan_in, fan_out) in enumerate(
+            zip([flat, *self.DENSE], self.DENSE, strict=False), start=1
+        ):
+            setattr(self, f"dense{index}", nn.Linear(fan_in, fan_out))
+        self.output = nn.Linear(self.DENSE[-1], self.SPEC.num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        index = 0
+        for block in self.BLOCKS:
+            for _ in block:
+                index += 1
+                x = torch.relu(self.layer(f"conv{index}")(x))
+            x = nn.functional.max_pool2d(x, 2)
+        x = torch.flatten(x, 1)
+        for index in range(1, len(self.DENSE) + 1):
+            x = torch.relu(self.layer(f"dense{index}")(x))
+        return self.output(x)
+
+
 def network_class(name: str) -> type[PrunableNetwork]:
     """The `Network` class of model `name`; UserError naming the choices if unknown."""
     check(name)

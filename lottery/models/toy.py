@@ -8,14 +8,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lottery.models import ModelSpec
+from lottery.models import ModelSpec, chain_layers
 from lottery.models.network import PrunableNetwork
 
 
 class Network(PrunableNetwork):
     SPEC = ModelSpec(
         name="toy",
-        layers=(("conv1", "conv"), ("dense1", "dense"), ("output", "output")),
+        layers=chain_layers(1, 1),
         input_shape=(3, 32, 32),
     )
 

@@ -13,6 +13,7 @@ TAG_WINNING = "lottery.winning"
 TAG_VERDICT = "lottery.verdict"
 TAG_CONFIG = "lottery.config"
 TAG_CATEGORY = "lottery.category"
+TAG_REWIND_STEP = "lottery.rewind_step"  # k of late rewinding; absent on runs that predate it: 0
 ROLE_TRIAL = "trial"
 ROLE_ANALYSIS = "analysis"
 ROLE_CONDITION = "condition"
@@ -26,6 +27,7 @@ MODEL_TRAINING = "custom_model_development"
 
 # The artifacts of a trial run (README, "Tracking contract"): .npz files, one array per layer.
 INIT_ARTIFACT = "ticket/init.npz"
+REWIND_ARTIFACT = "ticket/rewind.npz"  # θ_k, the weights every round resets to; only when k > 0
 WINNING_MASK_ARTIFACT = "ticket/winning_mask.npz"
 RANDOM_MASK_ARTIFACT = random_ticket.CONTROL.artifact  # declared by the control; so are its metrics
 

@@ -89,6 +89,7 @@ class TrialRecord:
             contract.TAG_TRIAL: str(trial),
             contract.TAG_INIT: init_id(theta0),
             contract.TAG_CONFIG: config.config_id(),
+            contract.TAG_REWIND_STEP: str(config.pruning.rewind_step),
         }
         run = client.create_run(experiment_id, tags=tags, run_name=f"{config.dataset}/trial-{trial:02d}")
         record = cls(client, run.info.run_id, run.info.run_name)

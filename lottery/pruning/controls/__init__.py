@@ -1,11 +1,12 @@
-"""The controls: masks derived from a trial's final ticket and trained like it, one round's epochs from the
-same θ0, to compare the ticket against. Each control is a module here that defines `CONTROL` (a `Control`),
-registered in `CONTROLS`; the random ticket is the first. A trial runs every registered control, in registry
-order, after its last round.
+"""The controls: tickets derived from a trial's final ticket and trained like it, one round's epochs, to
+compare the ticket against. A control changes the mask (the random ticket) or the initial weights under the
+winning mask (re-initialised, signs kept, signs flipped). Each control is a module here that defines
+`CONTROL` (a `Control`), registered in `CONTROLS`; a trial runs those the user selects (`--controls`), in
+registry order, after its last round.
 
 Importing a control loads no torch (the tracking contract takes the random ticket's artifact from its
 declaration, and the analysis and the CLI read the contract without torch): `lottery.seeds` and
-`lottery.pruning.mask` are imported where a mask is drawn.
+`lottery.pruning.mask` are imported where a control is drawn.
 """
 
 from __future__ import annotations
@@ -25,11 +26,25 @@ if TYPE_CHECKING:
 
 # control name -> module under lottery.pruning.controls defining CONTROL; the order in which a trial runs them
 CONTROLS: dict[str, str] = {
-    "random_ticket": "lottery.pruning.controls.random_ticket",
+    "random": "lottery.pruning.controls.random_ticket",
+    "reinit": "lottery.pruning.controls.reinit",
+    "signs": "lottery.pruning.controls.signs",
+    "flipped": "lottery.pruning.controls.flipped",
 }
+DEFAULT = "random"  # what --controls selects unless told: the paper's control
 
-# (final ticket's mask, θ0, a Generator seeded for this control and trial) -> the control's mask
-DeriveMask = Callable[["Mask", Mapping[str, "torch.Tensor"], np.random.Generator], "Mask"]
+
+@dataclass(frozen=True)
+class Start:
+    """Where a control's training starts: its `mask` and its initial `weights` (each layer's, unmasked)."""
+
+    mask: Mask
+    weights: Mapping[str, torch.Tensor]
+
+
+# (final ticket's mask, the ticket's start weights θ0 or θ_k, a Generator seeded for this control and
+# trial) -> where the control starts
+Derive = Callable[["Mask", Mapping[str, "torch.Tensor"], np.random.Generator], Start]
 
 
 def name_stream(name: str, purpose: str) -> int:
@@ -41,21 +56,29 @@ def name_stream(name: str, purpose: str) -> int:
 
 @dataclass(frozen=True)
 class Control:
-    """A control as a trial runs it: its mask is `derive(final mask, θ0, rng)`, trained for one round's epochs
-    from θ0 on its own batch order, logged as the `.npz` `artifact`, then its test accuracy and loss as the
-    metrics `acc_metric` and `loss_metric` at step R. `title` names it in summary lines and errors.
+    """A control as a trial runs it: it starts from `derive(final mask, start weights, rng)`, trains for one
+    round's epochs on its own batch order, logs what it changed as the `.npz` `artifact` — its mask
+    (`records="mask"`) or its initial weights (`records="weights"`) — then its test accuracy and loss as the
+    metrics `<name>_test_acc` and `<name>_test_loss` at step R. `title` names it in summary lines and errors.
 
-    Its random streams (mask, batches) derive from its `name`, so adding a control shifts no other's;
-    `legacy_streams` returns them instead for a control whose stores predate the registry (the random
-    ticket), so that they resume and reproduce bit for bit."""
+    Its random streams (its draws, its batches) derive from its `name`, so adding a control shifts no
+    other's; `legacy_streams` returns them instead for a control whose stores predate the registry (the
+    random ticket), so that they resume and reproduce bit for bit."""
 
     name: str
     title: str
-    derive: DeriveMask
+    derive: Derive
     artifact: str
-    acc_metric: str
-    loss_metric: str
+    records: str = "weights"
     legacy_streams: Callable[[], tuple[int, int]] | None = None
+
+    @property
+    def acc_metric(self) -> str:
+        return f"{self.name}_test_acc"
+
+    @property
+    def loss_metric(self) -> str:
+        return f"{self.name}_test_loss"
 
     @property
     def metrics(self) -> tuple[str, str]:
@@ -63,16 +86,23 @@ class Control:
 
     @property
     def streams(self) -> tuple[int, int]:
-        """The stream numbers of its mask and of its batch order, after (seed, trial) in their entropy."""
+        """The stream numbers of its draws and of its batch order, after (seed, trial) in their entropy."""
         if self.legacy_streams is not None:
             return self.legacy_streams()
         return name_stream(self.name, "mask"), name_stream(self.name, "batches")
 
-    def mask(self, final_mask: Mask, theta0: Mapping[str, torch.Tensor], seed: int, trial: int) -> Mask:
-        """The control's mask for trial `trial` of a configuration seeded `seed`."""
+    def start(self, final_mask: Mask, weights: Mapping[str, torch.Tensor], seed: int, trial: int) -> Start:
+        """Where the control starts in trial `trial` of a configuration seeded `seed`, from the final ticket's
+        mask and its start `weights` (θ0, or θ_k under late rewinding)."""
         from lottery import seeds
 
-        return self.derive(final_mask, theta0, seeds.numpy_rng(seed, trial, self.streams[0]))
+        return self.derive(final_mask, weights, seeds.numpy_rng(seed, trial, self.streams[0]))
+
+    def recorded(self, start: Start) -> dict[str, np.ndarray]:
+        """What its artifact holds: the mask (bool) or the initial weights (float32) of `start`."""
+        if self.records == "mask":
+            return {name: m.cpu().numpy().astype(np.bool_) for name, m in start.mask.items()}
+        return {name: w.cpu().numpy().astype(np.float32) for name, w in start.weights.items()}
 
     def batches_entropy(self, seed: int, trial: int) -> tuple[int, ...]:
         """What seeds the order of the control's training batches in trial `trial`."""
@@ -87,18 +117,49 @@ def control(name: str) -> Control:
     return declared
 
 
+def selected(names: str) -> tuple[Control, ...]:
+    """The controls a comma-separated list names (`--controls`), in registry order; UserError naming the
+    choices for an unknown or empty list. Which controls run is no hyperparameter of the ticket: it
+    stays out of the configuration's digest, and a re-run with more controls adds them to finished runs."""
+    from lottery.errors import UserError
+
+    wanted = {name.strip() for name in names.split(",") if name.strip()}
+    unknown = sorted(wanted - set(CONTROLS))
+    if unknown or not wanted:
+        raise UserError(
+            f"unknown control(s) {', '.join(unknown) or repr(names)}: CONTROLS takes a comma-separated list "
+            f"of {', '.join(CONTROLS)}"
+        )
+    return tuple(c for c in registered() if c.name in wanted)
+
+
+def redrawn(weights: Mapping[str, torch.Tensor], rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    """Fresh weights of the same shapes from θ0's distribution, Glorot-normal: N(0, 2 / (fan_in + fan_out))
+    with fan_in = in-channels · kernel area and fan_out = out-channels · kernel area, layer by layer in
+    order, float32."""
+    import torch
+
+    fresh = {}
+    for name, weight in weights.items():
+        receptive = int(np.prod(weight.shape[2:], dtype=np.int64))
+        std = np.sqrt(2.0 / ((weight.shape[0] + weight.shape[1]) * receptive))
+        draw = rng.standard_normal(tuple(weight.shape)).astype(np.float32) * np.float32(std)
+        fresh[name] = torch.from_numpy(draw).to(weight.device)
+    return fresh
+
+
 def registered() -> tuple[Control, ...]:
-    """Every registered control in registry order — the controls every trial runs (no hyperparameter chooses
-    them yet: one would change a configuration's params and the digest of existing stores). ValueError when
-    two of them share a stream, an artifact or a metric, or a stream is one of the foundations'."""
+    """Every registered control in registry order. ValueError when two of them share a stream, an artifact
+    or a metric, or a stream is one of the foundations'."""
     from lottery import seeds
 
     declared = tuple(control(name) for name in CONTROLS)
+    streams = [s for c in declared for s in c.streams]
     for kind, values in (
-        ("stream", [seeds.INIT_STREAM, seeds.IMP_BATCHES_STREAM, *(s for c in declared for s in c.streams)]),
-        ("artifact", [c.artifact for c in declared]),
-        ("metric", [m for c in declared for m in c.metrics]),
+        ("a stream", [seeds.INIT_STREAM, seeds.IMP_BATCHES_STREAM, *streams]),
+        ("an artifact", [c.artifact for c in declared]),
+        ("a metric", [m for c in declared for m in c.metrics]),
     ):
         if len(set(values)) != len(values):
-            raise ValueError(f"the controls {', '.join(CONTROLS)} share a {kind}")
+            raise ValueError(f"the controls {', '.join(CONTROLS)} share {kind}")
     return declared

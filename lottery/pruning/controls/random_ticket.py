@@ -1,4 +1,5 @@
-"""The random ticket: a uniformly random mask with the final ticket's per-layer counts, trained from θ0.
+"""The random ticket (Frankle & Carbin 2019): a uniformly random mask with the final ticket's per-layer
+counts, trained from the ticket's start weights (θ0, or θ_k under late rewinding).
 
 Its streams, artifact and metric names are those of stores that predate the registry: they resume and
 reproduce bit for bit.
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lottery.pruning.controls import Control
+from lottery.pruning.controls import Control, Start
 
 if TYPE_CHECKING:
     import torch
@@ -19,10 +20,10 @@ if TYPE_CHECKING:
     from lottery.pruning.mask import Mask
 
 
-def derive(final_mask: Mask, theta0: Mapping[str, torch.Tensor], rng: np.random.Generator) -> Mask:
+def derive(final_mask: Mask, weights: Mapping[str, torch.Tensor], rng: np.random.Generator) -> Start:
     from lottery.pruning import mask as masks  # torch: only when a mask is drawn
 
-    return masks.random_like(final_mask, rng)
+    return Start(masks.random_like(final_mask, rng), weights)
 
 
 def streams() -> tuple[int, int]:
@@ -33,11 +34,10 @@ def streams() -> tuple[int, int]:
 
 
 CONTROL = Control(
-    name="random_ticket",
+    name="random",
     title="random ticket",
     derive=derive,
     artifact="ticket/random_mask.npz",
-    acc_metric="random_test_acc",
-    loss_metric="random_test_loss",
+    records="mask",
     legacy_streams=streams,
 )
