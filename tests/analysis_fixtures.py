@@ -202,8 +202,9 @@ PNG = bytes.fromhex(
 
 def draw_nothing(monkeypatch) -> None:
     """Figures are logged as blank ones, neither composed nor drawn: that is most of an analysis's time, and
-    the tests using this are about runs, tables and errors (tests/test_figures.py composes every figure and
-    tests/test_analysis_e2e.py draws them all into a store). A test module's `undrawn` fixture calls it."""
+    the tests using this are about runs, tables and errors (tests/test_figures.py composes every figure, and
+    tests/test_browser.py draws them all into a store and looks at them in the UI). Used through conftest's
+    `undrawn` fixture."""
     for name in (
         "distance_distributions",
         "layer_distributions",

@@ -57,6 +57,14 @@ def tiny_digits():
 
 
 @pytest.fixture
+def undrawn(monkeypatch) -> None:
+    """Analyses log blank figures instead of composing them (`analysis_fixtures.draw_nothing`)."""
+    from analysis_fixtures import draw_nothing  # matplotlib and the analysis: only for tests that use it
+
+    draw_nothing(monkeypatch)
+
+
+@pytest.fixture
 def tiny_data(monkeypatch, tiny_digits):
     """Make every experiment train on `tiny_digits`, whatever dataset it names."""
     monkeypatch.setattr("lottery.data.registry.load_dataset", lambda *args, **kwargs: tiny_digits)

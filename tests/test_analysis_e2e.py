@@ -14,7 +14,7 @@ LAYER_NAMES = Toy.SPEC.layer_names
 FILTERS, IN_CHANNELS = Toy().conv1.weight.shape[:2]  # of the first conv layer, whose kernels are counted
 
 
-def test_train_then_analyze(store_uri, tiny_data, capsys, monkeypatch):
+def test_train_then_analyze(store_uri, tiny_data, capsys, monkeypatch, undrawn):
     # One round pruning at the paper's rates gives tickets at its sparsity; a tolerance of 100 points, with
     # the chance rule lifted (one epoch on 120 images learns little), makes every ticket winning, so every
     # condition of one dataset has pairs.

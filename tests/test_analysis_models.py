@@ -12,7 +12,6 @@ from analysis_fixtures import (
     LENET_SHAPES,
     TOY_SHAPES,
     artifact_file,
-    draw_nothing,
     error_line,
     log_trials,
     naive_nnstd,
@@ -26,11 +25,6 @@ from lottery.tracking import contract, store
 from lottery.tracking.arrays import load_arrays
 
 SKIPPED = "kernel patterns skipped: lenet300's first layer is not a 3×3 convolution"
-
-
-@pytest.fixture
-def undrawn(monkeypatch) -> None:
-    draw_nothing(monkeypatch)
 
 
 @pytest.fixture

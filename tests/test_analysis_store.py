@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_fixtures import SMALL_SHAPES, artifact_file, draw_nothing, error_line, log_trials
+from analysis_fixtures import SMALL_SHAPES, artifact_file, error_line, log_trials
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
@@ -166,11 +166,6 @@ def test_load_tickets_refuses_networks_of_other_shapes(store_uri):
     _, runs, _ = select_runs(finished_trial_runs(client), None)
     with pytest.raises(UserError, match="cifar10/trial-00 .* differ from the other runs"):
         load_tickets(client, runs)[0]
-
-
-@pytest.fixture
-def undrawn(monkeypatch) -> None:
-    draw_nothing(monkeypatch)
 
 
 def test_too_few_tickets_for_any_condition(store_uri, capsys, undrawn):

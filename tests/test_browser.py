@@ -45,6 +45,7 @@ PAIRS = 4
 RENDER_MS = 60_000
 TABLE_1 = "Table 1 — NNSTD against random"
 TABLE_1_PM = "Table 1 — NNSTD± against random"
+CONTROLS = "Controls against the ticket"
 
 
 def chromium_executable() -> tuple[str | None, str]:
@@ -119,7 +120,12 @@ def ui(browser, template_store, tmp_path_factory) -> Iterator[UI]:
     root = tmp_path_factory.mktemp("browser")
     uri = empty_store(template_store, root / "store")
     port = free_port()
-    log_trials(uri, "digits", TRIALS)
+    accuracies = {
+        "test_acc": [0.91, 0.93, 0.92, 0.94],
+        "random_test_acc": [0.81, 0.84, 0.80, 0.83],
+        "signs_test_acc": [0.90, 0.94, 0.91, 0.93],
+    }
+    log_trials(uri, "digits", TRIALS, accuracies=accuracies)
     out = io.StringIO()
     with pytest.MonkeyPatch.context() as env, contextlib.redirect_stdout(out):
         env.setenv("MLFLOW_TRACKING_URI", uri)
@@ -214,14 +220,16 @@ def test_table_1_artifact_shows_its_numbers(ui, page):
 
 
 def markdown_table(note: str, heading: str) -> list[list[str]]:
-    """The body rows of the markdown table under `### heading` in `note`, as cells (backticks dropped)."""
-    lines = note.split(f"### {heading}\n", 1)[1].lstrip("\n").splitlines()
+    """The body rows of the first markdown table under `### heading` in `note`, as cells (backticks
+    dropped)."""
+    lines = note.split(f"### {heading}\n", 1)[1].splitlines()
+    lines = lines[next(i for i, line in enumerate(lines) if line.startswith("|")) :]
     table = lines[: next(i for i, line in enumerate(lines) if not line.startswith("|"))]
     return [[cell.strip().strip("`") for cell in line.strip("|").split("|")] for line in table[2:]]
 
 
 @pytest.mark.drivers
-def test_analysis_run_page_shows_table_1_in_its_description(ui, page):
+def test_analysis_run_page_shows_table_1_and_the_controls_in_its_description(ui, page):
     assert ui.printed_link == (
         f"{ui.url}/#/experiments/{ui.analysis}/runs/{ui.analysis_run}?workflowType=machine_learning"
     )
@@ -240,6 +248,13 @@ def test_analysis_run_page_shows_table_1_in_its_description(ui, page):
             expect(rows.nth(index).locator("td")).to_have_text(cells)
             expect(rows.nth(index).locator("td").first.locator("code")).to_have_text(cells[0])
     expect(page.get_by_role("heading", name=TABLE_1, exact=True)).to_be_in_viewport()
+    expected = markdown_table(ui.note, CONTROLS)
+    assert [row[:2] for row in expected] == [["digits", "random"], ["digits", "signs"]]
+    expect(page.get_by_role("heading", name=CONTROLS, exact=True)).to_be_visible()
+    rows = page.locator("[data-testid=note-editor-preview-content] table").nth(2).locator("tbody tr")
+    expect(rows).to_have_count(len(expected))
+    for index, cells in enumerate(expected):
+        expect(rows.nth(index).locator("td")).to_have_text(cells)
 
 
 def runs_link(ui: UI, experiment_id: str, monkeypatch) -> str:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.stats
-from analysis_fixtures import draw_nothing, log_trials
+from analysis_fixtures import log_trials
 from mlflow import MlflowClient
 
 import analysis.statistics.controls as controls
@@ -21,11 +21,6 @@ from lottery.tracking import contract, store
 
 TICKET = [0.61, 0.64, 0.66, 0.60]  # final tickets' test_acc at step R, one per trial
 RANDOM = [0.52, 0.55, 0.50, 0.57]  # random_test_acc at step R
-
-
-@pytest.fixture
-def undrawn(monkeypatch) -> None:
-    draw_nothing(monkeypatch)
 
 
 def _run(dataset: str, trial: int, **accuracies: float) -> TrialRun:

@@ -19,6 +19,14 @@ from lottery.tracking import contract
 
 SEED = 2
 WEIGHT_CONTROLS = ("reinit", "signs", "flipped")
+CONFIG = ExperimentConfig(
+    dataset="digits",
+    trials=1,
+    seed=SEED,
+    training=TrainingHparams(epochs=1),
+    pruning=PruningHparams(rounds=1),
+    model="toy",
+)
 
 
 def ticket(trial: int = 0, model: str = "toy"):
@@ -78,15 +86,7 @@ def test_draws_are_seeded_by_seed_trial_and_control(name):
 
 
 def test_a_trial_trains_every_control_and_logs_its_initial_weights(store_uri, tiny_data, tmp_path):
-    config = ExperimentConfig(
-        dataset="digits",
-        trials=1,
-        seed=SEED,
-        training=TrainingHparams(epochs=1),
-        pruning=PruningHparams(rounds=1),
-        model="toy",
-        controls="flipped,signs,reinit,random",
-    )
+    config = replace(CONFIG, controls="flipped,signs,reinit,random")
     lines = []
     (outcome,) = run_experiment(config, "unused", store_uri, say=lines.append, show_progress=False)
     assert outcome.error is None
@@ -113,15 +113,7 @@ def torch_of(arrays):
 
 
 def test_a_rerun_with_more_controls_adds_them_to_the_finished_runs(store_uri, tiny_data, monkeypatch):
-    config = ExperimentConfig(
-        dataset="digits",
-        trials=1,
-        seed=SEED,
-        training=TrainingHparams(epochs=1),
-        pruning=PruningHparams(rounds=1),
-        model="toy",
-    )
-    run_experiment(config, "unused", store_uri, say=lambda line: None, show_progress=False)
+    run_experiment(CONFIG, "unused", store_uri, say=lambda line: None, show_progress=False)
     (before,) = trial_runs(store_uri)
     assert "signs_test_acc" not in before.data.metrics
     trained, original = [], Trial.train_control
@@ -132,7 +124,7 @@ def test_a_rerun_with_more_controls_adds_them_to_the_finished_runs(store_uri, ti
 
     monkeypatch.setattr(Trial, "train_control", spy)
     lines = []
-    more = replace(config, controls="random,signs")
+    more = replace(CONFIG, controls="random,signs")
     (outcome,) = run_experiment(more, "unused", store_uri, say=lines.append, show_progress=False)
     assert outcome.error is None and trained == ["signs"]
     assert any("adding the signs control(s)" in line for line in lines)
