@@ -12,11 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
-from entry_points import REPO, refused
+from entry_points import REPO
 from mlflow import MlflowClient
 from ray_cluster import RayCluster, task_workers
 from trial_store import trial_runs
 
+from experiments import train
 from lottery.execution.scheduler import Scheduler
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
 from lottery.models import configured
@@ -163,8 +164,12 @@ def test_a_trial_that_fails_is_reported_and_the_others_finish(tmp_path, store_ur
 
 
 @pytest.mark.parametrize("address", ["10.1.2.3:6379", "ray://head.cluster.example:10001"])
-def test_a_remote_cluster_with_a_local_store_is_refused(tmp_path, address):
-    env = dict(os.environ, RAY_ADDRESS=address, MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path}/mlflow.db")
-    line = refused("experiments.train", "--dataset", "digits", "--executor", "ray", env=env).stderr.strip()
+def test_a_remote_cluster_with_a_local_store_is_refused(tmp_path, address, monkeypatch, capsys):
+    monkeypatch.setenv("RAY_ADDRESS", address)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(["--dataset", "digits", "--executor", "ray"])
+    assert exit_info.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith(f"error: EXECUTOR=ray on the Ray cluster at {address} cannot use the tracking")
     assert not (tmp_path / "mlflow.db").exists()
