@@ -54,11 +54,11 @@ RATE_GROUPS = ("conv", "dense", "output")  # the layer groups a model sorts its 
 @dataclass(frozen=True)
 class PruningHparams:
     """Per-round fractions of each layer group's *remaining* weights to prune; `rounds` after round 0; and
-    late rewinding: every round resets the survivors to θ_k, the weights after `rewind_step` = k iterations
-    of round 0 (k = 0: θ0, Frankle & Carbin 2019; k > 0: Frankle et al. 2019, "Stabilizing the LTH").
+    late rewinding: every round resets the survivors to θ_k, the weights after `rewind_step` = k optimizer
+    steps of round 0 (k = 0: θ0, Frankle & Carbin 2019; k > 0: Frankle et al. 2019, "Stabilizing the LTH").
 
     A rate left None is the model's (`lottery.models.ModelSpec.default_rates`), filled in by
-    `with_default_rates` before the configuration is used."""
+    `lottery.models.configured` before the configuration is used."""
 
     rounds: int = hparam(11, "pruning rounds after the dense round 0", maximum=MAX_ROUNDS)
     conv_rate: float | None = hparam(

@@ -127,7 +127,7 @@ def test_a_new_control_shifts_no_stream_and_clashes_are_refused(with_shuffled, m
     random_ticket, shuffled = registered["random"], registered["shuffled"]
     assert random_ticket.streams == (seeds.RANDOM_TICKET_STREAM, seeds.RANDOM_BATCHES_STREAM)
     assert shuffled.streams == (
-        controls.name_stream("shuffled", "mask"),
+        controls.name_stream("shuffled", "draws"),
         controls.name_stream("shuffled", "batches"),
     )
     streams = [s for c in registered.values() for s in c.streams]

@@ -31,7 +31,6 @@ CONTROLS: dict[str, str] = {
     "signs": "lottery.pruning.controls.signs",
     "flipped": "lottery.pruning.controls.flipped",
 }
-DEFAULT = "random"  # what --controls selects unless told: the paper's control
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ class Control:
         """The stream numbers of its draws and of its batch order, after (seed, trial) in their entropy."""
         if self.legacy_streams is not None:
             return self.legacy_streams()
-        return name_stream(self.name, "mask"), name_stream(self.name, "batches")
+        return name_stream(self.name, "draws"), name_stream(self.name, "batches")
 
     def start(self, final_mask: Mask, weights: Mapping[str, torch.Tensor], seed: int, trial: int) -> Start:
         """Where the control starts in trial `trial` of a configuration seeded `seed`, from the final ticket's
@@ -100,8 +99,10 @@ class Control:
 
     def recorded(self, start: Start) -> dict[str, np.ndarray]:
         """What its artifact holds: the mask (bool) or the initial weights (float32) of `start`."""
+        from lottery.pruning import mask as masks
+
         if self.records == "mask":
-            return {name: m.cpu().numpy().astype(np.bool_) for name, m in start.mask.items()}
+            return masks.to_numpy(start.mask)
         return {name: w.cpu().numpy().astype(np.float32) for name, w in start.weights.items()}
 
     def batches_entropy(self, seed: int, trial: int) -> tuple[int, ...]:
