@@ -75,7 +75,7 @@ def test_a_legacy_store_analyses_unchanged(tmp_path):
     client, ids = store.client, [t.run_id for t in trials]
     before = {run_id: snapshot(client, run_id) for run_id in ids}
 
-    entry_point(store.uri, "analysis", "--pairs", "3")
+    entry_point(store.uri, "analysis", "--pairs", "3", "--ties", "first")
 
     assert {run_id: snapshot(client, run_id) for run_id in ids} == before
     experiment = client.get_experiment_by_name("analysis")
