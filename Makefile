@@ -58,8 +58,9 @@ server: $(STAMP)
 		--backend-store-uri "$$BACKEND_STORE_URI" --artifacts-destination "$$ARTIFACTS_DESTINATION" \
 		--allowed-hosts "$$ALLOWED_HOSTS"
 
+# Tests run on every core (at most 4 workers; PYTEST_ARGS="-n 0" runs them in this process, e.g. for --pdb).
 test: $(STAMP)
-	$(PYTHON) -m experiments.launch PYTEST_ARGS pytest
+	$(PYTHON) -m experiments.launch PYTEST_ARGS pytest -n auto --maxprocesses 4 --dist loadgroup
 
 bench: $(STAMP)
 	$(PYTHON) -m bench

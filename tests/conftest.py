@@ -2,7 +2,9 @@
 for the data tests, and one local Ray cluster for the tests that train on Ray.
 
 Helpers that are not fixtures live in modules of their own (`trial_store`, `entry_points`, …), imported by
-their bare names: pytest puts this folder on `sys.path`.
+their bare names: pytest puts this folder on `sys.path`. They are imported inside the fixtures: under
+pytest-xdist (`make test` runs `-n auto`) the process that hands out tests then starts its workers at once,
+without loading torch and MLflow itself.
 """
 
 from __future__ import annotations
@@ -12,13 +14,6 @@ import sys
 from dataclasses import replace
 
 import pytest
-from data_fixtures import block_network
-from ray_cluster import RayCluster
-from trial_store import empty_store
-
-from lottery.data.dataset import Split
-from lottery.data.digits import load as load_digits
-from lottery.tracking import store
 
 # Nothing the tests run writes bytecode into the tree: neither this process nor the entry points it starts
 # (their environments derive from this one).
@@ -26,9 +21,30 @@ sys.dont_write_bytecode = True
 os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
 
 
+def pytest_configure(config) -> None:
+    """Under pytest-xdist, each worker's torch takes its share of the cores, not all of them."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if workers > 1:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Under `--dist loadgroup`, the `ray` tests share one worker, so the session's Ray cluster starts once;
+    the `drivers` tests of a module share one, so its module-scoped server or store is built once."""
+    for item in items:
+        if item.get_closest_marker("ray"):
+            item.add_marker(pytest.mark.xdist_group("ray"))
+        elif item.get_closest_marker("drivers"):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
 @pytest.fixture(scope="session")
 def template_store(tmp_path_factory):
     """An empty SQLite store whose tables MLflow created once (that takes seconds): copied, never written."""
+    from lottery.tracking import store
+
     db = tmp_path_factory.mktemp("template") / "mlflow.db"
     store.connect(f"sqlite:///{db}")
     return db
@@ -38,6 +54,8 @@ def template_store(tmp_path_factory):
 def store_uri(template_store, tmp_path, monkeypatch) -> str:
     """A fresh, empty SQLite store at `tmp_path/store/mlflow.db` (a copy of the template), also exported as
     MLFLOW_TRACKING_URI. Tests of creating a store use a path of their own instead."""
+    from trial_store import empty_store
+
     uri = empty_store(template_store, tmp_path / "store")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     return uri
@@ -47,6 +65,9 @@ def store_uri(template_store, tmp_path, monkeypatch) -> str:
 def tiny_digits():
     """120 train / 60 test images of `digits`: enough to train a round of the toy model in a fraction of a
     second, and of Conv-2 in about a second."""
+    from lottery.data.dataset import Split
+    from lottery.data.digits import load as load_digits
+
     full = load_digits()
     return replace(
         full,
@@ -59,7 +80,7 @@ def tiny_digits():
 @pytest.fixture
 def undrawn(monkeypatch) -> None:
     """Analyses log blank figures instead of composing them (`analysis_fixtures.draw_nothing`)."""
-    from analysis_fixtures import draw_nothing  # matplotlib and the analysis: only for tests that use it
+    from analysis_fixtures import draw_nothing
 
     draw_nothing(monkeypatch)
 
@@ -75,6 +96,8 @@ def tiny_data(monkeypatch, tiny_digits):
 def no_network(monkeypatch) -> list[str]:
     """Downloads fail as offline (a test may serve bytes instead); the URLs tried. A data test module
     applies it to all its tests: `pytestmark = pytest.mark.usefixtures("no_network")`."""
+    from data_fixtures import block_network
+
     return block_network(monkeypatch)
 
 
@@ -83,5 +106,7 @@ def ray_cluster():
     """One local Ray cluster (`ray start --head`, 2 CPUs) for every test that trains on Ray and does not test
     starting one: drivers reach it with the variables of `ray_cluster.env()` (RAY_ADDRESS, its token).
     Started by the first test that asks for it, stopped at the end of the session."""
+    from ray_cluster import RayCluster
+
     with RayCluster.started() as cluster:
         yield cluster

@@ -27,6 +27,7 @@ def _run(dataset: str, trial: int, **accuracies: float) -> TrialRun:
     return TrialRun(
         run_id=f"{dataset}-{trial}",
         name=f"{dataset}/trial-{trial:02d}",
+        artifact_uri=f"file:///nowhere/{dataset}-{trial}/artifacts",
         model="conv2",
         dataset=dataset,
         trial=trial,

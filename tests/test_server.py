@@ -17,6 +17,7 @@ from tracking_server import free_port, running_server
 
 from experiments import server
 from lottery.tracking import store
+from lottery.tracking.trial_record import TrialRecord
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,8 @@ def test_server_proxies_artifacts(live_server, tmp_path):
     experiment = client.get_experiment(store.experiment_id(client, "digits"))
     assert experiment.artifact_location.startswith("mlflow-artifacts:")
 
-    run_id = client.create_run(experiment.experiment_id).info.run_id
+    run = TrialRecord(client, client.create_run(experiment.experiment_id))
+    run_id = run.run_id
     payload = tmp_path / "mask.npz"
     payload.write_bytes(os.urandom(100_000))
     client.log_artifact(run_id, str(payload), artifact_path="ticket")
@@ -42,7 +44,7 @@ def test_server_proxies_artifacts(live_server, tmp_path):
 
     (stored,) = (root / "artifacts").rglob("mask.npz")
     assert run_id in stored.parts and stored.read_bytes() == payload.read_bytes()
-    downloaded = store.download_artifact(client, run_id, "ticket/mask.npz", tmp_path / "back", "test")
+    downloaded = store.download_artifact(client, run, "ticket/mask.npz", tmp_path / "back")
     assert downloaded.read_bytes() == payload.read_bytes()
     assert (root / "store" / "mlflow.db").is_file()
     log = (root / "server.log").read_text()

@@ -4,6 +4,7 @@ effect labels, Holm's adjustment per metric and layer."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -361,6 +362,15 @@ def test_condition_stats_rows():
     assert row["p_holm"] == pytest.approx(welch.pvalue, rel=1e-9)  # the only condition: a family of one
     assert row["cohen_d"] == pytest.approx(pooled_d(x, control), rel=1e-9)
     assert (row["diff_ci_low"], row["diff_ci_high"]) == pytest.approx((ci.low, ci.high), rel=1e-9)
+
+
+def test_a_condition_of_one_pair_has_no_sd_and_warns_of_nothing():
+    distances = {"random": {"nnstd": np.array([[0.4], [0.5], [0.6]])}, "WTs_a": {"nnstd": np.array([[0.2]])}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "Degrees of freedom <= 0" would reach the user's terminal
+        table = condition_stats(distances, ("l1",), alpha=0.01).set_index(["condition", "layer"])
+    assert math.isnan(table.loc[("WTs_a", "all"), "std"]) and table.loc[("WTs_a", "all"), "mean"] == 0.2
+    assert table.loc[("random", "all"), "std"] == pytest.approx(0.1)
 
 
 def test_condition_stats_without_the_control_have_no_comparison():

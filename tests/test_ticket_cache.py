@@ -47,9 +47,9 @@ def downloads_fixture(monkeypatch) -> list[tuple[str, str]]:
     calls: list[tuple[str, str]] = []
     download = tracking.download_artifact
 
-    def counted(client, run_id, artifact, directory, source):
-        calls.append((run_id, artifact))
-        return download(client, run_id, artifact, directory, source)
+    def counted(client, run, artifact, directory):
+        calls.append((run.run_id, artifact))
+        return download(client, run, artifact, directory)
 
     monkeypatch.setattr(tracking, "download_artifact", counted)
     return calls
@@ -137,8 +137,8 @@ def test_an_interrupted_download_leaves_nothing_that_counts_as_cached(
 ):
     counted = tracking.download_artifact  # the downloads fixture's wrapper
 
-    def third_cut_off(client, run_id, artifact, directory, source):
-        local = counted(client, run_id, artifact, directory, source)
+    def third_cut_off(client, run, artifact, directory):
+        local = counted(client, run, artifact, directory)
         if len(downloads) == 3:
             local.write_bytes(local.read_bytes()[: local.stat().st_size // 2])
             raise KeyboardInterrupt

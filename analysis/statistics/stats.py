@@ -187,7 +187,7 @@ def condition_stats(
                         "layer": layer,
                         "pairs": len(values),
                         "mean": float(values.mean()),
-                        "std": float(values.std(ddof=1)),
+                        "std": float(values.std(ddof=1)) if len(values) > 1 else math.nan,
                         "tie_spread": _mean_spread(spreads) if layer == OVERALL else math.nan,
                     }
                 )

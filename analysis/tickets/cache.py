@@ -58,13 +58,13 @@ class TicketCache:
         """Where run `run_id`'s `artifact` is cached (whether or not it is yet)."""
         return self.root / run_id / artifact
 
-    def read(self, client, run_id: str, artifact: str, source: str, read: Callable[[Path], T]) -> T:
-        """`read(local file)` of run `run_id`'s `artifact`, downloaded on a miss; `source` names the run.
+    def read(self, client, run: store.StoredRun, artifact: str, read: Callable[[Path], T]) -> T:
+        """`read(local file)` of `run`'s `artifact`, downloaded on a miss.
 
         `read` is the check a file must pass: its UserError on a cached file discards that file, on a fresh
         download it propagates.
         """
-        cached = self.path(run_id, artifact)
+        cached = self.path(run.run_id, artifact)
         if cached.is_file():
             try:
                 result = read(cached)
@@ -79,7 +79,7 @@ class TicketCache:
         except OSError as error:
             raise self._unusable(error) from None
         try:
-            downloaded = store.download_artifact(client, run_id, artifact, directory, source)
+            downloaded = store.download_artifact(client, run, artifact, directory)
             result = read(downloaded)
             try:
                 cached.parent.mkdir(parents=True, exist_ok=True)

@@ -52,6 +52,7 @@ class TrialRun:
 
     run_id: str
     name: str
+    artifact_uri: str
     model: str
     dataset: str
     trial: int
@@ -64,7 +65,7 @@ class TrialRun:
 
     @property
     def source(self) -> str:
-        return f"run {self.name} ({self.run_id})"
+        return store.run_source(self.name, self.run_id)
 
     @property
     def weights_artifact(self) -> str:
@@ -105,6 +106,7 @@ def _trial_run(run) -> TrialRun:
     return TrialRun(
         run_id=run.info.run_id,
         name=name,
+        artifact_uri=run.info.artifact_uri,
         model=run.data.params.get(MODEL_PARAM, DEFAULT_MODEL),
         dataset=tags[contract.TAG_DATASET],
         trial=int(tags[contract.TAG_TRIAL]),
@@ -247,9 +249,9 @@ def _read(
         return load_arrays(path, layer_names, dtype, source=run.source)
 
     if cache is not None:
-        return cache.read(client, run.run_id, artifact, run.source, read)
+        return cache.read(client, run, artifact, read)
     with tempfile.TemporaryDirectory() as directory:
-        return read(store.download_artifact(client, run.run_id, artifact, directory, run.source))
+        return read(store.download_artifact(client, run, artifact, directory))
 
 
 def load_tickets(

@@ -84,7 +84,7 @@ class Scheduler:
                 continue  # another driver claimed it first: the next look finds its lease
             others = TrialRecord.runs_of(self.client, self.experiment_id, self.config, index)
             if not any(o.info.run_id != run.info.run_id and LeaseState.of(o).live() for o in others):
-                record = TrialRecord(self.client, run.info.run_id, run.info.run_name)
+                record = TrialRecord(self.client, run)
                 record.schedule()
                 return TrialTask(self.config, index, record.run_id, generation)
             if created:

@@ -39,8 +39,15 @@ def init_id(theta0: dict[str, torch.Tensor]) -> str:
 class TrialRecord:
     """The MLflow run of trial `trial` of an experiment configuration (found by tags, or created)."""
 
-    def __init__(self, client, run_id: str, name: str, generation: int | None = None) -> None:
-        self.client, self.run_id, self.name, self.generation = client, run_id, name, generation
+    def __init__(self, client, run, generation: int | None = None) -> None:
+        """The record of `run` (an MLflow `Run`); with `generation`, every write first checks that this lease
+        generation still holds the run (`lottery.tracking.lease.LeaseLost` otherwise)."""
+        self.client, self.generation = client, generation
+        self.run_id, self.name, self.artifact_uri = run.info.run_id, run.info.run_name, run.info.artifact_uri
+
+    @property
+    def source(self) -> str:
+        return store.run_source(self.name, self.run_id)
 
     def layer_names(self) -> tuple[str, ...]:
         """The prunable layers of the run's model (param `model`; runs before that param: Conv-2)."""
@@ -66,10 +73,8 @@ class TrialRecord:
 
     @classmethod
     def open(cls, client, run_id: str, generation: int | None = None) -> TrialRecord:
-        """The record of run `run_id`; with `generation`, every write first checks that this lease generation
-        still holds the run (`lottery.tracking.lease.LeaseLost` otherwise)."""
-        run = client.get_run(run_id)
-        return cls(client, run_id, run.info.run_name, generation)
+        """The record of run `run_id`, as `TrialRecord(client, run, generation)`."""
+        return cls(client, client.get_run(run_id), generation)
 
     @classmethod
     def create(
@@ -92,7 +97,7 @@ class TrialRecord:
             contract.TAG_REWIND_STEP: str(config.pruning.rewind_step),
         }
         run = client.create_run(experiment_id, tags=tags, run_name=f"{config.dataset}/trial-{trial:02d}")
-        record = cls(client, run.info.run_id, run.info.run_name)
+        record = cls(client, run)
         params = [Param(k, v) for k, v in {**config.params(), "trial": str(trial)}.items()]
         client.log_batch(record.run_id, params=params)
         record.log_dataset(dataset)
@@ -149,10 +154,9 @@ class TrialRecord:
         )
 
     def load_arrays(self, artifact: str, dtype) -> dict[str, np.ndarray]:
-        source = f"run {self.name} ({self.run_id})"
         with tempfile.TemporaryDirectory() as tmp:
-            local = store.download_artifact(self.client, self.run_id, artifact, tmp, source)
-            return load_arrays(local, self.layer_names(), dtype, source=source)
+            local = store.download_artifact(self.client, self, artifact, tmp)
+            return load_arrays(local, self.layer_names(), dtype, source=self.source)
 
     def ensure_theta0(self, theta0: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """θ0 as the run stores it; `theta0` is logged first when the run has none yet."""
