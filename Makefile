@@ -58,9 +58,10 @@ server: $(STAMP)
 		--backend-store-uri "$$BACKEND_STORE_URI" --artifacts-destination "$$ARTIFACTS_DESTINATION" \
 		--allowed-hosts "$$ALLOWED_HOSTS"
 
-# Tests run on every core (at most 4 workers; PYTEST_ARGS="-n 0" runs them in this process, e.g. for --pdb).
+# Tests run on every core, a module's tests on one worker (at most 4 workers; PYTEST_ARGS="-n 0" runs them
+# all in this process, e.g. for --pdb).
 test: $(STAMP)
-	$(PYTHON) -m experiments.launch PYTEST_ARGS pytest -n auto --maxprocesses 4 --dist loadgroup
+	$(PYTHON) -m experiments.launch PYTEST_ARGS pytest -n auto --maxprocesses 4 --dist loadfile
 
 bench: $(STAMP)
 	$(PYTHON) -m bench

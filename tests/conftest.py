@@ -31,13 +31,11 @@ def pytest_configure(config) -> None:
 
 
 def pytest_collection_modifyitems(items) -> None:
-    """Under `--dist loadgroup`, the `ray` tests share one worker, so the session's Ray cluster starts once;
-    the `drivers` tests of a module share one, so its module-scoped server or store is built once."""
-    for item in items:
-        if item.get_closest_marker("ray"):
-            item.add_marker(pytest.mark.xdist_group("ray"))
-        elif item.get_closest_marker("drivers"):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+    """`make test` hands each module to one worker (`--dist loadfile`), so the session's Ray cluster starts
+    once only while every test that uses it lives in one module: held here."""
+    modules = sorted({item.path.name for item in items if "ray_cluster" in getattr(item, "fixturenames", ())})
+    if len(modules) > 1:
+        raise pytest.UsageError(f"tests in {', '.join(modules)} use ray_cluster: move them into one module")
 
 
 @pytest.fixture(scope="session")

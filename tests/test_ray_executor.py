@@ -1,6 +1,10 @@
-"""EXECUTOR=ray end to end over a SQLite store, training the toy model: a worker killed mid-trial on the local
-cluster the driver starts; Ctrl-C on the driver, and a trial that fails for good while the others finish, on
-the session's cluster (RAY_ADDRESS)."""
+"""EXECUTOR=ray end to end, training the toy model. Over a SQLite store: a worker killed mid-trial on the
+local cluster the driver starts; Ctrl-C on the driver, and a trial that fails for good while the others
+finish, on the session's cluster (RAY_ADDRESS). At scale: `make server` on a free port, `make train …
+EXECUTOR=ray` on the session's cluster logging through it, then `make analyze` against the same server.
+
+Every test of the session's cluster lives here: `make test` hands a module's tests to one worker
+(`--dist loadfile`), so the cluster starts once."""
 
 from __future__ import annotations
 
@@ -15,17 +19,22 @@ import pytest
 from entry_points import REPO
 from mlflow import MlflowClient
 from ray_cluster import RayCluster, task_workers
-from trial_store import trial_runs
+from tracking_server import running_server
+from trial_store import artifact, trial_runs
 
 from experiments import train
 from lottery.execution.scheduler import Scheduler
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
 from lottery.models import configured
-from lottery.tracking import store
+from lottery.models.toy import Network as Toy
+from lottery.tracking import contract, store
 from lottery.tracking.lease import Leases
 from lottery.tracking.trial_record import TrialRecord
 
 TIMEOUT = 300
+LAYER_NAMES = Toy.SPEC.layer_names
+# The venv running the tests is installed: never reinstall it from inside a test.
+MAKE = ["make", "--no-print-directory", "--old-file=.venv/.installed"]
 # A round of the toy model on digits takes seconds at 15 epochs: a trial is still under way when a test acts.
 LONG_EPOCHS = "15"
 
@@ -173,3 +182,47 @@ def test_a_remote_cluster_with_a_local_store_is_refused(tmp_path, address, monke
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith(f"error: EXECUTOR=ray on the Ray cluster at {address} cannot use the tracking")
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def make(target: str, *variables: str, env: dict) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [*MAKE, target, *variables], cwd=REPO, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert result.returncode == 0, f"make {target} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+@pytest.mark.ray
+def test_ray_trials_log_through_a_tracking_server_and_are_analysed_there(
+    tmp_path, template_store, ray_cluster
+):
+    with running_server(tmp_path / "server", store=template_store) as url:
+        env = dict(
+            os.environ,
+            MLFLOW_TRACKING_URI=url,
+            LOTTERY_CACHE_DIR=str(tmp_path / "cache"),
+            **ray_cluster.env(),
+        )
+        variables = ["DATASET=digits", "TRIALS=3", "ROUNDS=1", "EPOCHS=1", "EXECUTOR=ray"]
+        jobs = ray_cluster.jobs()
+        make("train", *variables, "TRAIN_ARGS=--no-progress-bar --model toy", env=env)
+        assert len(ray_cluster.jobs() - jobs) == 1  # the driver ran its trials on the cluster at RAY_ADDRESS
+
+        runs = trial_runs(url)
+        assert [run.info.status for run in runs] == ["FINISHED"] * 3
+        for run in runs:
+            assert run.info.artifact_uri.startswith("mlflow-artifacts:"), run.info.artifact_uri
+            mask = artifact(url, run.info.run_id, contract.WINNING_MASK_ARTIFACT, tmp_path / run.info.run_id)
+            assert set(mask) == set(LAYER_NAMES)
+        stored = sorted(path.parent.parent.parent.name for path in (tmp_path / "server").rglob("init.npz"))
+        assert stored == sorted(run.info.run_id for run in runs)  # in the server's artifacts destination
+
+        analysis = make("analyze", env=env)
+        assert "from the cache in" in analysis.stdout and f"of {url}" in analysis.stdout
+        client = MlflowClient(url)
+        (logged,) = client.search_runs(
+            [client.get_experiment_by_name("analysis").experiment_id],
+            filter_string=f"tags.`{contract.TAG_ROLE}` = '{contract.ROLE_ANALYSIS}'",
+        )
+        assert logged.info.status == "FINISHED"
+        assert sorted(logged.data.params["source_runs"].split(",")) == sorted(r.info.run_id for r in runs)
