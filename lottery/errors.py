@@ -3,15 +3,40 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
+
+
+class _Deferral(threading.local):
+    depth = 0  # how many `stops_deferred` blocks the main thread is in
+    pending = False  # a stop came in one of them
+
+
+_deferral = _Deferral()
+
+
+@contextlib.contextmanager
+def stops_deferred() -> Iterator[None]:
+    """Ctrl-C and SIGTERM that come inside the block take effect when it ends (a second one at once).
+
+    For calls that must not stop halfway: a tracking-store call interrupted inside SQLAlchemy can leave its
+    SQLite connection checked out and locked, and the run could then not be marked KILLED."""
+    _deferral.depth += 1
+    try:
+        yield
+    finally:
+        _deferral.depth -= 1
+        if not _deferral.depth and _deferral.pending:
+            _deferral.pending = False
+            raise KeyboardInterrupt
 
 
 class UserError(Exception):
@@ -38,6 +63,9 @@ def exit_on_user_error(main: Callable[..., T]) -> Callable[..., T]:
             # The signal lands anywhere, e.g. inside a SQL fetch: libraries that clean up after the
             # interruption (SQLAlchemy closing its cursor) must not log tracebacks over the one line.
             logging.disable(logging.CRITICAL)
+            if _deferral.depth and len(stopped_by) == 1:
+                _deferral.pending = True  # raised when the block ends
+                return
             raise KeyboardInterrupt
 
         handlers = {}
@@ -54,6 +82,7 @@ def exit_on_user_error(main: Callable[..., T]) -> Callable[..., T]:
             print(f"{what}: re-run the same command to resume", file=sys.stderr)
             raise SystemExit(143 if terminated else 130) from None
         finally:
+            _deferral.pending = False
             for signum, handler in handlers.items():
                 signal.signal(signum, handler)
             if stopped_by:

@@ -31,12 +31,13 @@ _HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_T
 
 
 def connect(uri: str | None = None, *, create: bool = True):
-    """An `MlflowClient` for the store, checked to answer; UserError (one line) if it does not.
+    """An `MlflowClient` for the store (a `StopSafeClient`), checked to answer; UserError (one line) if it
+    does not.
 
     `create=False` (readers such as the analysis) refuses a SQLite file that does not exist yet instead of
     creating an empty store: a mistyped path is named, not silently reported empty.
     """
-    from mlflow import MlflowClient
+    from lottery.tracking.client import StopSafeClient
 
     uri = resolve_tracking_uri(uri)
     db = sqlite_file(uri)
@@ -56,7 +57,7 @@ def connect(uri: str | None = None, *, create: bool = True):
         local_artifact_root(uri)  # raises for a file store, which MLflow >= 3.17 refuses
     try:
         with _schema_lock(uri):  # opening a SQLite store creates or migrates its tables
-            client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+            client = StopSafeClient(tracking_uri=uri, registry_uri=uri)
             client.search_experiments(max_results=1)
     except store_errors() as error:
         raise UserError(
