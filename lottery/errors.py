@@ -16,7 +16,7 @@ T = TypeVar("T")
 
 
 class _Deferral(threading.local):
-    depth = 0  # how many `stops_deferred` blocks the main thread is in
+    depth = 0  # how many `stops_deferred` blocks this thread is in (signals reach the main thread only)
     pending = False  # a stop came in one of them
 
 
@@ -28,7 +28,7 @@ def stops_deferred() -> Iterator[None]:
     """Ctrl-C and SIGTERM that come inside the block take effect when it ends (a second one at once).
 
     For calls that must not stop halfway: a tracking-store call interrupted inside SQLAlchemy can leave its
-    SQLite connection checked out and locked, and the run could then not be marked KILLED."""
+    session half-open (`IllegalStateChangeError`), and the clean-up that marks the run KILLED then fails."""
     _deferral.depth += 1
     try:
         yield
