@@ -7,9 +7,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from typing import TypeVar
 
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_limits
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -23,3 +24,13 @@ def thread_map(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
     """[function(item) for item in items], computed on one thread per available CPU."""
     with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(available_cpus()) as pool:
         return list(pool.map(function, items))
+
+
+@cache
+def _controller() -> ThreadpoolController:
+    return ThreadpoolController()  # finds the loaded BLAS libraries once (tens of ms)
+
+
+def one_blas_thread():
+    """A context holding BLAS to one thread: for many small products, where more threads only contend."""
+    return _controller().limit(limits=1, user_api="blas")

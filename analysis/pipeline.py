@@ -13,19 +13,28 @@ from analysis.distances.incoming import ticket_sets
 from analysis.distances.nnstd import DEFAULT_DRAWS, DEFAULT_POSITIVE_WEIGHT, Distances, Method, pair_distances
 from analysis.parallel import thread_map
 from analysis.patterns import Patterns, has_kernels, kernel_patterns
-from analysis.statistics.conditions import RANDOM, Condition, build_conditions, named_generator
+from analysis.statistics.conditions import (
+    FORMS,
+    MIN_PAIRS,
+    RANDOM,
+    Condition,
+    build_conditions,
+    eligible_pairs,
+    named_generator,
+)
 from analysis.statistics.controls import COLUMNS as CONTROL_COLUMNS
 from analysis.statistics.controls import controls_table
 from analysis.statistics.stats import condition_stats
 from analysis.tickets.signed import Ticket
 from analysis.tickets.store import DEFAULT_MODEL, TrialRun
+from lottery.errors import UserError
 
 
 @dataclass(frozen=True)
 class Settings:
     """The analysis's options: datasets in scope, pairs per condition, seed (of the pair, group and tie
-    draws), α, tickets per pattern group, how distances treat ties and weigh NED±'s signs, and the model
-    whose tickets these are (an analysis covers one)."""
+    draws), α, tickets per pattern group, how distances treat ties and weigh NED±'s signs, the model whose
+    tickets these are (an analysis covers one), and the configurations asked for."""
 
     datasets: tuple[str, ...]
     pairs: int = 50
@@ -36,6 +45,9 @@ class Settings:
     tie_draws: int = DEFAULT_DRAWS
     positive_weight: float = DEFAULT_POSITIVE_WEIGHT
     model: str = DEFAULT_MODEL
+    configs: tuple[
+        str, ...
+    ] = ()  # configurations asked for by id (or a prefix); else each dataset's most runs
 
     @property
     def method(self) -> Method:
@@ -47,6 +59,10 @@ class Settings:
         if self.ties == "first":
             return "ties: scipy's first optimal matching (the paper's procedure)"
         return f"ties: averaged over matchings drawn among the optimal ones, {self.tie_draws} draws each way"
+
+
+class NoBaseline(UserError):
+    """Too few random tickets for the `random` condition: nothing to compare any condition with."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +101,12 @@ def pattern_groups(
     return groups, skipped
 
 
+def theta0_units(tickets: Sequence[Ticket]) -> np.ndarray:
+    """Each ticket's θ0 as an integer: tickets grown from one θ0 (equal `init`) are one unit of the
+    ticket-level test."""
+    return np.unique([t.init for t in tickets], return_inverse=True)[1].reshape(-1)
+
+
 def analyse(
     tickets: Sequence[Ticket],
     settings: Settings,
@@ -96,9 +118,18 @@ def analyse(
     where the first layer is a 3×3 convolution: skipped with a note otherwise), and the controls table of
     the trial `runs` the tickets come from.
 
-    `log` receives the skipped conditions, groups and patterns, and progress.
+    `log` receives the skipped conditions, groups and patterns, and progress. NoBaseline (a UserError) when
+    the `random` condition cannot be formed, before any distance is computed.
     """
     conditions, skipped = build_conditions(tickets, settings.datasets, settings.pairs, settings.seed)
+    if not any(c.name == RANDOM for c in conditions):
+        pool = np.flatnonzero([not t.winning for t in tickets])
+        raise NoBaseline(
+            f"no Table 1 for the {settings.model} tickets of {', '.join(settings.datasets)}: its baseline "
+            f"`{RANDOM}` has {len(eligible_pairs(tickets, pool, None))} eligible pair(s) of random tickets, "
+            f"{MIN_PAIRS} needed, and {FORMS['random']} form it — train more trials (make train … TRIALS=3), "
+            "then re-run the analysis"
+        )
     if not tickets or has_kernels(tickets[0].layers[0].shape):
         groups, skipped_groups = pattern_groups(tickets, settings.datasets, settings.k, settings.seed)
     else:
@@ -131,7 +162,14 @@ def analyse(
         conditions=conditions,
         distances=layer_values,
         tie_spreads=spreads,
-        stats=condition_stats(layer_values, layer_names, settings.alpha, spreads),
+        stats=condition_stats(
+            layer_values,
+            layer_names,
+            settings.alpha,
+            pairs={c.name: c.pairs for c in conditions},
+            units=theta0_units(tickets),
+            tie_spreads=spreads,
+        ),
         pattern_groups=groups,
         patterns={
             name: kernel_patterns([tickets[i].layers[0] for i in index]) for name, index in groups.items()

@@ -112,6 +112,21 @@ def naive_nnstd(a: Sequence[np.ndarray], b: Sequence[np.ndarray], *, signed: boo
     return distances
 
 
+def stats_of(
+    distances: Mapping[str, Mapping[str, np.ndarray]], layers: Sequence[str], alpha: float, **kwargs
+):
+    """`condition_stats` of `distances` (condition → metric → pairs × layers) where every pair has two tickets
+    of its own, grown from θ0s of their own: no ticket sits in two pairs."""
+    from analysis.statistics.stats import condition_stats
+
+    pairs, start = {}, 0
+    for name, by_metric in distances.items():
+        n = len(next(iter(by_metric.values())))
+        pairs[name] = np.arange(start, start + 2 * n).reshape(n, 2)
+        start += 2 * n
+    return condition_stats(distances, layers, alpha, pairs=pairs, units=np.arange(start), **kwargs)
+
+
 def artifact_file(uri: str, run_id: str, path: str) -> Path:
     """Where a local store keeps a run's artifact."""
     return Path(MlflowClient(uri).get_run(run_id).info.artifact_uri.removeprefix("file://")) / path

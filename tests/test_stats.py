@@ -11,9 +11,10 @@ import pandas as pd
 import pingouin
 import pytest
 import scipy.stats
+from analysis_fixtures import stats_of
 
 from analysis.statistics import stats
-from analysis.statistics.stats import COLUMNS, compare, condition_stats, effect_label, holm
+from analysis.statistics.stats import COLUMNS, effect_label, holm, unadjusted
 
 T_975_DOF_9 = 2.262157162798205  # Student's t, 97.5 % quantile, 9 degrees of freedom (tables)
 Z_975 = 1.959963984540054  # standard normal, 97.5 % quantile
@@ -54,6 +55,7 @@ def test_columns_in_order():
         "pairs",
         "mean",
         "std",
+        "ticket_share",
         "tie_spread",
         "diff_mean",
         "diff_ci_low",
@@ -64,24 +66,28 @@ def test_columns_in_order():
         "d_ci_low",
         "d_ci_high",
         "effect",
+        "diff_ci_low_tickets",
+        "diff_ci_high_tickets",
+        "p_tickets",
+        "p_holm_tickets",
+        "dof_tickets",
         "significant",
         "beyond_ties",
     )
 
 
 @pytest.mark.parametrize("shift", [-0.3, 0.0, 0.05, 0.8])
-def test_compare_equals_welch_and_the_pooled_sd_d(shift):
+def test_the_pair_level_comparison_equals_welch_and_the_pooled_sd_d(shift):
     rng = np.random.default_rng(0)
     x, y = rng.normal(0.5 + shift, 0.1, 37), rng.normal(0.5, 0.2, 50)
-    result = compare(x, y, alpha=0.01)
+    result = unadjusted(x, y)
     welch = scipy.stats.ttest_ind(x, y, equal_var=False)
     assert result.p_value == pytest.approx(welch.pvalue, rel=1e-9)
     assert result.cohen_d == pytest.approx(pooled_d(x, y), rel=1e-9)
     assert result.diff_mean == pytest.approx(x.mean() - y.mean())
     assert result.effect == effect_label(pooled_d(x, y))
-    # alone, a comparison is a family of one: Holm leaves its p-value as it is
-    assert result.p_holm == pytest.approx(welch.pvalue, rel=1e-9)
-    assert result.significant == (welch.pvalue < 0.01)
+    # not adjusted yet, and no ticket-level test: no verdict
+    assert math.isnan(result.p_holm) and math.isnan(result.p_tickets) and not result.significant
 
 
 @pytest.mark.parametrize("shift", [-0.3, 0.0, 0.05, 0.8])
@@ -89,7 +95,7 @@ def test_the_difference_ci_is_scipys_welch_interval(shift):
     rng = np.random.default_rng(2)
     x, y = rng.normal(0.5 + shift, 0.1, 23), rng.normal(0.5, 0.3, 41)
     ci = scipy.stats.ttest_ind(x, y, equal_var=False).confidence_interval(0.95)
-    result = compare(x, y, alpha=0.01)
+    result = unadjusted(x, y)
     assert result.diff_ci_low == pytest.approx(ci.low, rel=1e-12, abs=1e-15)
     assert result.diff_ci_high == pytest.approx(ci.high, rel=1e-12, abs=1e-15)
     assert result.diff_ci_low < result.diff_mean < result.diff_ci_high
@@ -99,7 +105,7 @@ def test_the_difference_ci_is_scipys_welch_interval(shift):
 def test_the_intervals_are_95_percent_whatever_alpha(alpha):
     x, y = np.array([1.0, 2.0, 3.0, 4.0, 5.5]), np.array([2.0, 3.5, 4.0, 5.0, 6.0, 7.0])
     ci = scipy.stats.ttest_ind(x, y, equal_var=False).confidence_interval(0.95)
-    result = compare(x, y, alpha=alpha)
+    result = unadjusted(x, y)
     assert (result.diff_ci_low, result.diff_ci_high) == pytest.approx((ci.low, ci.high), rel=1e-12)
     half = T_975_DOF_9 * d_se(result.cohen_d, 5, 6)
     assert (result.d_ci_low, result.d_ci_high) == pytest.approx(
@@ -113,7 +119,7 @@ def test_welch_by_hand():
     se = math.sqrt(vx + vy)
     dof = (vx + vy) ** 2 / (vx**2 / 4 + vy**2 / 5)  # Welch–Satterthwaite
     diff = x.mean() - y.mean()
-    result = compare(x, y, alpha=0.05)
+    result = unadjusted(x, y)
     assert result.p_value == pytest.approx(2 * scipy.stats.t.sf(abs(diff) / se, dof), rel=1e-12)
     half = scipy.stats.t.ppf(0.975, dof) * se
     assert (result.diff_ci_low, result.diff_ci_high) == pytest.approx((diff - half, diff + half), rel=1e-12)
@@ -123,14 +129,14 @@ def test_d_by_hand():
     x, y = np.array([1.0, 2.0, 3.0, 4.0, 5.5]), np.array([2.0, 3.5, 4.0, 5.0, 6.0, 7.0])
     # means 3.1 and 27.5/6; sample variances 12.2/4 and 16.2083…/5; pooled SD √(28.4083…/9)
     expected = (3.1 - 27.5 / 6) / math.sqrt((12.2 + (16.0 + 1 / 3 - 0.125)) / 9)
-    assert compare(x, y, alpha=0.05).cohen_d == pytest.approx(expected, rel=1e-6)
-    assert compare(x, y, alpha=0.05).cohen_d < 0
+    assert unadjusted(x, y).cohen_d == pytest.approx(expected, rel=1e-6)
+    assert unadjusted(x, y).cohen_d < 0
 
 
 def test_the_d_ci_is_compute_esci_and_hedges_olkin_with_a_t_critical_value():
     x, y = np.array([1.0, 2.0, 3.0, 4.0, 5.5]), np.array([2.0, 3.5, 4.0, 5.0, 6.0, 7.0])
     d = (3.1 - 27.5 / 6) / math.sqrt((12.2 + (16.0 + 1 / 3 - 0.125)) / 9)
-    result = compare(x, y, alpha=0.05)
+    result = unadjusted(x, y)
     # by hand: se = √((5 + 6)/(5·6) + d²/(2·11)), d ± t(0.975; 9)·se (the installed pingouin's formula)
     se = math.sqrt(11 / 30 + d**2 / 22)
     assert result.d_ci_low == pytest.approx(d - T_975_DOF_9 * se, rel=1e-9)
@@ -150,7 +156,7 @@ def test_the_d_ci_on_random_samples(nx, ny, shift):
     x, y = rng.normal(shift, 1.0, nx), rng.normal(0.0, 1.5, ny)
     d = pooled_d(x, y)
     half = scipy.stats.t.ppf(0.975, nx + ny - 2) * d_se(d, nx, ny)
-    result = compare(x, y, alpha=0.05)
+    result = unadjusted(x, y)
     assert (result.d_ci_low, result.d_ci_high) == pytest.approx((d - half, d + half), rel=1e-9)
     exact = pingouin.compute_esci(stat=d, nx=nx, ny=ny, eftype="cohen", confidence=0.95, decimals=15)
     assert (result.d_ci_low, result.d_ci_high) == pytest.approx(tuple(exact), rel=1e-12, abs=1e-14)
@@ -181,7 +187,7 @@ def test_effect_label_boundaries(d, label):
 
 
 def test_constant_samples_give_undefined_statistics():
-    result = compare(np.array([0.5, 0.5, 0.5]), np.array([0.5, 0.5]), alpha=0.01)
+    result = unadjusted(np.array([0.5, 0.5, 0.5]), np.array([0.5, 0.5]))
     assert math.isnan(result.p_value) and result.effect == "undefined" and not result.significant
     assert math.isnan(result.p_holm)
     assert all(
@@ -243,7 +249,7 @@ def _distances(seed: int, conditions: dict[str, float], metrics=("nnstd", "nnstd
 def test_p_holm_is_holm_over_the_conditions_of_one_metric_and_one_layer():
     layers = ("l1", "l2", "l3")
     distances = _distances(4, {"WTs_a": 0.12, "WTs_b": -0.05, "WTs_c": 0.2, "WTs_d": 0.01})
-    table = condition_stats(distances, layers, alpha=0.05).set_index(["metric", "layer", "condition"])
+    table = stats_of(distances, layers, alpha=0.05).set_index(["metric", "layer", "condition"])
     others = ["WTs_a", "WTs_b", "WTs_c", "WTs_d"]
     for metric in ("nnstd", "nnstd_pm"):
         control = distances["random"][metric]
@@ -260,16 +266,19 @@ def test_p_holm_is_holm_over_the_conditions_of_one_metric_and_one_layer():
             assert got["p_holm"].tolist() == pytest.approx(
                 pingouin.multicomp(raw, alpha=0.05, method="holm")[1].tolist(), rel=1e-9
             )
-            assert got["significant"].tolist() == [p < 0.05 for p in expected]
+            # the ticket-level p-values: Holm over the same family, and the verdict follows them
+            tickets = holm_by_hand(got["p_tickets"].tolist())
+            assert got["p_holm_tickets"].tolist() == pytest.approx(tickets, rel=1e-9)
+            assert got["significant"].tolist() == [p < 0.05 for p in tickets]
 
 
 def test_a_new_condition_changes_p_holm_in_its_families_only():
     layers = ("l1", "l2", "l3")
     distances = _distances(5, {"WTs_a": 0.1, "WTs_b": 0.15})
-    before = condition_stats(distances, layers, alpha=0.05).set_index(["condition", "metric", "layer"])
+    before = stats_of(distances, layers, alpha=0.05).set_index(["condition", "metric", "layer"])
     # the new condition has NNSTD only: the NNSTD families grow from 2 to 3, NNSTD± keep their 2
     distances["WTs_c"] = {"nnstd": np.random.default_rng(6).normal(0.55, 0.15, (12, 3))}
-    after = condition_stats(distances, layers, alpha=0.05).set_index(["condition", "metric", "layer"])
+    after = stats_of(distances, layers, alpha=0.05).set_index(["condition", "metric", "layer"])
     old = before.index
     assert after.loc[old, "p_value"].tolist() == pytest.approx(before["p_value"].tolist(), nan_ok=True)
     pm = [key for key in old if key[1] == "nnstd_pm"]
@@ -292,31 +301,31 @@ def test_a_new_condition_changes_p_holm_in_its_families_only():
 def test_a_layer_is_its_own_family():
     layers = ("l1", "l2")
     distances = _distances(7, {"WTs_a": 0.1, "WTs_b": 0.0}, layers=2)
-    before = condition_stats(distances, layers, alpha=0.05).set_index(["condition", "metric", "layer"])
+    before = stats_of(distances, layers, alpha=0.05).set_index(["condition", "metric", "layer"])
     distances["WTs_b"]["nnstd"][:, 1] -= 0.5  # WTs_b far from random in l2 (and so in `all`), not in l1
-    after = condition_stats(distances, layers, alpha=0.05).set_index(["condition", "metric", "layer"])
+    after = stats_of(distances, layers, alpha=0.05).set_index(["condition", "metric", "layer"])
     assert after.loc[("WTs_a", "nnstd", "l1"), "p_holm"] == before.loc[("WTs_a", "nnstd", "l1"), "p_holm"]
     assert after.loc[("WTs_a", "nnstd", "l2"), "p_holm"] != before.loc[("WTs_a", "nnstd", "l2"), "p_holm"]
     assert after.loc[("WTs_a", "nnstd", "l2"), "p_value"] == before.loc[("WTs_a", "nnstd", "l2"), "p_value"]
 
 
-def test_significant_follows_p_holm_not_the_raw_p_value():
+def test_significant_follows_the_holm_adjusted_ticket_level_p_value():
     control = np.array([0.40, 0.45, 0.50, 0.55, 0.60, 0.42, 0.58, 0.47, 0.53, 0.50])
     near = np.array([0.495, 0.545, 0.595, 0.645, 0.515, 0.575, 0.625, 0.535])
     far = np.array([0.41, 0.56, 0.49, 0.52, 0.44, 0.58, 0.50, 0.47])
-    p_near, p_far = welch_p(near, control), welch_p(far, control)
-    assert p_near < 0.05 <= 2 * p_near and p_far > 2 * p_near  # Holm: p_near is first, times 2
     distances = {
         name: {"nnstd": values[:, None]} for name, values in {"random": control, "a": near, "b": far}.items()
     }
-    table = condition_stats(distances, ("l1",), alpha=0.05).set_index(["condition", "layer"])
+    table = stats_of(distances, ("l1",), alpha=0.05).set_index(["condition", "layer"])
+    p_near, p_far = table.loc[("a", "all"), "p_tickets"], table.loc[("b", "all"), "p_tickets"]
+    assert p_near < 0.05 <= 2 * p_near and p_far > 2 * p_near  # Holm: p_near is first, times 2
     for layer in ("all", "l1"):
-        assert table.loc[("a", layer), "p_value"] == pytest.approx(p_near, rel=1e-9)
-        assert table.loc[("a", layer), "p_holm"] == pytest.approx(2 * p_near, rel=1e-9)
+        assert table.loc[("a", layer), "p_value"] == pytest.approx(welch_p(near, control), rel=1e-9)
+        assert table.loc[("a", layer), "p_holm_tickets"] == pytest.approx(2 * p_near, rel=1e-9)
         assert not table.loc[("a", layer), "significant"]
-        assert table.loc[("b", layer), "p_holm"] == pytest.approx(p_far, rel=1e-9)
+        assert table.loc[("b", layer), "p_holm_tickets"] == pytest.approx(p_far, rel=1e-9)
     # alone in its family, the same comparison is significant
-    alone = condition_stats({k: distances[k] for k in ("random", "a")}, ("l1",), alpha=0.05)
+    alone = stats_of({k: distances[k] for k in ("random", "a")}, ("l1",), alpha=0.05)
     assert alone.set_index(["condition", "layer"]).loc[("a", "all"), "significant"]
 
 
@@ -329,7 +338,7 @@ def test_a_nan_p_value_is_left_out_of_the_family():
         "flat": {"nnstd": np.full((5, 1), 0.5)},
         "a": {"nnstd": varied},
     }
-    table = condition_stats(distances, ("l1",), alpha=0.05).set_index(["condition", "layer"])
+    table = stats_of(distances, ("l1",), alpha=0.05).set_index(["condition", "layer"])
     p = welch_p(varied[:, 0], control[:, 0])
     assert math.isnan(table.loc[("flat", "all"), "p_value"]) and math.isnan(
         table.loc[("flat", "all"), "p_holm"]
@@ -345,11 +354,11 @@ def test_condition_stats_rows():
         "random": {"nnstd": rng.random((6, 2))},
         "WTs_a": {"nnstd": rng.random((4, 2)) * 0.5},
     }
-    table = condition_stats(distances, layers, alpha=0.01)
+    table = stats_of(distances, layers, alpha=0.01)
     assert list(table.columns) == list(COLUMNS)
     table = table.set_index(["condition", "layer"])
     assert len(table) == 2 * 3
-    assert table.loc["random", list(COLUMNS[6:])].isna().all().all()
+    assert table.loc["random", list(COLUMNS[COLUMNS.index("diff_mean") :])].isna().all().all()
     assert table["tie_spread"].isna().all()  # no spreads given: not measured (`--ties first`)
     overall = distances["WTs_a"]["nnstd"].mean(axis=1)
     assert table.loc[("WTs_a", "all"), "mean"] == pytest.approx(overall.mean())
@@ -368,16 +377,16 @@ def test_a_condition_of_one_pair_has_no_sd_and_warns_of_nothing():
     distances = {"random": {"nnstd": np.array([[0.4], [0.5], [0.6]])}, "WTs_a": {"nnstd": np.array([[0.2]])}}
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # numpy's "Degrees of freedom <= 0" would reach the user's terminal
-        table = condition_stats(distances, ("l1",), alpha=0.01).set_index(["condition", "layer"])
+        table = stats_of(distances, ("l1",), alpha=0.01).set_index(["condition", "layer"])
     assert math.isnan(table.loc[("WTs_a", "all"), "std"]) and table.loc[("WTs_a", "all"), "mean"] == 0.2
     assert table.loc[("random", "all"), "std"] == pytest.approx(0.1)
 
 
 def test_condition_stats_without_the_control_have_no_comparison():
-    table = condition_stats({"WTs_a": {"nnstd": np.array([[0.1], [0.3]])}}, ("l1",), alpha=0.01)
-    assert table[list(COLUMNS[6:])].isna().all().all()
+    table = stats_of({"WTs_a": {"nnstd": np.array([[0.1], [0.3]])}}, ("l1",), alpha=0.01)
+    assert table[list(COLUMNS[COLUMNS.index("diff_mean") :])].isna().all().all()
     assert table["mean"].tolist() == pytest.approx([0.2, 0.2])
-    assert condition_stats({}, ("l1",), alpha=0.01).empty
+    assert stats_of({}, ("l1",), alpha=0.01).empty
 
 
 def test_tie_spreads_and_whether_a_difference_exceeds_them():
@@ -393,9 +402,7 @@ def test_tie_spreads_and_whether_a_difference_exceeds_them():
         "WTs_near": {"nnstd": np.array([0.002, 0.006] * 4)},
         "WTs_far": {"nnstd": np.full(8, np.nan)},  # pairs not drawn: no spread, no verdict
     }
-    table = condition_stats(distances, layers, alpha=0.01, tie_spreads=spreads).set_index(
-        ["condition", "layer"]
-    )
+    table = stats_of(distances, layers, alpha=0.01, tie_spreads=spreads).set_index(["condition", "layer"])
     assert table.loc[("random", "all"), "tie_spread"] == pytest.approx(0.004)
     assert table.loc[("WTs_near", "all"), "tie_spread"] == pytest.approx(0.004)
     diff = table.loc[("WTs_near", "all"), "diff_mean"]
@@ -404,7 +411,5 @@ def test_tie_spreads_and_whether_a_difference_exceeds_them():
     assert table.loc[("WTs_far", "all"), "beyond_ties"] is None
     assert table.loc[(slice(None), ["l1", "l2"]), ["tie_spread", "beyond_ties"]].isna().all().all()
     spreads["WTs_far"]["nnstd"] = np.full(8, 0.01)  # 0.01 + 0.004 < |diff| ~0.1
-    table = condition_stats(distances, layers, alpha=0.01, tie_spreads=spreads).set_index(
-        ["condition", "layer"]
-    )
+    table = stats_of(distances, layers, alpha=0.01, tie_spreads=spreads).set_index(["condition", "layer"])
     assert table.loc[("WTs_far", "all"), "beyond_ties"] is True

@@ -1,4 +1,5 @@
-"""Each condition's distances against the `random` control (paper Table 1, A.1, A.2).
+"""Each condition's distances against the `random` control (paper Table 1, A.1, A.2): the paper's test over
+pairs, and ours over tickets.
 
 For a condition's distances x and the control's y (s² the sample variance, n − 1):
   diff_mean = x̄ − ȳ;
@@ -6,7 +7,7 @@ For a condition's distances x and the control's y (s² the sample variance, n �
               interval, ν = (s_x²/n_x + s_y²/n_y)² / ((s_x²/n_x)²/(n_x − 1) + (s_y²/n_y)²/(n_y − 1))
               (Welch–Satterthwaite; scipy.stats.ttest_ind(equal_var=False).confidence_interval);
   p_value   = Welch's two-sample two-sided t-test (unequal variances; scipy.stats.ttest_ind), unadjusted
-              (as in the paper);
+              (as in the paper): it counts every pair as an independent sample;
   p_holm    = p_value Holm-adjusted within its family: one metric × one layer value (`all` is one family,
               each layer its own), every condition but `random` compared with `random`. With the family's m
               finite p-values in ascending order p_(1) ≤ … ≤ p_(m):
@@ -19,13 +20,18 @@ For a condition's distances x and the control's y (s² the sample variance, n �
               (1985) as pingouin.compute_esci computes it (a t, not a normal, critical value);
   effect    = the label of |d|:
               negligible < 0.2 ≤ small < 0.5 ≤ medium < 0.8 ≤ large < 1.2 ≤ very large < 2 ≤ huge;
-  significant = p_holm < α  (False when p_holm is NaN);
+  p_tickets, [diff_ci_low_tickets, diff_ci_high_tickets], dof_tickets = the ticket-level test of the same
+              difference (`analysis.statistics.ticket_level`): tickets (their θ0s), not pairs, are the
+              independent units; p_holm_tickets = p_tickets Holm-adjusted over the same family as p_holm;
+  significant = p_holm_tickets < α  (False when it is NaN): the verdict follows the ticket-level test;
+  ticket_share = each condition's share of a pair distance's variance carried by its two tickets (the
+              `random` control's too; NaN where no ticket sits in two of the condition's pairs);
   tie_spread  = (rows `all` only) the mean over the condition's pairs of their tie spread (the range of a
               pair's NNSTD or NNSTD± over the draws among tied matchings; NaN with `--ties first`);
   beyond_ties = |diff_mean| > tie_spread(condition) + tie_spread(random): the difference is larger than
               tie-breaking alone could move the two means (tie-breaking moves a pair's value within its
               spread, so a mean within the mean spread).
-Both intervals are 95 % whatever α. mean and std (sample SD, n − 1) describe each condition, the control
+Every interval is 95 % whatever α. mean and std (sample SD, n − 1) describe each condition, the control
 included.
 """
 
@@ -43,6 +49,7 @@ import pingouin
 import scipy.stats
 
 from analysis.statistics.conditions import RANDOM
+from analysis.statistics.ticket_level import Design, TicketTest, ticket_test
 
 EFFECT_BOUNDS: tuple[tuple[float, str], ...] = (
     (0.2, "negligible"),
@@ -75,11 +82,16 @@ class Comparison:
     d_ci_low: float
     d_ci_high: float
     effect: str
-    significant: bool
+    diff_ci_low_tickets: float = math.nan
+    diff_ci_high_tickets: float = math.nan
+    p_tickets: float = math.nan
+    p_holm_tickets: float = math.nan
+    dof_tickets: float = math.nan
+    significant: bool = False
 
 
 # each row's statistics, in the order tables show them; the labels are words or yes/no, the rest numbers
-STATISTICS = ("mean", "std", "tie_spread", *Comparison.__dataclass_fields__, "beyond_ties")
+STATISTICS = ("mean", "std", "ticket_share", "tie_spread", *Comparison.__dataclass_fields__, "beyond_ties")
 LABEL_STATISTICS = ("effect", "significant", "beyond_ties")
 NUMERIC_STATISTICS = tuple(stat for stat in STATISTICS if stat not in LABEL_STATISTICS)
 OVERALL_ONLY = ("tie_spread", "beyond_ties")  # tie spreads are measured for NNSTD (NNSTD±), not per layer
@@ -97,16 +109,19 @@ def holm(p_values: Sequence[float], alpha: float) -> np.ndarray:
 
 
 def adjust(family: Sequence[Comparison], alpha: float) -> list[Comparison]:
-    """The family's comparisons with p_holm over the family and significant = p_holm < alpha."""
-    adjusted = holm([c.p_value for c in family], alpha)
+    """The family's comparisons with p_holm and p_holm_tickets over the family, and significant =
+    p_holm_tickets < alpha."""
+    pairs = holm([c.p_value for c in family], alpha)
+    tickets = holm([c.p_tickets for c in family], alpha)
     return [
-        replace(c, p_holm=float(p), significant=bool(p < alpha))  # False for NaN
-        for c, p in zip(family, adjusted, strict=True)
+        replace(c, p_holm=float(p), p_holm_tickets=float(t), significant=bool(t < alpha))  # False for NaN
+        for c, p, t in zip(family, pairs, tickets, strict=True)
     ]
 
 
 def unadjusted(x: np.ndarray, control: np.ndarray) -> Comparison:
-    """x against the control, before any adjustment: p_holm NaN, significant False."""
+    """x against the control over pairs (Welch, Cohen's d), before any adjustment: p_holm NaN, no
+    ticket-level test, significant False."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # constant samples: NaN statistics, reported as such
         welch = scipy.stats.ttest_ind(x, control, equal_var=False)
@@ -132,14 +147,17 @@ def unadjusted(x: np.ndarray, control: np.ndarray) -> Comparison:
         d_ci_low=float(d_ci[0]),
         d_ci_high=float(d_ci[1]),
         effect=effect_label(cohen_d),
-        significant=False,
     )
 
 
-def compare(x: np.ndarray, control: np.ndarray, alpha: float) -> Comparison:
-    """x against the control as a family of one (p_holm = p_value); `condition_stats` adjusts over the
-    whole family instead."""
-    return adjust([unadjusted(x, control)], alpha)[0]
+def _with_tickets(comparison: Comparison, test: TicketTest, row: int) -> Comparison:
+    return replace(
+        comparison,
+        diff_ci_low_tickets=float(test.diff_ci_low[row]),
+        diff_ci_high_tickets=float(test.diff_ci_high[row]),
+        p_tickets=float(test.p_value[row]),
+        dof_tickets=float(test.dof[row]),
+    )
 
 
 def _scopes(per_layer: np.ndarray, layer_names: Sequence[str]) -> dict[str, np.ndarray]:
@@ -157,29 +175,55 @@ def _beyond_ties(row: Mapping, control_spread: float) -> bool | None:
     return None if math.isnan(noise) or math.isnan(row["diff_mean"]) else bool(abs(row["diff_mean"]) > noise)
 
 
+def _ticket_shares(pairs: np.ndarray, units: np.ndarray, batch: np.ndarray) -> np.ndarray:
+    if len(pairs) < 2:
+        return np.full(len(batch), math.nan)
+    return Design(pairs, units[pairs], np.zeros(len(pairs))).ticket_share(batch)
+
+
+def _ticket_test(pairs: np.ndarray, control: np.ndarray, units: np.ndarray, x: np.ndarray, y: np.ndarray):
+    """The ticket-level test of each row of x (batch × the condition's pairs) against y's (the control's)."""
+    both = np.concatenate([pairs, control])
+    design = Design(both, units[both], np.r_[np.zeros(len(pairs)), np.ones(len(control))])
+    return ticket_test(design, np.concatenate([x, y], axis=1))
+
+
 def condition_stats(
     distances: Mapping[str, Mapping[str, np.ndarray]],
     layer_names: Sequence[str],
     alpha: float,
+    *,
+    pairs: Mapping[str, np.ndarray],
+    units: Sequence[int],
     tie_spreads: Mapping[str, Mapping[str, np.ndarray]] | None = None,
 ) -> pd.DataFrame:
     """One row per condition × metric × layer (`all` = the metric itself, the mean over layers).
 
-    `distances[condition][metric]` is a (pairs, layers) array. Rows of conditions other than `random` carry
-    the comparison with `random` when it is present (else NaN), Holm-adjusted over the conditions of the
-    same metric and layer. `tie_spreads[condition][metric]` (pairs; NaN where not drawn) gives the `all`
-    rows their tie_spread and, where compared, beyond_ties.
+    `distances[condition][metric]` is a (pairs, layers) array whose rows are the tickets `pairs[condition]`
+    (pairs × 2 ticket indices); `units[ticket]` is the θ0 it grew from. Rows of conditions other than
+    `random` carry the comparison with `random` when it is present (else NaN), Holm-adjusted over the
+    conditions of the same metric and layer. `tie_spreads[condition][metric]` (pairs; NaN where not drawn)
+    gives the `all` rows their tie_spread and, where compared, beyond_ties.
     """
+    units = np.asarray(units)
     rows: list[dict] = []
     families: dict[tuple[str, str], list[tuple[int, Comparison]]] = defaultdict(list)
     control = distances.get(RANDOM)
     for condition, by_metric in distances.items():
         for metric, per_layer in by_metric.items():
-            control_scopes = _scopes(control[metric], layer_names) if control is not None else {}
-            for layer, values in _scopes(per_layer, layer_names).items():
-                if condition != RANDOM and control_scopes:
-                    families[metric, layer].append((len(rows), unadjusted(values, control_scopes[layer])))
-                spreads = (tie_spreads or {}).get(condition, {}).get(metric)
+            scopes = _scopes(per_layer, layer_names)
+            batch = np.stack(list(scopes.values()))
+            shares = _ticket_shares(pairs[condition], units, batch)
+            compared = condition != RANDOM and control is not None and metric in control
+            if compared:
+                control_scopes = _scopes(control[metric], layer_names)
+                y = np.stack(list(control_scopes.values()))
+                test = _ticket_test(pairs[condition], pairs[RANDOM], units, batch, y)
+            spreads = (tie_spreads or {}).get(condition, {}).get(metric)
+            for index, (layer, values) in enumerate(scopes.items()):
+                if compared:
+                    comparison = _with_tickets(unadjusted(values, control_scopes[layer]), test, index)
+                    families[metric, layer].append((len(rows), comparison))
                 rows.append(
                     {
                         "condition": condition,
@@ -188,6 +232,7 @@ def condition_stats(
                         "pairs": len(values),
                         "mean": float(values.mean()),
                         "std": float(values.std(ddof=1)) if len(values) > 1 else math.nan,
+                        "ticket_share": float(shares[index]),
                         "tie_spread": _mean_spread(spreads) if layer == OVERALL else math.nan,
                     }
                 )

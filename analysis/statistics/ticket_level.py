@@ -1,0 +1,216 @@
+"""The ticket-level test: a condition's mean distance against the control's when tickets, not pairs, are the
+unit that was replicated.
+
+A condition's pairs share tickets (a ticket sits in several pairs), and a comparison's two conditions may
+share tickets too (`mixed_*` and `random` both hold the random tickets). Tickets grown from one θ0 (a trial's
+winning and random tickets; trial k of every dataset trained with one seed) share their signs and their
+per-layer counts, so the independent units are the θ0s. Pairs p = 1..n of the two conditions, d_p their
+distances, w_p = 1/n₁ in the condition, −1/n₂ in the control:
+
+  D   = Σ_p w_p d_p, the difference of the condition means (diff_mean);
+  e_p = d_p − the mean of p's condition (residuals);
+  V̂   = Σ_k (Σ_{p ∋ k} w_p e_p)², k over θ0 units, p ∋ k when one of p's tickets grew from θ0 k: the
+        cluster-robust variance where a pair belongs to the clusters of both its tickets;
+  working model: d_p = μ_cond(p) + u_i + u_j + v_a + v_b + ε_p for a pair of tickets i, j grown from θ0s a, b:
+        ticket effects u ~ (0, σ_u²), θ0 effects v ~ (0, σ_v²) shared by the tickets of one θ0, pair noise
+        ε ~ (0, σ_ε²), all independent; Ω = Cov(d) = σ_ε² I + σ_u² Z Zᵀ + σ_v² Θ Θᵀ (Z: pairs × tickets,
+        Θ: pairs × θ0s, counts). σ² = (σ_ε², σ_u², σ_v²) solves the moment equations E[y] = A σ² of
+        y = (eᵀe, eᵀZZᵀe, eᵀΘΘᵀe); a component the design cannot tell apart from the others (σ_v² where
+        no θ0 has two tickets here) is left out, and a negative one is set to 0 and the rest refitted;
+  V   = c · V̂ with c = Var(D) / E[V̂] under the working model at the estimates (Bell & McCaffrey 2002:
+        V̂ double-counts each pair's own variance and, with few units, loses some to the fitted means);
+  ν   = 2 Var(D)² / Var(V) (Satterthwaite), Var(V) by the delta method over (V̂, y), whose covariances
+        under the Gaussian working model are 2 tr(A_i Ω A_j Ω); where a component was set to 0, the
+        derivative counts half (the mean of the positive part's one-sided derivatives at 0: an estimate at 0
+        is about as likely to have been pushed there as to be 0);
+  p_tickets = 2 P(T_ν > |D| / √V), and the 95 % interval D ∓ t(0.975; ν) · √V.
+ticket_share = (2σ_u² + 2σ_v²) / (2σ_u² + 2σ_v² + σ_ε²): the share of a pair distance's variance that its
+two tickets carry, fitted on one condition's pairs alone (NaN where no ticket sits in two of its pairs).
+The test and its choice are calibrated in `bench.calibration` (docs/benchmarks.md).
+
+Everything is computed for a batch of distance vectors at once (both metrics, every layer; or a calibration's
+replications) over one design. Traces of n × n products are taken in the space spanned by the columns of
+Y = [M W C, M Z, M Θ] (C: the 0/1 cluster membership; M removes the condition means), so that the cost grows
+with n · (θ0s + tickets).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from itertools import product
+
+import numpy as np
+import scipy.stats
+
+from analysis.parallel import one_blas_thread
+
+CONFIDENCE = 0.95
+TRUNCATED_SLOPE = 0.5  # the derivative of a variance component set to 0 (module docstring)
+_IDENTIFIED = 1e-9  # the smallest reciprocal condition number of moment equations that tell components apart
+
+
+def _incidence(ids: np.ndarray, counts: bool) -> np.ndarray:
+    """Rows: pairs, columns: the distinct ids in `ids` (pairs × 2); how often (`counts`) or whether the pair
+    holds each id."""
+    _, inverse = np.unique(ids, return_inverse=True)
+    inverse = inverse.reshape(ids.shape)
+    matrix = np.zeros((len(ids), int(inverse.max()) + 1 if inverse.size else 0))
+    for column in inverse.T:
+        if counts:
+            np.add.at(matrix, (np.arange(len(ids)), column), 1.0)
+        else:
+            matrix[np.arange(len(ids)), column] = 1.0
+    return matrix
+
+
+@dataclass(frozen=True)
+class _Form:
+    """The quadratic form eᵀ A e, A = α·M + Y s Yᵀ (Y, M of a `Design`); L = α I + s G, so that A Y = Y L."""
+
+    alpha: float
+    s: np.ndarray
+    L: np.ndarray
+
+
+class Design:
+    """The pairs of one condition, or of a condition and its control (`group` 0 and 1), and what they share:
+    `tickets` and `units` (n × 2) are each pair's two tickets and the θ0s those grew from."""
+
+    def __init__(self, tickets: np.ndarray, units: np.ndarray, group: np.ndarray):
+        with one_blas_thread():
+            self._build(np.asarray(tickets), np.asarray(units), np.asarray(group, dtype=np.int64))
+
+    def _build(self, tickets: np.ndarray, units: np.ndarray, group: np.ndarray) -> None:
+        self.group, self.n = group, len(group)
+        self.groups = int(group.max()) + 1
+        sizes = np.bincount(group, minlength=self.groups)
+        self.w = np.where(group == 0, 1.0 / sizes[0], -1.0 / sizes[-1]) if self.groups == 2 else None
+        self.clusters = _incidence(units, counts=False)  # C
+        effects = [_incidence(tickets, counts=True), _incidence(units, counts=True)]  # Z, Θ
+        blocks = [self.clusters * self.w[:, None] if self.w is not None else np.zeros((self.n, 0)), *effects]
+        Y = np.concatenate([self.residuals(block) for block in blocks], axis=1)
+        self.G = Y.T @ Y
+        edges = np.cumsum([0] + [block.shape[1] for block in blocks])
+        selectors = [
+            np.diag((np.arange(len(self.G)) >= a) & (np.arange(len(self.G)) < b)) * 1.0
+            for a, b in zip(edges[:-1], edges[1:], strict=True)
+        ]
+        self.k = [None, *selectors[1:]]  # Ω's components: I, then M K M = Y k Yᵀ for K = ZZᵀ, ΘΘᵀ
+        self.forms = [self._form(1.0, np.zeros_like(self.G)), *(self._form(0.0, k) for k in selectors[1:])]
+        moments = np.array([[self._expectation(form, j) for j in range(3)] for form in self.forms])
+        self.components = self._identified(moments)
+        self.moments = moments[np.ix_(self.components, self.components)]
+        self.effects = [effects[j - 1] for j in self.components[1:]]
+        if self.w is not None:
+            meat = self._form(0.0, selectors[0])
+            forms = [meat, *(self.forms[j] for j in self.components)]
+            self.true = np.array([self.w @ self.w] + [((e.T @ self.w) ** 2).sum() for e in self.effects])
+            self.meat_expectation = np.array([self._expectation(meat, j) for j in self.components])
+            self.covariance = np.array([[self._covariance(a, b) for b in forms] for a in forms])
+
+    def residuals(self, values: np.ndarray) -> np.ndarray:
+        """M · values: each group's mean removed from its rows (columns of `values` are pair vectors)."""
+        means = np.stack([values[self.group == g].mean(axis=0) for g in range(self.groups)])
+        return values - means[self.group]
+
+    def _form(self, alpha: float, s: np.ndarray) -> _Form:
+        return _Form(alpha, s, alpha * np.eye(len(self.G)) + s @ self.G)
+
+    def _expectation(self, form: _Form, j: int) -> float:
+        """E[eᵀAe] / σ_j² under the working model: tr(A) for the pair noise, tr(A K_j) for an effect."""
+        if j == 0:
+            return form.alpha * (self.n - self.groups) + np.trace(form.s @ self.G)
+        return np.trace(form.L @ self.k[j] @ self.G)
+
+    def _covariance(self, a: _Form, b: _Form) -> np.ndarray:
+        """T with Cov(eᵀAe, eᵀBe) = 2 Σ_jl σ_j² σ_l² T_jl = 2 tr(AΩBΩ), over the identified components."""
+        terms = np.zeros((len(self.components),) * 2)
+        for (x, i), (y, j) in product(enumerate(self.components), repeat=2):
+            if i == 0 and j == 0:
+                plain = a.alpha * b.alpha * (self.n - self.groups) + a.alpha * np.trace(b.s @ self.G)
+                terms[x, y] = plain + b.alpha * np.trace(a.s @ self.G) + np.trace(a.s @ self.G @ b.s @ self.G)
+            elif i == 0 or j == 0:
+                terms[x, y] = np.trace(a.L @ b.L @ self.k[i or j] @ self.G)
+            else:
+                terms[x, y] = np.trace(a.L @ self.k[i] @ self.G @ b.L @ self.k[j] @ self.G)
+        return terms
+
+    @staticmethod
+    def _identified(moments: np.ndarray) -> list[int]:
+        """The components the moment equations tell apart: θ0 effects dropped first, then ticket effects."""
+        for components in ([0, 1, 2], [0, 1], [0]):
+            if 1 / np.linalg.cond(moments[np.ix_(components, components)]) > _IDENTIFIED:
+                return components
+        return [0]
+
+    def fit(self, distances: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(σ² of the identified components, batch × components; which were set to 0; the moments y)."""
+        e = self.residuals(distances.T).T
+        y = np.stack(
+            [(e**2).sum(axis=1), *(((e @ effect) ** 2).sum(axis=1) for effect in self.effects)], axis=1
+        )
+        sigma = np.zeros_like(y)
+        truncated = np.zeros(y.shape, dtype=bool)
+        for row in range(len(y)):
+            active = list(range(len(self.components)))
+            while True:
+                solution = np.linalg.solve(self.moments[np.ix_(active, active)], y[row, active])
+                negative = [c for c, value in zip(active[1:], solution[1:], strict=True) if value < 0]
+                if not negative:
+                    break
+                truncated[row, negative] = True
+                active = [c for c in active if c not in negative]
+            sigma[row, active] = solution
+        return sigma, truncated, y
+
+    def ticket_share(self, distances: np.ndarray) -> np.ndarray:
+        """(2σ_u² + 2σ_v²) / (2σ_u² + 2σ_v² + σ_ε²) per row; NaN where no ticket sits in two pairs or the
+        distances are constant."""
+        if len(self.components) == 1 or self.n < 2:
+            return np.full(len(distances), math.nan)
+        sigma = self.fit(distances)[0]
+        tickets = 2 * sigma[:, 1:].sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(tickets + sigma[:, 0] > 0, tickets / (tickets + sigma[:, 0]), math.nan)
+
+
+@dataclass(frozen=True)
+class TicketTest:
+    """Per row of a batch: D, its 95 % interval, p_tickets, the degrees of freedom ν, and the variance V."""
+
+    diff_mean: np.ndarray
+    diff_ci_low: np.ndarray
+    diff_ci_high: np.ndarray
+    p_value: np.ndarray
+    dof: np.ndarray
+    variance: np.ndarray
+
+
+def ticket_test(design: Design, distances: np.ndarray) -> TicketTest:
+    """The condition (group 0) against the control (group 1) for each row of `distances` (batch × pairs)."""
+    if design.w is None:
+        raise ValueError("a ticket-level comparison needs two conditions (groups 0 and 1)")
+    diff = distances @ design.w
+    e = design.residuals(distances.T).T
+    meat = (((e * design.w) @ design.clusters) ** 2).sum(axis=1)
+    sigma, truncated, _ = design.fit(distances)
+    true, expected = sigma @ design.true, sigma @ design.meat_expectation
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = true / expected
+        # the delta method over (V̂, y): ∂c/∂σ², then ∂σ²/∂y
+        dc = (np.outer(expected, design.true) - np.outer(true, design.meat_expectation)) / expected[
+            :, None
+        ] ** 2
+        dc_dy = (dc * np.where(truncated, TRUNCATED_SLOPE, 1.0)) @ np.linalg.inv(design.moments)
+        gradient = np.concatenate([c[:, None], meat[:, None] * dc_dy], axis=1)
+        weights = 2 * sigma[:, :, None] * sigma[:, None, :]  # 2 σ_j² σ_l²
+        covariance = np.einsum("abjl,rjl->rab", design.covariance, weights)
+        dof = 2 * true**2 / np.einsum("ra,rab,rb->r", gradient, covariance, gradient)
+        variance = c * meat
+        valid = (variance > 0) & np.isfinite(variance) & (dof > 0) & np.isfinite(dof)
+        se = np.sqrt(np.where(valid, variance, math.nan))
+        dof = np.where(valid, dof, math.nan)
+        p = 2 * scipy.stats.t.sf(np.abs(diff) / se, dof)
+        half = scipy.stats.t.ppf(0.5 + CONFIDENCE / 2, dof) * se
+    return TicketTest(diff, diff - half, diff + half, p, dof, np.where(valid, variance, math.nan))
