@@ -1,5 +1,5 @@
-"""The controls against the ticket: final test accuracies read at step R, Welch's t-test and Cohen's d as
-computed by hand, and the table, metrics and description an analysis logs."""
+"""The controls against the ticket: final test accuracies read at step R, paired by trial: the paired t-test,
+its interval and d_z as computed by hand, and the table, metrics and description an analysis logs."""
 
 from __future__ import annotations
 
@@ -41,15 +41,20 @@ def _run(dataset: str, trial: int, **accuracies: float) -> TrialRun:
 
 
 def _by_hand(control: list[float], ticket: list[float]) -> dict[str, float]:
-    """The statistics written out: diff of means, Welch's p (scipy), d = diff / pooled SD."""
+    """The statistics written out, trial by trial: δ = control − ticket, its mean, t = δ̄ / (s_δ / √n) on
+    n − 1 degrees of freedom, the interval δ̄ ∓ t(0.975; n − 1) s_δ / √n, d_z = δ̄ / s_δ."""
     y, x = np.array(control), np.array(ticket)
-    pooled = math.sqrt(((len(y) - 1) * y.var(ddof=1) + (len(x) - 1) * x.var(ddof=1)) / (len(y) + len(x) - 2))
+    delta = y - x
+    n, mean, sd = len(delta), delta.mean(), delta.std(ddof=1)
+    half = scipy.stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)
     return {
         "ticket_acc_mean": x.mean(),
         "control_acc_mean": y.mean(),
-        "diff_mean": y.mean() - x.mean(),
-        "p_value": scipy.stats.ttest_ind(y, x, equal_var=False).pvalue,
-        "cohen_d": (y.mean() - x.mean()) / pooled,
+        "diff_mean": mean,
+        "diff_ci_low": mean - half,
+        "diff_ci_high": mean + half,
+        "p_value": 2 * scipy.stats.t.sf(abs(mean) / (sd / math.sqrt(n)), n - 1),
+        "d_z": mean / sd,
     }
 
 
@@ -76,14 +81,28 @@ def test_the_table_equals_a_hand_computation(monkeypatch):
         ("svhn", "random"),
     ]
     for row, control in zip(table.iloc[:2].to_dict("records"), (RANDOM, signs), strict=True):
-        assert (row["ticket_n"], row["control_n"]) == (4, 4)
+        assert row["trials"] == 4
         for stat, value in _by_hand(control, TICKET).items():
             assert row[stat] == pytest.approx(value, rel=1e-12), stat
-    svhn = table.iloc[2]  # one random ticket: statistics undefined, no crash
-    assert (svhn["ticket_n"], svhn["control_n"], svhn["control_acc_mean"]) == (2, 1, 0.8)
-    assert svhn["ticket_acc_mean"] == pytest.approx(0.905)
-    assert all(math.isnan(svhn[stat]) for stat in ("diff_mean", "p_value", "cohen_d", "d_ci_low"))
-    assert svhn["effect"] == "undefined"
+    svhn = table.iloc[2]  # one trial with both accuracies: statistics undefined, no crash
+    assert (svhn["trials"], svhn["control_acc_mean"], svhn["ticket_acc_mean"]) == (1, 0.8, 0.9)
+    assert all(math.isnan(svhn[stat]) for stat in ("diff_mean", "p_value", "d_z", "diff_ci_low"))
+
+
+def test_the_pairing_is_by_trial():
+    """A control that trails its own trial's ticket by the same 0.01 every time: Welch between the two groups
+    sees nothing (the trials differ by far more), the paired test sees it exactly."""
+    ticket = np.array([0.60, 0.70, 0.80, 0.65, 0.75])
+    control = ticket - 0.01 + np.array([0.001, -0.001, 0.0005, -0.0005, 0.0])
+    runs = [
+        _run("digits", k, test_acc=t, random_test_acc=r)
+        for k, (t, r) in enumerate(zip(ticket, control, strict=True))
+    ]
+    row = controls_table(runs, ["digits"]).iloc[0]
+    assert row["diff_mean"] == pytest.approx(-0.01)
+    assert row["p_value"] < 1e-5 < 0.5 < scipy.stats.ttest_ind(control, ticket, equal_var=False).pvalue
+    assert row["d_z"] < -10
+    assert row["diff_ci_low"] < -0.01 < row["diff_ci_high"] < 0
 
 
 def test_no_runs_no_rows():
@@ -119,16 +138,18 @@ def test_an_analysis_logs_and_prints_the_controls(store_uri, capsys, tmp_path, u
     metrics = parent.data.metrics
     assert metrics["controls.digits.ticket.acc_mean"] == pytest.approx(expected["ticket_acc_mean"])
     assert metrics["controls.digits.random.acc_mean"] == pytest.approx(expected["control_acc_mean"])
-    assert metrics["controls.digits.random.cohen_d"] == pytest.approx(expected["cohen_d"])
+    assert metrics["controls.digits.random.d_z"] == pytest.approx(expected["d_z"])
+    assert metrics["controls.digits.random.diff_mean"] == pytest.approx(expected["diff_mean"])
     assert metrics["controls.digits.random.p_value"] == pytest.approx(expected["p_value"])
     paths = {a.path for a in client.list_artifacts(parent.info.run_id, "tables")}
     assert {"tables/controls.json", "tables/controls.csv"} <= paths
     logged = pd.read_csv(client.download_artifacts(parent.info.run_id, "tables/controls.csv", str(tmp_path)))
     (row,) = logged.to_dict("records")
-    assert (row["dataset"], row["control"], row["ticket_n"], row["control_n"]) == ("digits", "random", 4, 4)
-    assert row["cohen_d"] == round(expected["cohen_d"], 3)  # rounded like Table 1's d
+    assert (row["dataset"], row["control"], row["trials"]) == ("digits", "random", 4)
+    assert row["d_z"] == round(expected["d_z"], 3)  # rounded like Table 1's d
     assert row["p_value"] == float(f"{expected['p_value']:.2e}")  # and its p-values
     description = parent.data.tags["mlflow.note.content"]
-    assert "### Controls against the ticket" in description and "| digits | `random` | 4 |" in description
+    assert "### Controls against the ticket" in description
+    assert "| \u2002digits\u2002 | \u2002`random`\u2002 | \u20024\u2002 |" in description
     sources = pd.read_csv(Path(client.download_artifacts(parent.info.run_id, "tables/source_runs.csv")))
     assert sorted(sources["random_test_acc"]) == sorted(RANDOM)

@@ -1,45 +1,41 @@
 """The controls against the ticket: how well each control trains, next to the final ticket it derives from.
 
-Per dataset, over the analysed trial runs (winning or not), x = the final ticket's test accuracies
-(`test_acc` at step R, one per run) and, for each control c present (a registered control of
-`lottery.pruning.controls` whose metric `<c>_test_acc` at step R some run logged), y_c = its accuracies:
-  ticket_acc_mean = x̄, control_acc_mean = ȳ_c, with ticket_n = |x| and control_n = |y_c|;
-  diff_mean = ȳ_c − x̄ (negative: the control trains worse than the ticket), with its 95 % Welch interval
-              [diff_ci_low, diff_ci_high];
-  p_value   = Welch's two-sample two-sided t-test of y_c against x (scipy.stats.ttest_ind, equal_var=False);
-  cohen_d   = (ȳ_c − x̄) / s_p, s_p the pooled SD, with its 95 % interval [d_ci_low, d_ci_high], and
-              effect, the label of |d|
-— the same statistics and conventions as each condition against `random` (`analysis.statistics.stats`),
-unadjusted: each control is one comparison. With fewer than 2 accuracies on either side, the statistics
-are NaN (effect `undefined`). "Signs kept trains like the ticket, re-init does not" reads as d ≈ 0 for
-one control and a large negative d for the other.
+Each control is derived from its own trial's final ticket, so a control's accuracy and its ticket's are
+paired by trial. Per dataset and control c present (a registered control of `lottery.pruning.controls` whose
+metric `<c>_test_acc` at step R some run logged), over the analysed trial runs (winning or not) that logged
+both: x_k = the final ticket's test accuracy (`test_acc` at step R) of trial k, y_k = the control's, and the
+paired differences δ_k = y_k − x_k, k = 1..n:
+  trials          = n;
+  ticket_acc_mean = x̄, control_acc_mean = ȳ;
+  diff_mean = δ̄ = ȳ − x̄ (negative: the control trains worse than the ticket), with its 95 % interval
+              [diff_ci_low, diff_ci_high] = δ̄ ∓ t(0.975; n − 1) · s_δ / √n (s_δ the SD of the δ_k);
+  p_value   = the paired t-test, t = δ̄ / (s_δ / √n) on n − 1 degrees of freedom, two-sided
+              (scipy.stats.ttest_rel), unadjusted: each control is one comparison;
+  d_z       = δ̄ / s_δ, the standardised mean difference of paired samples (Cohen's d_z).
+A trial's ticket and control share its θ0 and its data order, which a comparison of two independent groups
+(Welch) would count as noise: the paired test removes what the trials share. With fewer than 2 trials, or
+differences that are all equal, the statistics are NaN. "Signs kept trains like the ticket, re-init does
+not" reads as d_z ≈ 0 for one control and a large negative d_z for the other.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import scipy.stats
 
-from analysis.statistics.stats import UNDEFINED, unadjusted
+from analysis.statistics.stats import CONFIDENCE
 from analysis.tickets.store import ACCURACY_METRIC, TrialRun
 from lottery.pruning.controls import CONTROLS, control
 
 TICKET = "ticket"  # the final ticket's label where controls are listed with it (metric names)
-MIN_RUNS = 2  # a t-test and a pooled SD need two accuracies per side
-COMPARED = ("diff_mean", "diff_ci_low", "diff_ci_high", "p_value", "cohen_d", "d_ci_low", "d_ci_high")
-COLUMNS = (
-    "dataset",
-    "control",
-    "ticket_n",
-    "ticket_acc_mean",
-    "control_n",
-    "control_acc_mean",
-    *COMPARED,
-    "effect",
-)
+MIN_TRIALS = 2  # a paired t-test needs two differences
+COMPARED = ("diff_mean", "diff_ci_low", "diff_ci_high", "p_value", "d_z")
+COLUMNS = ("dataset", "control", "trials", "ticket_acc_mean", "control_acc_mean", *COMPARED)
 
 
 def control_metrics() -> dict[str, str]:
@@ -48,38 +44,47 @@ def control_metrics() -> dict[str, str]:
     return {name: control(name).acc_metric for name in CONTROLS}
 
 
-def _accuracies(runs: Sequence[TrialRun], metric: str) -> np.ndarray:
-    return np.array([run.accuracies[metric] for run in runs if metric in run.accuracies], dtype=np.float64)
-
-
-def _compared(y: np.ndarray, x: np.ndarray) -> dict:
-    """The comparison of y against x (see the module docstring); NaN with fewer than MIN_RUNS on a side."""
-    if min(len(x), len(y)) < MIN_RUNS:
-        return {**dict.fromkeys(COMPARED, math.nan), "effect": UNDEFINED}
-    comparison = unadjusted(y, x)
-    return {**{stat: getattr(comparison, stat) for stat in COMPARED}, "effect": comparison.effect}
+def paired(control: np.ndarray, ticket: np.ndarray) -> dict[str, float]:
+    """The paired comparison of control against ticket accuracies (see the module docstring)."""
+    differences = control - ticket
+    spread = float(np.std(differences, ddof=1)) if len(differences) >= MIN_TRIALS else 0.0
+    if spread == 0.0 or not math.isfinite(spread):
+        return dict.fromkeys(COMPARED, math.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        test = scipy.stats.ttest_rel(control, ticket)
+        interval = test.confidence_interval(CONFIDENCE)
+    mean = float(differences.mean())
+    return {
+        "diff_mean": mean,
+        "diff_ci_low": float(interval.low),
+        "diff_ci_high": float(interval.high),
+        "p_value": float(test.pvalue),
+        "d_z": mean / spread,
+    }
 
 
 def controls_table(runs: Sequence[TrialRun], datasets: Sequence[str]) -> pd.DataFrame:
     """One row per dataset (in `datasets` order) and control present in its runs (in registry order): the
-    mean final accuracies of ticket and control and the control's comparison with the ticket."""
+    mean final accuracies of ticket and control over the trials that logged both, and their paired
+    comparison."""
     rows = []
     for dataset in datasets:
         of_dataset = [run for run in runs if run.dataset == dataset]
-        ticket = _accuracies(of_dataset, ACCURACY_METRIC)
         for label, metric in control_metrics().items():
-            accuracies = _accuracies(of_dataset, metric)
-            if not len(accuracies):
+            both = [run for run in of_dataset if {metric, ACCURACY_METRIC} <= run.accuracies.keys()]
+            if not any(metric in run.accuracies for run in of_dataset):
                 continue
+            ticket = np.array([run.accuracies[ACCURACY_METRIC] for run in both], dtype=np.float64)
+            accuracies = np.array([run.accuracies[metric] for run in both], dtype=np.float64)
             rows.append(
                 {
                     "dataset": dataset,
                     "control": label,
-                    "ticket_n": len(ticket),
-                    "ticket_acc_mean": float(ticket.mean()) if len(ticket) else math.nan,
-                    "control_n": len(accuracies),
-                    "control_acc_mean": float(accuracies.mean()),
-                    **_compared(accuracies, ticket),
+                    "trials": len(both),
+                    "ticket_acc_mean": float(ticket.mean()) if len(both) else math.nan,
+                    "control_acc_mean": float(accuracies.mean()) if len(both) else math.nan,
+                    **paired(accuracies, ticket),
                 }
             )
     return pd.DataFrame(rows, columns=list(COLUMNS))
