@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from analysis.distances.nnstd import TIES
-from analysis.pipeline import Settings, analyse
+from analysis.pipeline import NoBaseline, Settings, analyse
 from analysis.reporting.report import ANALYSIS_EXPERIMENT, log_analysis
 from analysis.reporting.tables import format_controls, format_table_1
 from analysis.tickets.cache import TicketCache, default_root
@@ -81,6 +81,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         metavar="NAME",
         help="analyse only the tickets of this model, one of those with trial runs in the store "
         "(default: each model in turn, one analysis run each)",
+    )
+    parser.add_argument(
+        "--config",
+        nargs="+",
+        default=(),
+        metavar="ID",
+        help="the configuration to analyse where a dataset's trial runs hold several: its id (tag "
+        "lottery.config) or the id's first characters, one per dataset (default: each dataset's with the "
+        "most runs)",
     )
     parser.add_argument(
         "--pairs",
@@ -176,7 +185,7 @@ def analyse_model(
     notes: Sequence[str],
 ) -> None:
     """Analyse the tickets of one model's trial `runs`, log the analysis run, print its tables."""
-    datasets, runs, selection_notes = select_runs(runs, requested)
+    datasets, runs, selection_notes = select_runs(runs, requested, args.config)
     notes = [*notes, *selection_notes]
     for note in selection_notes:
         print(note)
@@ -201,6 +210,7 @@ def analyse_model(
         tie_draws=args.tie_draws,
         positive_weight=args.positive_weight,
         model=model,
+        configs=tuple(args.config),
     )
     analysis = analyse(tickets, settings, layer_names, runs=runs)
     run_id = log_analysis(client, analysis, runs, notes + analysis.notes)
@@ -229,12 +239,20 @@ def main(argv: list[str] | None = None) -> None:
     models, notes = select_models(runs, args.model, requested)
     for note in notes:
         print(note)
+    analysed = 0
     for index, model in enumerate(models):
         if len(models) > 1:
             if index:
                 print()
             print(f"model {model}: analysis {index + 1} of {len(models)}")
-        analyse_model(client, model, of_model(runs, model), requested, args, cache, notes)
+        try:
+            analyse_model(client, model, of_model(runs, model), requested, args, cache, notes)
+            analysed += 1
+        except NoBaseline as error:
+            if analysed or index + 1 < len(models):
+                print(error)  # the other models' analyses stand
+            else:
+                raise
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ SKIPPED = "kernel patterns skipped: lenet300's first layer is not a 3×3 convolu
 def two_models(store_uri) -> dict[str, set[str]]:
     """digits trials of the toy model and of a LeNet-shaped one (svhn for toy too): model -> run ids."""
     toy = log_trials(store_uri, "digits", 3, shapes=TOY_SHAPES, model="toy")
-    toy += log_trials(store_uri, "svhn", 2, shapes=TOY_SHAPES, model="toy")
+    toy += log_trials(store_uri, "svhn", 3, shapes=TOY_SHAPES, model="toy")
     lenet = log_trials(store_uri, "digits", 3, shapes=LENET_SHAPES, model="lenet300")
     return {"toy": set(toy), "lenet300": set(lenet)}
 
@@ -58,7 +58,9 @@ def test_each_model_is_analysed_on_its_own_and_never_paired_with_another(
     assert "model toy: analysis 2 of 2" in out and "model lenet300: analysis 1 of 2" in out
     parents = _analysis_runs(store_uri)
     assert set(parents) == {"toy", "lenet300"}
-    assert parents["toy"].info.run_name == "analysis · toy · digits+svhn · 4 pairs · seed 0 · ties first"
+    assert parents["toy"].info.run_name == (
+        "analysis · toy · digits+svhn · config cfg0+cfg0 · 3–4 pairs · seed 0 · ties first"
+    )  # the same-θ0 condition: 3 pairs, one per trial
     assert parents["lenet300"].info.run_name.startswith("analysis · lenet300 · digits · ")
     assert parents["lenet300"].data.params["datasets"] == "digits"
     for model, parent in parents.items():

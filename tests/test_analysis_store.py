@@ -78,7 +78,7 @@ def test_the_most_common_configuration_and_the_newest_run_per_trial(store_uri):
     newest = log_trials(store_uri, "digits", 1, config="A")
     _, runs, notes = select_runs(finished_trial_runs(store.connect(store_uri)), None)
     assert [r.config for r in runs] == ["A"] * 3 and runs[0].run_id == newest[0]
-    assert "using A (4 runs, the most), ignoring B (1 runs)" in notes[0]
+    assert "using A (4 runs, the most; --config ID picks another), ignoring B (1 runs)" in notes[0]
     assert "1 older duplicate run" in notes[1]
 
 
@@ -168,17 +168,30 @@ def test_load_tickets_refuses_networks_of_other_shapes(store_uri):
         load_tickets(client, runs)[0]
 
 
-def test_too_few_tickets_for_any_condition(store_uri, capsys, undrawn):
-    log_trials(store_uri, "digits", 1)
-    main([])
+def test_without_a_random_baseline_the_analysis_says_so_in_one_line_and_logs_nothing(store_uri, capsys):
+    log_trials(store_uri, "digits", 2)  # two trials: one pair of random tickets
+    line = error_line(capsys, [])
+    assert line == (
+        "error: no Table 1 for the conv2 tickets of digits: its baseline `random` has 1 eligible pair(s) of "
+        "random tickets, 2 needed, and random tickets of 3 trials form it — train more trials (make train … "
+        "TRIALS=3), then re-run the analysis"
+    )
+    assert MlflowClient(store_uri).get_experiment_by_name("analysis") is None
+
+
+def test_a_skipped_condition_says_how_many_trials_form_it(store_uri, capsys, undrawn):
+    log_trials(store_uri, "digits", 3)
+    log_trials(store_uri, "svhn", 1)
+    main(["--pairs", "3", "--ties", "first"])
     out = capsys.readouterr().out
-    assert all(f"condition {name} skipped" in out for name in ("random", "WTs_digits", "mixed_digits"))
-    assert "no condition had enough tickets for Table 1" in out
-    client = MlflowClient(store_uri)
-    runs = client.search_runs([client.get_experiment_by_name("analysis").experiment_id])
-    roles = sorted(r.data.tags[contract.TAG_ROLE] for r in runs)
-    assert roles == [contract.ROLE_ANALYSIS, contract.ROLE_PATTERNS, contract.ROLE_PATTERNS]
-    assert all(r.info.status == "FINISHED" for r in runs)
+    assert (
+        "condition WTs_svhn skipped: 0 eligible pair(s) of tickets not sharing θ0, 2 needed — winning "
+        "tickets of 3 trials of svhn form it; train more trials"
+    ) in out
+    assert (
+        "condition between_same_init_digits_svhn skipped: 1 eligible pair(s) of tickets sharing θ0, 2 " in out
+    )
+    assert "— 2 trials winning in both digits and svhn form it; train more trials" in out
 
 
 def test_cli_logs_the_analysis_back(store_uri, capsys, tmp_path, undrawn):
@@ -209,17 +222,26 @@ def test_cli_logs_the_analysis_back(store_uri, capsys, tmp_path, undrawn):
         "positive_weight": "0.25",
     }
     assert set(parent.data.params["source_runs"].split(",")) == set(sources)
-    assert (
-        parent.info.run_name
-        == "analysis · conv2 · digits+svhn · 4 pairs · seed 7 · ties average · positive weight 0.25"
-    )  # runs that predate the `model` param trained Conv-2
+    assert {k: v for k, v in parent.data.params.items() if k.startswith("config")} == {
+        "config.digits": "cfg0",
+        "config.svhn": "cfg0",
+        "config_choice.digits": "most runs",
+        "config_choice.svhn": "most runs",
+    }
+    assert parent.info.run_name == (
+        "analysis · conv2 · digits+svhn · config cfg0+cfg0 · 3–4 pairs · seed 7 · ties average · positive "
+        "weight 0.25"
+    )  # runs that predate the `model` param trained Conv-2; mixed_svhn and between have 3 pairs only
     description = parent.data.tags["mlflow.note.content"]
     assert (
         "### Table 1 — NNSTD against random" in description
         and "### Table 1 — NNSTD± against random" in description
     )
-    assert "| `WTs_digits` | 4 |" in description and "3 draws each way" in description
-    assert {"nnstd_pm.cohen_d.WTs_digits", "nnstd.diff_mean.mixed_svhn"} <= set(parent.data.metrics)
+    assert "| \u2002`WTs_digits`\u2002 | \u20024\u2002 |" in description and "3 draws each way" in description
+    assert "p pairs (paper)" in description and "p tickets (ours)" in description
+    assert "`tables/paper_comparison.json`" in description  # logged: mixed_svhn is the paper's
+    headline = {"nnstd_pm.cohen_d.WTs_digits", "nnstd.diff_mean.mixed_svhn", "nnstd.p_tickets.WTs_digits"}
+    assert headline <= set(parent.data.metrics)
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     names = [r.info.run_name for r in children]
     assert len(names) == len(set(names)), "children of one analysis share a name"
@@ -257,7 +279,7 @@ def test_cli_logs_the_analysis_back(store_uri, capsys, tmp_path, undrawn):
     assert wts.tags["nnstd_pm.effect"] in ("negligible", "small", "medium", "large", "very large", "huge")
     assert wts.tags["per_layer.dense1.nnstd.significant"] in ("true", "false")
     assert set(conditions["random"].data.metrics) == {
-        f"{s}{m}.{stat}" for m in METRICS for s in scopes for stat in ("mean", "std")
+        f"{s}{m}.{stat}" for m in METRICS for s in scopes for stat in ("mean", "std", "ticket_share")
     } | {f"{m}.tie_spread" for m in METRICS} | {"pairs.eligible", "pairs.used"}
     patterns = of_role(contract.ROLE_PATTERNS)
     assert set(patterns) == {"random", "WTs_digits", "WTs_svhn"}

@@ -3,14 +3,16 @@ ours, and the runs' names and descriptions."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
+from analysis_fixtures import stats_of
 
 from analysis.pipeline import Settings
 from analysis.reporting.published import condition_key, paper_comparison, published
 from analysis.reporting.report import metric_prefix, run_name
 from analysis.reporting.tables import rounded, table_1
-from analysis.statistics.stats import condition_stats
 
 
 def _stats(conditions: dict[str, float], seed: int = 0) -> pd.DataFrame:
@@ -19,7 +21,7 @@ def _stats(conditions: dict[str, float], seed: int = 0) -> pd.DataFrame:
         name: {m: 0.8 + shift + rng.normal(0, 0.002, (12, 5)) for m in ("nnstd", "nnstd_pm")}
         for name, shift in conditions.items()
     }
-    return condition_stats(distances, ("conv1", "conv2", "dense1", "dense2", "output"), alpha=0.01)
+    return stats_of(distances, ("conv1", "conv2", "dense1", "dense2", "output"), alpha=0.01)
 
 
 def test_between_conditions_match_whichever_order_their_datasets_are_named_in():
@@ -80,6 +82,13 @@ def test_logged_tables_carry_sensible_precision():
 
 def test_names_say_what_a_run_is():
     settings = Settings(("cifar10", "svhn"), pairs=50, seed=3, ties="first", model="conv4")
-    assert run_name(settings) == "analysis · conv4 · cifar10+svhn · 50 pairs · seed 3 · ties first"
+    configs = {"cifar10": "62128a828e8b", "svhn": "f6b95e71a93e"}
+    drawn = [SimpleNamespace(pairs=np.zeros((n, 2))) for n in (50, 50, 6, 15)]
+    assert (
+        run_name(SimpleNamespace(settings=settings, conditions=drawn), configs)
+        == "analysis · conv4 · cifar10+svhn · config 62128a82+f6b95e71 · 6–50 pairs · seed 3 · ties first"
+    )
+    every = [SimpleNamespace(pairs=np.zeros((50, 2)))] * 3
+    assert " · 50 pairs · " in run_name(SimpleNamespace(settings=settings, conditions=every), configs)
     assert metric_prefix("nnstd_pm", "all") == "nnstd_pm"
     assert metric_prefix("nnstd_pm", "dense1") == "per_layer.dense1.nnstd_pm"

@@ -38,11 +38,16 @@ def p_text(p: float) -> str:
     return f"{mantissa}·10{str(int(exponent)).translate(_SUPERSCRIPT)}"
 
 
+def _ci_text(low: float, high: float) -> str:
+    return "" if pd.isna(low) or pd.isna(high) else f"{low:+.4f}\u2009…\u2009{high:+.4f}"
+
+
 def _table_1_markdown(stats: pd.DataFrame, metric: str) -> str:
     rows = stats[(stats["layer"] == OVERALL) & (stats["metric"] == metric)]
     lines = [
-        "| condition | pairs | mean | diff | p | p Holm | d | effect | sig. |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+        "| condition | pairs | mean | ticket share | diff | 95 % CI (tickets) | p pairs (paper) "
+        "| p Holm pairs | p tickets (ours) | p Holm tickets | d | effect | sig. |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for row in rows.to_dict("records"):
         compared = not pd.isna(row["diff_mean"])
@@ -50,46 +55,77 @@ def _table_1_markdown(stats: pd.DataFrame, metric: str) -> str:
             f"`{row['condition']}`",
             str(row["pairs"]),
             number(".4f")(row["mean"]),
+            number(".2f")(row["ticket_share"]),
             number("+.4f")(row["diff_mean"]),
+            _ci_text(row["diff_ci_low_tickets"], row["diff_ci_high_tickets"]),
             p_text(row["p_value"]),
             p_text(row["p_holm"]),
+            p_text(row["p_tickets"]),
+            p_text(row["p_holm_tickets"]),
             number("+.2f")(row["cohen_d"]),
             row["effect"].replace(" ", "\u00a0") if compared else "",
             ("yes" if row["significant"] else "no") if compared else "",
         ]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append(_markdown_row(cells))
     return "\n".join(lines)
+
+
+def _markdown_row(cells: Sequence[str]) -> str:
+    """A markdown table row whose cells keep a gap between them in MLflow's UI, which styles its tables
+    without cell padding: each cell padded with an en space on both sides."""
+    return "| " + " | ".join(f"\u2002{cell}\u2002" if cell else "" for cell in cells) + " |"
 
 
 def _controls_markdown(controls: pd.DataFrame) -> str:
     lines = [
-        "| dataset | control | runs | ticket acc | control acc | diff | p | d | effect |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| dataset | control | trials | ticket acc | control acc | diff | 95 % CI | p (paired t) | d_z |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in controls.to_dict("records"):
         cells = [
             row["dataset"],
             f"`{row['control']}`",
-            str(row["control_n"]),
+            str(row["trials"]),
             number(".4f")(row["ticket_acc_mean"]),
             number(".4f")(row["control_acc_mean"]),
             number("+.4f")(row["diff_mean"]),
+            _ci_text(row["diff_ci_low"], row["diff_ci_high"]),
             p_text(row["p_value"]),
-            number("+.2f")(row["cohen_d"]),
-            row["effect"].replace(" ", "\u00a0"),
+            number("+.2f")(row["d_z"]),
         ]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append(_markdown_row(cells))
     return "\n".join(lines)
 
 
-def analysis_note(analysis: Analysis, runs: Sequence[TrialRun], notes: Sequence[str]) -> str:
+def _tables_logged(analysis: Analysis, paper_comparison: bool) -> str:
+    """Where the rest is, naming only the tables an analysis of these results logs."""
+    tables = [
+        "the SDs, tie spreads, whether a difference exceeds them, the degrees of freedom of the ticket-level "
+        "test and the 95 % intervals of diff (both tests) and d: `tables/table_1.json`",
+        "per layer: `tables/table_A1_nnstd_pm_layers.json` and `table_A2_nnstd_layers.json`",
+        "every pair: `tables/pair_distances.json`",
+    ]
+    if paper_comparison:
+        tables.append("the paper's values next to ours: `tables/paper_comparison.json`")
+    if analysis.patterns:
+        tables.append("kernel patterns: `tables/table_A3_patterns.json`, `top_patterns.json`")
+    return "In the Artifacts tab: " + "; ".join(tables) + "."
+
+
+def analysis_note(
+    analysis: Analysis, runs: Sequence[TrialRun], notes: Sequence[str], paper_comparison: bool
+) -> str:
     """The analysis run's description: what was compared, how, Table 1 for both metrics, the controls
-    against the ticket, and the notes."""
+    against the ticket, and the notes; it names `tables/paper_comparison.json` only if it is logged."""
     settings = analysis.settings
     winning = sum(t.winning for t in analysis.tickets)
     parts = [
-        f"**Table 1 of {settings.model} tickets on {', '.join(settings.datasets)}**: "
-        "each condition against `random`."
+        f"**Table 1 of {settings.model} tickets on {', '.join(settings.datasets)}**: each condition against "
+        "`random`, by two tests. *p pairs* is the paper's: Welch's t-test over the pairs, as if each pair "
+        "were an independent sample. *p tickets* is ours: the same difference with tickets (their θ0s) as "
+        "the unit, since every ticket sits in several pairs; *ticket share* is how much of a pair's "
+        "variance its two tickets carry. The verdict (*sig.*) follows ours: p Holm tickets < "
+        f"{settings.alpha:g}."
     ]
     for metric, title in METRIC_TITLES.items():
         if (analysis.stats["metric"] == metric).any():
@@ -99,19 +135,16 @@ def analysis_note(analysis: Analysis, runs: Sequence[TrialRun], notes: Sequence[
     if not analysis.controls.empty:
         parts.append(
             "### Controls against the ticket\n\nFinal test accuracy (step R) of each control and of the "
-            "ticket it derives from, over the trial runs (runs: of the control); diff = control − ticket, "
-            "p: Welch's t-test, d: Cohen's d (pooled SD); intervals in `tables/controls.json`.\n\n"
+            "ticket of its own trial, over the trials that logged both; diff = control − ticket, paired by "
+            "trial; p: the paired t-test; d_z: the mean difference over the SD of the differences.\n\n"
             + _controls_markdown(analysis.controls)
         )
     parts += [
         f"{winning} winning and {len(analysis.tickets) - winning} random tickets from {len(runs)} trial "
         f"runs; up to {settings.pairs} pairs per condition (seed {settings.seed}); {settings.tie_rule}; "
-        f"NNSTD± weighs G⁺ by {settings.positive_weight:g}. p: Welch's t-test; p Holm: Holm-adjusted over "
-        f"the conditions; sig.: p Holm < {settings.alpha:g}; d: Cohen's d (pooled SD). The SDs, tie spreads, "
-        "whether a difference exceeds them, and the 95 % intervals of diff and d: `tables/table_1.json`.",
-        "Per layer: `tables/table_A1_nnstd_pm_layers.json` and `table_A2_nnstd_layers.json`; every pair: "
-        "`tables/pair_distances.json`; the paper's values next to ours (when its conditions are here): "
-        "`tables/paper_comparison.json`.",
+        f"NNSTD± weighs G⁺ by {settings.positive_weight:g}. p Holm: Holm-adjusted over the conditions "
+        "compared; d: Cohen's d (pooled SD) over pairs.",
+        _tables_logged(analysis, paper_comparison),
     ]
     if notes:
         parts.append("Notes:\n\n" + "\n".join(f"- {note}" for note in notes))
@@ -145,9 +178,10 @@ def condition_note(analysis: Analysis, condition: Condition) -> str:
             continue
         verdict = "significant" if row["significant"] else "not significant"
         text.append(
-            f"{title} {row['mean']:.4f} (SD {row['std']:.4f}): {row['diff_mean']:+.4f} against random, "
-            f"p = {row['p_value']:.2g} (Holm {row['p_holm']:.2g}, {verdict}), d = {row['cohen_d']:+.2f} "
-            f"({row['effect']})."
+            f"{title} {row['mean']:.4f} (SD {row['std']:.4f}): {row['diff_mean']:+.4f} against random; "
+            f"tickets as the unit (ours) p = {p_text(row['p_tickets']) or 'n/a'} (Holm "
+            f"{p_text(row['p_holm_tickets']) or 'n/a'}, {verdict}); pairs as the unit (the paper's Welch) "
+            f"p = {p_text(row['p_value']) or 'n/a'}; d = {row['cohen_d']:+.2f} ({row['effect']})."
         )
     return " ".join(text)
 

@@ -49,8 +49,9 @@ def published() -> pd.DataFrame:
 
 def paper_comparison(stats: pd.DataFrame) -> pd.DataFrame:
     """Ours against the paper for every (view, metric, condition) both have: each side's diff_mean,
-    p_value, cohen_d and effect, our Holm-adjusted p, and whether the difference points the same way
-    (`same_direction`). Empty when no condition of ours was published."""
+    p_value (Welch over pairs), cohen_d and effect, our Holm-adjusted p, our ticket-level p (raw and Holm),
+    and whether the difference points the same way (`same_direction`). Empty when no condition of ours was
+    published."""
     ours = stats[stats["diff_mean"].notna()].copy()
     ours["key"] = ours["condition"].map(condition_key)
     paper = published()
@@ -68,6 +69,8 @@ def paper_comparison(stats: pd.DataFrame) -> pd.DataFrame:
                 **{f"paper_{stat}": theirs[stat] for stat in STATS},
                 **{f"our_{stat}": row[stat] for stat in STATS},
                 "our_p_holm": row["p_holm"],
+                "our_p_tickets": row["p_tickets"],
+                "our_p_holm_tickets": row["p_holm_tickets"],
                 "same_direction": bool(np.sign(row["diff_mean"]) == np.sign(theirs["diff_mean"])),
             }
         )

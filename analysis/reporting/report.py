@@ -2,19 +2,23 @@
 
 Experiment `analysis`, one analysis per model; every run has a description
 (`analysis.reporting.descriptions`):
-- the analysis run (`lottery.role=analysis`, named `analysis · <model> · <datasets> · <P> pairs · seed <s>
-  · ties <rule>`): params model, datasets, pairs, seed, alpha, K, ties, tie_draws, positive_weight, the
-  chosen configuration per dataset and the source trial run ids; metrics `<m>.cohen_d.<condition>` and
-  `<m>.diff_mean.<condition>`, and the controls' `controls.<dataset>.<control>.{acc_mean,cohen_d,p_value}`
-  with `controls.<dataset>.ticket.acc_mean`; tables (Table 1, A.1 NNSTD±, A.2 NNSTD, A.3, top patterns,
-  every pair's distances and tie spreads, the paper's values next to ours, the controls against the
-  ticket, the source runs) via `log_table` (JSON) and as CSV; Fig. 1, A.2, A.4;
+- the analysis run (`lottery.role=analysis`, named for what it did: `analysis · <model> · <datasets> ·
+  config <ids> · <pairs drawn> pairs · seed <s> · ties <rule>`, `· 2`, `· 3`, … added to keep it unique
+  among the experiment's analysis runs): params model, datasets, pairs, seed, alpha, K, ties, tie_draws,
+  positive_weight, per dataset the configuration used (`config.<dataset>`) and how it was chosen
+  (`config_choice.<dataset>`: `--config` or `most runs`), and the source trial run ids; metrics
+  `<m>.diff_mean.<condition>`, `<m>.cohen_d.<condition>` and `<m>.p_tickets.<condition>`, and the controls'
+  `controls.<dataset>.<control>.{acc_mean,diff_mean,p_value,d_z}` with `controls.<dataset>.ticket.acc_mean`;
+  tables (Table 1, A.1 NNSTD±, A.2 NNSTD, A.3, top patterns, every pair's distances and tie spreads, the
+  paper's values next to ours, the controls against the ticket, the source runs) via `log_table` (JSON) and
+  as CSV; Fig. 1, A.2, A.4;
 - one child run per condition (`lottery.role=condition`, named `condition · <condition>`,
   `lottery.category`): Table 1's metrics `<m>.<stat>` for m ∈ {nnstd, nnstd_pm} and each layer's
   `per_layer.<layer>.<m>.<stat>`, stat among the numeric statistics of `analysis.statistics.stats` (mean,
-  std, tie_spread, diff_mean and its CI, p_value, p_holm, cohen_d and its CI; those a row lacks are left
-  out), `pairs.eligible` and `pairs.used`; tags `<m>.effect`, `.significant` (Holm) and `.beyond_ties` (and
-  per layer);
+  std, ticket_share, tie_spread, diff_mean and its CI, p_value, p_holm, cohen_d and its CI, the ticket-level
+  CI, p_tickets, p_holm_tickets and dof_tickets; those a row lacks are left out), `pairs.eligible` and
+  `pairs.used`; tags `<m>.effect`, `.significant` (Holm over the ticket-level p) and `.beyond_ties` (and per
+  layer);
 - one child run per pattern group (`lottery.role=patterns`, named `patterns · <group>`): the pattern
   metrics and Fig. 2–6 of that group — none, and no pattern tables, where the model's first layer is not a
   3×3 convolution.
@@ -24,10 +28,10 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import pandas as pd
-from mlflow.entities import Metric, Param, RunStatus, RunTag
+from mlflow.entities import Metric, Param, RunStatus, RunTag, ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, ErrorCode
 
@@ -36,13 +40,13 @@ from analysis.reporting import descriptions, figures, published, tables
 from analysis.statistics.conditions import Condition
 from analysis.statistics.controls import TICKET
 from analysis.statistics.stats import LABEL_STATISTICS, NUMERIC_STATISTICS, OVERALL
-from analysis.tickets.store import TrialRun
+from analysis.tickets.store import TrialRun, all_pages
 from lottery.errors import UserError, first_line
 from lottery.tracking import contract, store, uris
 
 ANALYSIS_EXPERIMENT = "analysis"
-HEADLINE_STATS = ("diff_mean", "cohen_d")
-CONTROL_STATS = {"control_acc_mean": "acc_mean", "cohen_d": "cohen_d", "p_value": "p_value"}  # column: metric
+HEADLINE_STATS = ("diff_mean", "cohen_d", "p_tickets")
+CONTROL_STATS = {"control_acc_mean": "acc_mean", "diff_mean": "diff_mean", "p_value": "p_value", "d_z": "d_z"}
 PARENT_TAG = "mlflow.parentRunId"
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on a param value
 FINISHED = RunStatus.to_string(RunStatus.FINISHED)
@@ -152,12 +156,33 @@ def _control_metrics(controls: pd.DataFrame) -> list[Metric]:
     return [Metric(key, float(value), now, 0) for key, value in values.items() if not pd.isna(value)]
 
 
-def run_name(settings) -> str:
-    """The analysis run's name: which model's tickets it analysed and with which settings."""
+CONFIG_DIGITS = 8  # of a configuration id in a run name: enough to tell a store's configurations apart
+
+
+def run_name(analysis: Analysis, configs: Mapping[str, str]) -> str:
+    """The analysis run's name: which model's tickets, which configuration of each dataset, how many pairs
+    were drawn per condition (a range where conditions had fewer than asked for) and the settings."""
+    settings = analysis.settings
+    drawn = sorted({len(c.pairs) for c in analysis.conditions})
+    pairs = f"{drawn[0]}–{drawn[-1]}" if len(drawn) > 1 else str(drawn[0])
     extra = "" if settings.positive_weight == 0.5 else f" · positive weight {settings.positive_weight:g}"
+    config = "+".join(configs[dataset][:CONFIG_DIGITS] for dataset in settings.datasets)
     return (
-        f"analysis · {settings.model} · {'+'.join(settings.datasets)} · {settings.pairs} pairs · "
+        f"analysis · {settings.model} · {'+'.join(settings.datasets)} · config {config} · {pairs} pairs · "
         f"seed {settings.seed} · ties {settings.ties}{extra}"
+    )
+
+
+def unique_name(client, experiment: str, name: str) -> str:
+    """`name`, or `name · 2`, `name · 3`, …: the first that no analysis run of the experiment carries yet
+    (deleted ones included)."""
+    query = f"tags.`{contract.TAG_ROLE}` = '{contract.ROLE_ANALYSIS}'"
+    found = all_pages(lambda token: client.search_runs([experiment], query, ViewType.ALL, page_token=token))
+    taken = {run.info.run_name for run in found}
+    return next(
+        candidate
+        for candidate in (name if k == 1 else f"{name} · {k}" for k in range(1, len(taken) + 2))
+        if candidate not in taken
     )
 
 
@@ -224,6 +249,10 @@ def log_analysis(client, analysis: Analysis, runs: Sequence[TrialRun], notes: Se
     """
     settings = analysis.settings
     configs = {run.dataset: run.config for run in runs}
+    chosen = {
+        dataset: "--config" if any(config.startswith(ask) for ask in settings.configs) else "most runs"
+        for dataset, config in configs.items()
+    }
     params = [
         Param("model", settings.model),
         Param("datasets", ",".join(settings.datasets)),
@@ -235,16 +264,20 @@ def log_analysis(client, analysis: Analysis, runs: Sequence[TrialRun], notes: Se
         Param("tie_draws", str(settings.tie_draws) if settings.ties == "average" else "none"),
         Param("positive_weight", str(settings.positive_weight)),
         *[Param(f"config.{dataset}", config) for dataset, config in configs.items()],
+        *[Param(f"config_choice.{dataset}", choice) for dataset, choice in chosen.items()],
         *_chunked("source_runs", [run.run_id for run in runs]),
     ]
+    comparison = published.paper_comparison(analysis.stats)
     with _ending_together(client) as open_run:
         experiment = store.experiment_id(client, ANALYSIS_EXPERIMENT)
         parent = open_run(
             experiment,
-            run_name(settings),
+            unique_name(client, experiment, run_name(analysis, configs)),
             {
                 contract.TAG_ROLE: contract.ROLE_ANALYSIS,
-                descriptions.NOTE_TAG: descriptions.analysis_note(analysis, runs, notes),
+                descriptions.NOTE_TAG: descriptions.analysis_note(
+                    analysis, runs, notes, not comparison.empty
+                ),
             },
         )
 
@@ -265,7 +298,6 @@ def log_analysis(client, analysis: Analysis, runs: Sequence[TrialRun], notes: Se
             client, parent, "table_A1_nnstd_pm_layers", tables.table_layers(analysis.stats, "nnstd_pm")
         )
         _log_table(client, parent, "table_A2_nnstd_layers", tables.table_layers(analysis.stats, "nnstd"))
-        comparison = published.paper_comparison(analysis.stats)
         if not comparison.empty:
             _log_table(client, parent, "paper_comparison", comparison)
         if analysis.patterns:

@@ -19,17 +19,20 @@ from analysis.statistics.stats import OVERALL, OVERALL_ONLY
 from analysis.statistics.stats import STATISTICS as STATS
 from analysis.tickets.store import TrialRun
 
-TERMINAL_STATS = (
-    "mean",
-    "std",
-    "tie_spread",
-    "diff_mean",
-    "p_value",
-    "p_holm",
-    "cohen_d",
-    "significant",
-    "beyond_ties",
-)
+# Table 1 in the terminal: statistic → its column there (the paper's test over pairs, ours over tickets)
+TERMINAL_STATS = {
+    "mean": "mean",
+    "ticket_share": "share",
+    "tie_spread": "tie_spread",
+    "diff_mean": "diff_mean",
+    "p_value": "p_pairs",
+    "p_holm": "p_holm_pairs",
+    "p_tickets": "p_tickets",
+    "p_holm_tickets": "p_holm_tickets",
+    "cohen_d": "cohen_d",
+    "significant": "significant",
+    "beyond_ties": "beyond_ties",
+}
 METRIC_TITLES = {"nnstd": "NNSTD", "nnstd_pm": "NNSTD±"}
 _SIGN_CHARS = {1: "+", 0: ".", -1: "-"}
 
@@ -42,14 +45,9 @@ def _by_condition(stats: pd.DataFrame, layer: str, metric: str) -> pd.DataFrame:
 # significant digits of p-values, decimals of Cohen's d, and of every other number (distances: their
 # differences of 1e-4 matter)
 P_DIGITS, D_DECIMALS, DECIMALS = 3, 3, 6
-_P_COLUMNS, _D_COLUMNS, _YES_NO_COLUMNS = (
-    ("p_value", "p_holm"),
-    ("cohen_d", "d_ci_low", "d_ci_high"),
-    (
-        "significant",
-        "beyond_ties",
-    ),
-)
+_P_COLUMNS = ("p_value", "p_holm", "p_tickets", "p_holm_tickets")
+_D_COLUMNS = ("cohen_d", "d_ci_low", "d_ci_high", "d_z", "ticket_share", "dof_tickets")
+_YES_NO_COLUMNS = ("significant", "beyond_ties")
 
 
 def _significant_digits(value: float, digits: int) -> float:
@@ -156,47 +154,39 @@ def number(spec: str):
 
 
 def format_table_1(stats: pd.DataFrame, alpha: float) -> str:
-    """Table 1 for the terminal: one block per metric (the intervals are in the logged tables)."""
-    formatters = {
-        "mean": number(".4f"),
-        "std": number(".4f"),
-        "tie_spread": number(".4f"),
-        "diff_mean": number("+.4f"),
-        "p_value": number(".2e"),
-        "p_holm": number(".2e"),
-        "cohen_d": number("+.2f"),
-        "significant": yes_no,
-        "beyond_ties": yes_no,
+    """Table 1 for the terminal: one block per metric (the SDs and intervals are in the logged tables)."""
+    formats = {
+        "mean": ".4f",
+        "ticket_share": ".2f",
+        "tie_spread": ".4f",
+        "diff_mean": "+.4f",
+        "cohen_d": "+.2f",
     }
+    formatters = {TERMINAL_STATS[stat]: number(spec) for stat, spec in formats.items()}
+    formatters |= {TERMINAL_STATS[stat]: number(".2e") for stat in _P_COLUMNS}
+    formatters |= {TERMINAL_STATS[stat]: yes_no for stat in _YES_NO_COLUMNS}
     blocks = []
     for metric in METRICS:
         table = _by_condition(stats, OVERALL, metric).reindex(columns=["pairs", *TERMINAL_STATS])
         if not table.empty:
-            text = table.to_string(na_rep="", formatters=formatters)
-            family = int(table["p_holm"].notna().sum())
+            text = table.rename(columns=TERMINAL_STATS).to_string(na_rep="", formatters=formatters)
+            family = int(table["p_holm_tickets"].notna().sum())
             blocks.append(
-                f"Table 1 — {METRIC_TITLES[metric]} against random (significant: Holm-adjusted p < {alpha:g} "
-                f"over the {family} conditions compared; beyond_ties: |diff_mean| > the two tie spreads)"
-                f"\n{text}"
+                f"Table 1 — {METRIC_TITLES[metric]} against random\n"
+                "p_pairs, p_holm_pairs: the paper's test (Welch over pairs); p_tickets, p_holm_tickets: ours "
+                "(tickets as the unit); share: of a pair's variance, carried by its tickets\n"
+                f"significant: p_holm_tickets < {alpha:g} (Holm over the {family} conditions compared); "
+                f"beyond_ties: |diff_mean| > the two tie spreads\n{text}"
             )
     return "\n\n".join(blocks)
 
 
-CONTROL_TERMINAL = (
-    "ticket_n",
-    "ticket_acc_mean",
-    "control_n",
-    "control_acc_mean",
-    "diff_mean",
-    "p_value",
-    "cohen_d",
-    "effect",
-)
+CONTROL_TERMINAL = ("trials", "ticket_acc_mean", "control_acc_mean", "diff_mean", "p_value", "d_z")
 
 
 def format_controls(controls: pd.DataFrame) -> str:
-    """The controls table for the terminal: per dataset and control, both mean final accuracies, the
-    difference, Welch's p and Cohen's d (the intervals are in the logged table)."""
+    """The controls table for the terminal: per dataset and control, both mean final accuracies, the mean
+    paired difference, the paired t-test's p and d_z (the intervals are in the logged table)."""
     if controls.empty:
         return ""
     formatters = {
@@ -204,11 +194,11 @@ def format_controls(controls: pd.DataFrame) -> str:
         "control_acc_mean": number(".4f"),
         "diff_mean": number("+.4f"),
         "p_value": number(".2e"),
-        "cohen_d": number("+.2f"),
+        "d_z": number("+.2f"),
     }
     table = controls.set_index(["dataset", "control"]).reindex(columns=list(CONTROL_TERMINAL))
     text = table.to_string(na_rep="", formatters=formatters)
     return (
-        "Controls — final test accuracy of each control against the ticket's (diff_mean = control − ticket; "
-        f"Welch's t-test, Cohen's d)\n{text}"
+        "Controls — final test accuracy of each control against its own trial's ticket (diff_mean = "
+        f"control − ticket, paired by trial; paired t-test, d_z)\n{text}"
     )

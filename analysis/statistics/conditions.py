@@ -69,24 +69,33 @@ def draw_pairs(eligible: np.ndarray, count: int, rng: np.random.Generator) -> np
 
 
 SAME_INIT = "between_same_init"  # the category of the same-θ0 conditions
+# What forms MIN_PAIRS eligible pairs of each category ({0}, {1}: the condition's datasets), trial k of every
+# dataset sharing θ0 as `make train` grows them: 3 tickets give 3 pairs; two groups of 2 give 4 − 2 = 2.
+FORMS = {
+    "random": "random tickets of 3 trials",
+    "WTs": "winning tickets of 3 trials of {0}",
+    "mixed": "winning tickets of 2 trials of {0}",
+    "between": "winning tickets of 2 trials of each",
+    SAME_INIT: "2 trials winning in both {0} and {1}",
+}
 
 
 def _groups(
     tickets: Sequence[Ticket], datasets: Sequence[str]
-) -> list[tuple[str, str, np.ndarray, np.ndarray | None]]:
-    """(name, category, first, second) for every condition, in the paper's order, each same-θ0 condition
-    after the `between` condition of its datasets."""
+) -> list[tuple[str, str, np.ndarray, np.ndarray | None, tuple[str, ...]]]:
+    """(name, category, first, second, its datasets) for every condition, in the paper's order, each same-θ0
+    condition after the `between` condition of its datasets."""
     is_winning = np.array([t.winning for t in tickets], dtype=bool)
     dataset_of = np.array([t.dataset for t in tickets], dtype=object)
     pool = np.flatnonzero(~is_winning)
     winning = {ds: np.flatnonzero(is_winning & (dataset_of == ds)) for ds in datasets}
-    groups = [(RANDOM, "random", pool, None)]
-    groups += [(f"WTs_{ds}", "WTs", winning[ds], None) for ds in datasets]
-    groups += [(f"mixed_{ds}", "mixed", winning[ds], pool) for ds in datasets]
+    groups = [(RANDOM, "random", pool, None, ())]
+    groups += [(f"WTs_{ds}", "WTs", winning[ds], None, (ds,)) for ds in datasets]
+    groups += [(f"mixed_{ds}", "mixed", winning[ds], pool, (ds,)) for ds in datasets]
     for a, b in combinations(datasets, 2):
         groups += [
-            (f"between_{a}_{b}", "between", winning[a], winning[b]),
-            (f"{SAME_INIT}_{a}_{b}", SAME_INIT, winning[a], winning[b]),
+            (f"between_{a}_{b}", "between", winning[a], winning[b], (a, b)),
+            (f"{SAME_INIT}_{a}_{b}", SAME_INIT, winning[a], winning[b], (a, b)),
         ]
     return groups
 
@@ -100,13 +109,13 @@ def build_conditions(
     """
     require_distinct(datasets)
     conditions, skipped = [], []
-    for name, category, first, second in _groups(tickets, datasets):
+    for name, category, first, second, of in _groups(tickets, datasets):
         eligible = eligible_pairs(tickets, first, second, same_init=category == SAME_INIT)
         if len(eligible) < MIN_PAIRS:
             skipped.append(
                 f"condition {name} skipped: {len(eligible)} eligible pair(s) of tickets "
-                f"{'sharing' if category == SAME_INIT else 'not sharing'} θ0, {MIN_PAIRS} needed — train "
-                "more trials"
+                f"{'sharing' if category == SAME_INIT else 'not sharing'} θ0, {MIN_PAIRS} needed — "
+                f"{FORMS[category].format(*of)} form it; train more trials"
             )
             continue
         drawn = draw_pairs(eligible, pairs, named_generator(seed, name))

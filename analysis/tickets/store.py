@@ -73,7 +73,7 @@ class TrialRun:
         return contract.REWIND_ARTIFACT if self.rewind_step else contract.INIT_ARTIFACT
 
 
-def _all_pages(fetch: Callable) -> list:
+def all_pages(fetch: Callable) -> list:
     items, token = [], None
     while True:
         page = fetch(token)
@@ -122,13 +122,11 @@ def _trial_run(run) -> TrialRun:
 
 def finished_trial_runs(client) -> list[TrialRun]:
     """Every FINISHED trial run in every experiment of the store; UserError if there is none."""
-    experiments = _all_pages(lambda token: client.search_experiments(page_token=token))
+    experiments = all_pages(lambda token: client.search_experiments(page_token=token))
     query = f"tags.`{contract.TAG_ROLE}` = '{contract.ROLE_TRIAL}' and attributes.status = 'FINISHED'"
     ids = [experiment.experiment_id for experiment in experiments]
     runs = (
-        _all_pages(lambda token: client.search_runs(ids, filter_string=query, page_token=token))
-        if ids
-        else []
+        all_pages(lambda token: client.search_runs(ids, filter_string=query, page_token=token)) if ids else []
     )
     if not runs:
         raise UserError(
@@ -197,13 +195,28 @@ def select_models(
     return chosen, messages
 
 
+def _chosen_config(dataset: str, counts: Counter, newest: Mapping[str, int], asked: Sequence[str]) -> str:
+    """The configuration of `dataset` one of `asked` names (by its id or a prefix of it), else the one with
+    the most runs (ties: the most recently started). UserError for a prefix that names several."""
+    named = {ask: [config for config in counts if config.startswith(ask)] for ask in asked}
+    for ask, configs in named.items():
+        if len(configs) > 1:
+            raise UserError(
+                f"--config {ask} names several configurations of {dataset} ({', '.join(configs)}); "
+                "give more of the id"
+            )
+    chosen = [configs[0] for configs in named.values() if configs]
+    return chosen[0] if chosen else max(counts, key=lambda c: (counts[c], newest[c]))
+
+
 def select_runs(
-    runs: Sequence[TrialRun], datasets: Sequence[str] | None
+    runs: Sequence[TrialRun], datasets: Sequence[str] | None, configs: Sequence[str] = ()
 ) -> tuple[list[str], list[TrialRun], list[str]]:
     """(datasets, the runs analysed, messages): one configuration per dataset, the newest run per trial.
 
     `runs` must be of one model (`of_model`). `datasets` None means every dataset with trial runs; otherwise
-    distinct names (ValueError if not). UserError if a requested dataset has none.
+    distinct names (ValueError if not). UserError if a requested dataset has none. `configs`: configuration
+    ids (or prefixes) to use, each for the dataset whose runs carry it (UserError for one no dataset has).
     """
     require_distinct(datasets or ())
     if len({run.model for run in runs}) > 1:
@@ -217,18 +230,32 @@ def select_runs(
             f"the store has {', '.join(available)} "
             "— train them first (`make train DATASET=...`) or leave them out of --datasets"
         )
+    unknown = [
+        ask for ask in configs if not any(r.config.startswith(ask) for r in runs if r.dataset in chosen)
+    ]
+    if unknown:
+        available = ", ".join(
+            f"{d} {c}" for d, c in sorted({(r.dataset, r.config) for r in runs if r.dataset in chosen})
+        )
+        raise UserError(
+            f"--config {' '.join(unknown)}: no trial runs of that configuration; the store has {available}"
+        )
     selected, messages = [], []
     for dataset in chosen:
         of_dataset = [run for run in runs if run.dataset == dataset]
         counts = Counter(run.config for run in of_dataset)
         newest = {config: max(r.start_time for r in of_dataset if r.config == config) for config in counts}
-        config = max(counts, key=lambda c: (counts[c], newest[c]))
+        config = _chosen_config(dataset, counts, newest, configs)
         if len(counts) > 1:
             others = ", ".join(f"{c} ({n} runs)" for c, n in counts.items() if c != config)
+            why = (
+                "--config"
+                if any(config.startswith(ask) for ask in configs)
+                else "the most; --config ID picks another"
+            )
             messages.append(
-                f"{dataset}: trial runs of {len(counts)} configurations; "
-                f"using {config} ({counts[config]} runs, "
-                f"the most), ignoring {others}"
+                f"{dataset}: trial runs of {len(counts)} configurations; using {config} "
+                f"({counts[config]} runs, {why}), ignoring {others}"
             )
         by_trial: dict[int, TrialRun] = {}
         for run in sorted((r for r in of_dataset if r.config == config), key=lambda r: r.start_time):
