@@ -237,7 +237,7 @@ def test_cli_logs_the_analysis_back(store_uri, capsys, tmp_path, undrawn):
         "### Table 1 — NNSTD against random" in description
         and "### Table 1 — NNSTD± against random" in description
     )
-    assert "| \u2002`WTs_digits`\u2002 | \u20024\u2002 |" in description and "3 draws each way" in description
+    assert "| &nbsp;`WTs_digits`&nbsp; | &nbsp;4&nbsp; |" in description and "3 draws each way" in description
     assert "p pairs (paper)" in description and "p tickets (ours)" in description
     assert "`tables/paper_comparison.json`" in description  # logged: mixed_svhn is the paper's
     headline = {"nnstd_pm.cohen_d.WTs_digits", "nnstd.diff_mean.mixed_svhn", "nnstd.p_tickets.WTs_digits"}

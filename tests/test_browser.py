@@ -220,12 +220,15 @@ def test_table_1_artifact_shows_its_numbers(ui, page):
 
 
 def markdown_table(note: str, heading: str) -> list[list[str]]:
-    """The body rows of the first markdown table under `### heading` in `note`, as cells (backticks
-    dropped)."""
+    """The body rows of the first markdown table under `### heading` in `note`, as cells (padding and
+    backticks dropped)."""
     lines = note.split(f"### {heading}\n", 1)[1].splitlines()
     lines = lines[next(i for i, line in enumerate(lines) if line.startswith("|")) :]
     table = lines[: next(i for i, line in enumerate(lines) if not line.startswith("|"))]
-    return [[cell.strip().strip("`") for cell in line.strip("|").split("|")] for line in table[2:]]
+    return [
+        [cell.replace("&nbsp;", " ").strip().strip("`") for cell in line.strip("|").split("|")]
+        for line in table[2:]
+    ]
 
 
 @pytest.mark.drivers
@@ -242,6 +245,9 @@ def test_analysis_run_page_shows_table_1_and_the_controls_in_its_description(ui,
         assert [row[0] for row in expected] == ["random", "WTs_digits", "mixed_digits"]
         expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
         table = page.locator("[data-testid=note-editor-preview-content] table").nth(position)
+        headers = table.locator("thead th")
+        expect(headers.nth(6)).to_have_text("p pairs (paper)")  # the two tests, headed apart
+        expect(headers.nth(8)).to_have_text("p tickets (ours)")
         rows = table.locator("tbody tr")
         expect(rows).to_have_count(len(expected))
         for index, cells in enumerate(expected):

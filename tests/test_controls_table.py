@@ -150,6 +150,6 @@ def test_an_analysis_logs_and_prints_the_controls(store_uri, capsys, tmp_path, u
     assert row["p_value"] == float(f"{expected['p_value']:.2e}")  # and its p-values
     description = parent.data.tags["mlflow.note.content"]
     assert "### Controls against the ticket" in description
-    assert "| \u2002digits\u2002 | \u2002`random`\u2002 | \u20024\u2002 |" in description
+    assert "| &nbsp;digits&nbsp; | &nbsp;`random`&nbsp; | &nbsp;4&nbsp; |" in description
     sources = pd.read_csv(Path(client.download_artifacts(parent.info.run_id, "tables/source_runs.csv")))
     assert sorted(sources["random_test_acc"]) == sorted(RANDOM)

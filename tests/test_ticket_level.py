@@ -64,9 +64,9 @@ def dense_test(pairs, units, group, distances) -> tuple[np.ndarray, np.ndarray, 
     V, dof = np.zeros(len(e)), np.zeros(len(e))
     for row in range(len(e)):
         active, slopes = [0, 1, 2], np.ones(3)
-        while True:  # set negative effect variances to 0 and refit
+        while True:  # set negative variances to 0 and refit the others
             solution = np.linalg.solve(moments[np.ix_(active, active)], y[row, active])
-            negative = [c for c, value in zip(active[1:], solution[1:], strict=True) if value < 0]
+            negative = [c for c, value in zip(active, solution, strict=True) if value < 0]
             if not negative:
                 break
             slopes[negative] = 0.5

@@ -25,6 +25,9 @@ CATEGORY_TEXT = {
 }
 
 
+# MLflow's UI sets a table with no margin below it: a line break keeps the next heading off its last row
+TABLE_END = "\n\n<br>"
+PAD = "&nbsp;"
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
@@ -44,9 +47,10 @@ def _ci_text(low: float, high: float) -> str:
 
 def _table_1_markdown(stats: pd.DataFrame, metric: str) -> str:
     rows = stats[(stats["layer"] == OVERALL) & (stats["metric"] == metric)]
+    header = ["condition", "pairs", "mean", "ticket share", "diff", "95 % CI (tickets)", "p pairs (paper)"]
+    header += ["p Holm pairs", "p tickets (ours)", "p Holm tickets", "d", "effect", "sig."]
     lines = [
-        "| condition | pairs | mean | ticket share | diff | 95 % CI (tickets) | p pairs (paper) "
-        "| p Holm pairs | p tickets (ours) | p Holm tickets | d | effect | sig. |",
+        _markdown_row(header),
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for row in rows.to_dict("records"):
@@ -67,20 +71,29 @@ def _table_1_markdown(stats: pd.DataFrame, metric: str) -> str:
             ("yes" if row["significant"] else "no") if compared else "",
         ]
         lines.append(_markdown_row(cells))
-    return "\n".join(lines)
+    return "\n".join(lines) + TABLE_END
 
 
 def _markdown_row(cells: Sequence[str]) -> str:
     """A markdown table row whose cells keep a gap between them in MLflow's UI, which styles its tables
-    without cell padding: each cell padded with an en space on both sides."""
-    return "| " + " | ".join(f"\u2002{cell}\u2002" if cell else "" for cell in cells) + " |"
+    without cell padding: each cell padded with a no-break space on both sides (as `&nbsp;`: the markdown
+    converter trims the spaces themselves)."""
+    return "| " + " | ".join(f"{PAD}{cell}{PAD}" if cell else "" for cell in cells) + " |"
 
 
 def _controls_markdown(controls: pd.DataFrame) -> str:
-    lines = [
-        "| dataset | control | trials | ticket acc | control acc | diff | 95 % CI | p (paired t) | d_z |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    header = [
+        "dataset",
+        "control",
+        "trials",
+        "ticket acc",
+        "control acc",
+        "diff",
+        "95 % CI",
+        "p (paired t)",
+        "d_z",
     ]
+    lines = [_markdown_row(header), "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for row in controls.to_dict("records"):
         cells = [
             row["dataset"],
@@ -94,7 +107,7 @@ def _controls_markdown(controls: pd.DataFrame) -> str:
             number("+.2f")(row["d_z"]),
         ]
         lines.append(_markdown_row(cells))
-    return "\n".join(lines)
+    return "\n".join(lines) + TABLE_END
 
 
 def _tables_logged(analysis: Analysis, paper_comparison: bool) -> str:

@@ -16,7 +16,7 @@ distances, w_p = 1/n₁ in the condition, −1/n₂ in the control:
         ε ~ (0, σ_ε²), all independent; Ω = Cov(d) = σ_ε² I + σ_u² Z Zᵀ + σ_v² Θ Θᵀ (Z: pairs × tickets,
         Θ: pairs × θ0s, counts). σ² = (σ_ε², σ_u², σ_v²) solves the moment equations E[y] = A σ² of
         y = (eᵀe, eᵀZZᵀe, eᵀΘΘᵀe); a component the design cannot tell apart from the others (σ_v² where
-        no θ0 has two tickets here) is left out, and a negative one is set to 0 and the rest refitted;
+        no θ0 has two tickets here) is left out, and a negative one is set to 0 and the others refitted;
   V   = c · V̂ with c = Var(D) / E[V̂] under the working model at the estimates (Bell & McCaffrey 2002:
         V̂ double-counts each pair's own variance and, with few units, loses some to the fitted means);
   ν   = 2 Var(D)² / Var(V) (Satterthwaite), Var(V) by the delta method over (V̂, y), whose covariances
@@ -64,13 +64,20 @@ def _incidence(ids: np.ndarray, counts: bool) -> np.ndarray:
     return matrix
 
 
+def _trace_of_product(a: np.ndarray, b: np.ndarray) -> float:
+    """tr(a b) without forming the product."""
+    return float(np.einsum("ij,ji->", a, b))
+
+
 @dataclass(frozen=True)
 class _Form:
-    """The quadratic form eᵀ A e, A = α·M + Y s Yᵀ (Y, M of a `Design`); L = α I + s G, so that A Y = Y L."""
+    """The quadratic form eᵀ A e, A = α·M + Y diag(s) Yᵀ (Y, M of a `Design`): sG = diag(s) G, L = α I + sG
+    (so that A Y = Y L), and LkG[j] = L diag(k_j) G for each effect j (M K_j M = Y diag(k_j) Yᵀ)."""
 
     alpha: float
-    s: np.ndarray
+    sG: np.ndarray
     L: np.ndarray
+    LkG: dict[int, np.ndarray]
 
 
 class Design:
@@ -91,19 +98,15 @@ class Design:
         blocks = [self.clusters * self.w[:, None] if self.w is not None else np.zeros((self.n, 0)), *effects]
         Y = np.concatenate([self.residuals(block) for block in blocks], axis=1)
         self.G = Y.T @ Y
-        edges = np.cumsum([0] + [block.shape[1] for block in blocks])
-        selectors = [
-            np.diag((np.arange(len(self.G)) >= a) & (np.arange(len(self.G)) < b)) * 1.0
-            for a, b in zip(edges[:-1], edges[1:], strict=True)
-        ]
-        self.k = [None, *selectors[1:]]  # Ω's components: I, then M K M = Y k Yᵀ for K = ZZᵀ, ΘΘᵀ
-        self.forms = [self._form(1.0, np.zeros_like(self.G)), *(self._form(0.0, k) for k in selectors[1:])]
+        block = np.repeat(np.arange(len(blocks)), [b.shape[1] for b in blocks])
+        self.kG = {j: self.G * (block == j)[:, None] for j in (1, 2)}  # diag(k_j) G: Z's and Θ's block
+        self.forms = [self._form(1.0, 0 * block), *(self._form(0.0, block == j) for j in (1, 2))]
         moments = np.array([[self._expectation(form, j) for j in range(3)] for form in self.forms])
         self.components = self._identified(moments)
         self.moments = moments[np.ix_(self.components, self.components)]
         self.effects = [effects[j - 1] for j in self.components[1:]]
         if self.w is not None:
-            meat = self._form(0.0, selectors[0])
+            meat = self._form(0.0, block == 0)
             forms = [meat, *(self.forms[j] for j in self.components)]
             self.true = np.array([self.w @ self.w] + [((e.T @ self.w) ** 2).sum() for e in self.effects])
             self.meat_expectation = np.array([self._expectation(meat, j) for j in self.components])
@@ -115,25 +118,27 @@ class Design:
         return values - means[self.group]
 
     def _form(self, alpha: float, s: np.ndarray) -> _Form:
-        return _Form(alpha, s, alpha * np.eye(len(self.G)) + s @ self.G)
+        sG = self.G * np.asarray(s, dtype=float)[:, None]
+        L = alpha * np.eye(len(self.G)) + sG
+        return _Form(alpha, sG, L, {j: L @ kG for j, kG in self.kG.items()})
 
     def _expectation(self, form: _Form, j: int) -> float:
         """E[eᵀAe] / σ_j² under the working model: tr(A) for the pair noise, tr(A K_j) for an effect."""
         if j == 0:
-            return form.alpha * (self.n - self.groups) + np.trace(form.s @ self.G)
-        return np.trace(form.L @ self.k[j] @ self.G)
+            return form.alpha * (self.n - self.groups) + np.trace(form.sG)
+        return np.trace(form.LkG[j])
 
     def _covariance(self, a: _Form, b: _Form) -> np.ndarray:
         """T with Cov(eᵀAe, eᵀBe) = 2 Σ_jl σ_j² σ_l² T_jl = 2 tr(AΩBΩ), over the identified components."""
         terms = np.zeros((len(self.components),) * 2)
         for (x, i), (y, j) in product(enumerate(self.components), repeat=2):
-            if i == 0 and j == 0:
-                plain = a.alpha * b.alpha * (self.n - self.groups) + a.alpha * np.trace(b.s @ self.G)
-                terms[x, y] = plain + b.alpha * np.trace(a.s @ self.G) + np.trace(a.s @ self.G @ b.s @ self.G)
-            elif i == 0 or j == 0:
-                terms[x, y] = np.trace(a.L @ b.L @ self.k[i or j] @ self.G)
-            else:
-                terms[x, y] = np.trace(a.L @ self.k[i] @ self.G @ b.L @ self.k[j] @ self.G)
+            if i == 0 and j == 0:  # tr(AB)
+                plain = a.alpha * b.alpha * (self.n - self.groups) + a.alpha * np.trace(b.sG)
+                terms[x, y] = plain + b.alpha * np.trace(a.sG) + _trace_of_product(a.sG, b.sG)
+            elif i == 0 or j == 0:  # tr(A B K_j) = tr(L_a L_b k_j G)
+                terms[x, y] = _trace_of_product(a.L, b.LkG[i or j])
+            else:  # tr(A K_i B K_j) = tr(L_a k_i G L_b k_j G)
+                terms[x, y] = _trace_of_product(a.LkG[i], b.LkG[j])
         return terms
 
     @staticmethod
@@ -153,15 +158,15 @@ class Design:
         sigma = np.zeros_like(y)
         truncated = np.zeros(y.shape, dtype=bool)
         for row in range(len(y)):
-            active = list(range(len(self.components)))
-            while True:
+            active, solution = list(range(len(self.components))), np.zeros(0)
+            while active:
                 solution = np.linalg.solve(self.moments[np.ix_(active, active)], y[row, active])
-                negative = [c for c, value in zip(active[1:], solution[1:], strict=True) if value < 0]
+                negative = [c for c, value in zip(active, solution, strict=True) if value < 0]
                 if not negative:
                     break
                 truncated[row, negative] = True
                 active = [c for c in active if c not in negative]
-            sigma[row, active] = solution
+            sigma[row, active] = solution if active else 0.0
         return sigma, truncated, y
 
     def ticket_share(self, distances: np.ndarray) -> np.ndarray:
