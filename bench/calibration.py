@@ -34,9 +34,11 @@ from analysis.distances.incoming import ticket_sets
 from analysis.distances.nnstd import METRICS, Method, pair_distances
 from analysis.pipeline import theta0_units
 from analysis.statistics.conditions import RANDOM, build_conditions
+from analysis.statistics.stats import compare_tickets, condition_stats, scopes, ticket_shares
 from analysis.statistics.ticket_level import Design, ticket_test
 from analysis.tickets.signed import RANDOM as RANDOM_KIND
 from analysis.tickets.signed import WINNING, Ticket
+from bench.analysis_speed import DATASETS as PAPER_DATASETS
 from tests.analysis_fixtures import SMALL_SHAPES
 
 DATASET = "digits"
@@ -47,7 +49,10 @@ ALPHAS = (0.05, 0.01)
 EFFECTS = (0.5, 0.8)
 POWER_RATIOS = (0.0, 0.35, 1.0)  # 0.35: about what 12 digits trials show (docs/analysis.md)
 BATCHES, PER_BATCH = 20, 200  # synthetic: 4,000 replications per setting, 20 draws of pairs
-REAL_REPLICATIONS, REAL_PER_BATCH = 1000, 25  # real-ticket-like: 40 draws of pairs
+# real-ticket-like masks: (tickets per group, a kept fraction per ticket or per θ0, replications), 25 per
+# draw of pairs; one kept fraction per θ0 is a stress beyond IMP (whose tickets all keep the same counts)
+REAL_SETTINGS = ((8, "ticket", 1000), (20, "ticket", 1000), (20, "θ0", 400))
+REAL_PER_BATCH = 25
 COMPARISONS = ("WTs", "mixed")
 
 
@@ -69,14 +74,14 @@ def comparisons(tickets: list[Ticket], seed: int) -> dict[str, tuple[np.ndarray,
 def _candidates(design: Design, units: np.ndarray, distances: np.ndarray) -> dict[str, np.ndarray]:
     """p-values of the two rejected candidates: dyadic-robust variance and delete-one-θ0 jackknife."""
     w, e = design.w, design.residuals(distances.T).T
-    G = design.unit_incidence.shape[1]
-    scores = ((e * w) @ design.unit_incidence) ** 2
+    G = design.clusters.shape[1]
+    scores = ((e * w) @ design.clusters) ** 2
     dyads = np.unique(np.sort(units, axis=1), axis=0, return_inverse=True)[1].reshape(-1)
     distinct = units[:, 0] != units[:, 1]
     dyad_sums = np.zeros((len(e), dyads.max() + 1))
     np.add.at(dyad_sums.T, dyads[distinct], (e * w)[:, distinct].T)
     dyadic = G / (G - 1) * (scores.sum(axis=1) - (dyad_sums**2).sum(axis=1))
-    kept = 1.0 - design.unit_incidence.T  # θ0 unit × pairs: the pairs left when the unit is deleted
+    kept = 1.0 - design.clusters.T  # θ0 unit × pairs: the pairs left when the unit is deleted
     weights = [kept[:, design.group == g] for g in (0, 1)]
     means = [
         distances[:, design.group == g] @ (weights[g] / weights[g].sum(axis=1, keepdims=True)).T
@@ -145,25 +150,30 @@ def ticket_like(shapes, signs, kept: float, unevenness: float, rng) -> tuple[np.
     return tuple(layers)
 
 
-def real_like_tickets(trials: int, rng: np.random.Generator) -> list[Ticket]:
-    """One replication's tickets: per trial, θ0's signs and a kept fraction shared by its two tickets, each
-    ticket with its own per-filter unevenness."""
+def real_like_tickets(trials: int, kept_per: str, rng: np.random.Generator) -> list[Ticket]:
+    """One replication's tickets: per trial, θ0's signs shared by its two tickets; each ticket with its own
+    per-filter unevenness and kept fraction (`kept_per` = "ticket"), or one kept fraction per θ0 ("θ0")."""
     signs = [
         {n: rng.choice(np.array([-1, 1], np.int8), s) for n, s in SMALL_SHAPES.items()} for _ in range(trials)
     ]
-    kept = rng.uniform(0.3, 0.45, trials)
+    kept = rng.uniform(0.3, 0.45, (trials, 2))
+    if kept_per == "θ0":
+        kept[:, 1] = kept[:, 0]
     return trial_tickets(
-        trials, lambda kind, k: ticket_like(SMALL_SHAPES, signs[k], kept[k], rng.uniform(0.0, 0.5), rng)
+        trials,
+        lambda kind, k: ticket_like(
+            SMALL_SHAPES, signs[k], kept[k, int(kind == RANDOM_KIND)], rng.uniform(0, 0.5), rng
+        ),
     )
 
 
 def real_like_batch(
-    trials: int, seed: int, replications: int
+    trials: int, kept_per: str, seed: int, replications: int
 ) -> dict[tuple[str, str], dict[str, np.ndarray]]:
     """`replications` replications under H0 over one draw of pairs: fresh tickets each, real distances (both
     metrics); (comparison, metric) → p-values of both tests and the condition's ticket shares."""
     rng = np.random.default_rng([seed, trials, 7])
-    tickets = [ticket for _ in range(replications) for ticket in real_like_tickets(trials, rng)]
+    tickets = [ticket for _ in range(replications) for ticket in real_like_tickets(trials, kept_per, rng)]
     per_replication = 2 * trials
     drawn = comparisons(tickets[:per_replication], seed)
     needed, index = np.unique(
@@ -190,31 +200,73 @@ def real_like_batch(
     return result
 
 
-def real_table(replications: int = REAL_REPLICATIONS) -> list[str]:
-    """Rows of rejection rates (%) under H0 on real-ticket-like masks, and the ticket shares they showed."""
+def real_table(settings=REAL_SETTINGS) -> list[str]:
+    """Rows of rejection rates (%) under H0 on real-ticket-like masks, and the ticket shares they showed;
+    `settings`: (tickets per group, kept fraction drawn per "ticket" or "θ0", replications)."""
     lines = []
-    for trials in TRIALS:
-        batches = [
-            real_like_batch(trials, seed, REAL_PER_BATCH) for seed in range(replications // REAL_PER_BATCH)
-        ]
+    for trials, kept_per, replications in settings:
+        draws = range(replications // REAL_PER_BATCH)
+        batches = [real_like_batch(trials, kept_per, seed, REAL_PER_BATCH) for seed in draws]
         for key in batches[0]:
             share = np.nanmedian(np.concatenate([batch[key]["share"] for batch in batches]))
             for method in list(batches[0][key])[:2]:
                 rates = _rates([batch[key][method] for batch in batches])
-                lines.append(f"| {trials} | `{key[0]}` | {key[1]} | {share:.2f} | {method} | {rates} |")
+                setting = f"| {trials} | {kept_per} | {replications} | `{key[0]}` | {key[1]} | {share:.2f}"
+                lines.append(f"{setting} | {method} | {rates} |")
     return lines
 
 
-def main(real_replications: int = REAL_REPLICATIONS) -> None:
+def paper_scale_cost(repeats: int = 3) -> list[str]:
+    """The statistics of the paper-scale design (80 tickets: 20 winning of each of 3 datasets, 20 random;
+    13 conditions, 560 pairs, both metrics, overall and per layer; random distances), and the ticket-level
+    test's part of them, medians side by side."""
+    tickets = [Ticket(ds, k, WINNING, f"init-{k}", "", ()) for ds in PAPER_DATASETS for k in range(20)]
+    tickets += [Ticket(PAPER_DATASETS[0], k, RANDOM_KIND, f"init-{k}", "", ()) for k in range(20)]
+    conditions = build_conditions(tickets, PAPER_DATASETS, PAIRS, 0)[0]
+    rng = np.random.default_rng(0)
+    layers = ("conv1", "conv2", "dense1", "dense2", "output")
+    distances = {c.name: {m: rng.random((len(c.pairs), len(layers))) for m in METRICS} for c in conditions}
+    pairs, units = {c.name: c.pairs for c in conditions}, theta0_units(tickets)
+
+    def ticket_level() -> None:
+        for name, by_metric in distances.items():
+            for metric, values in by_metric.items():
+                batch = np.stack(list(scopes(values, layers).values()))
+                ticket_shares(pairs[name], units, batch)
+                if name != RANDOM:
+                    control = np.stack(list(scopes(distances[RANDOM][metric], layers).values()))
+                    compare_tickets(pairs[name], pairs[RANDOM], units, batch, control)
+
+    def statistics() -> None:
+        condition_stats(distances, layers, 0.01, pairs=pairs, units=units)
+
+    times = {}
+    for name, work in (
+        ("all statistics, both tests", statistics),
+        ("of which the ticket-level test", ticket_level),
+    ):
+        runs = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            work()
+            runs.append(time.perf_counter() - start)
+        times[name] = float(np.median(runs))
+    return [f"| {name} | {seconds:.2f} s |" for name, seconds in times.items()]
+
+
+def main() -> None:
     start = time.perf_counter()
     header = " | ".join(f"α = {alpha:g}" for alpha in ALPHAS)
     print(f"1. Synthetic, H0: false positives (%), {BATCHES * PER_BATCH} replications per row\n")
     print(f"| tickets per group | vs random | SD(u)/SD(ε) | method | {header} |\n|---|---|---|---|---|---|")
     print("\n".join(synthetic_table()), flush=True)
-    print(f"\n2. Real-ticket-like masks, H0: false positives (%), {real_replications} replications per row\n")
-    print(f"| tickets per group | condition | metric | median ticket share | method | {header} |")
-    print("|---|---|---|---|---|---|---|")
-    print("\n".join(real_table(real_replications)), flush=True)
+    print("\n2. Real-ticket-like masks, H0: false positives (%)\n")
+    print(
+        f"| tickets per group | kept fraction per | replications | condition | metric | median ticket share "
+        f"| method | {header} |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n".join(real_table()), flush=True)
     for effect in EFFECTS:
         print(
             f"\n3. Power (%) at Cohen's d = {effect:g} in `WTs`, {BATCHES * PER_BATCH} replications per row\n"
@@ -224,4 +276,6 @@ def main(real_replications: int = REAL_REPLICATIONS) -> None:
         )
         rows = synthetic_table(effect, POWER_RATIOS, candidates=False)
         print("\n".join(row for row in rows if "`WTs`" in row))
+    print("\n4. Cost at the paper scale (median of 3)\n\n| statistics | time |\n|---|---|")
+    print("\n".join(paper_scale_cost()))
     print(f"\n{time.perf_counter() - start:.0f} s")

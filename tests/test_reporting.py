@@ -7,12 +7,14 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
-from analysis_fixtures import stats_of
+from analysis_fixtures import SMALL_SHAPES, random_signed, stats_of
 
-from analysis.pipeline import Settings
+from analysis.pipeline import Settings, analyse
+from analysis.reporting.descriptions import analysis_note
 from analysis.reporting.published import condition_key, paper_comparison, published
 from analysis.reporting.report import metric_prefix, run_name
-from analysis.reporting.tables import rounded, table_1
+from analysis.reporting.tables import format_table_1, rounded, table_1
+from analysis.tickets.signed import RANDOM, WINNING, Ticket
 
 
 def _stats(conditions: dict[str, float], seed: int = 0) -> pd.DataFrame:
@@ -92,3 +94,42 @@ def test_names_say_what_a_run_is():
     assert " · 50 pairs · " in run_name(SimpleNamespace(settings=settings, conditions=every), configs)
     assert metric_prefix("nnstd_pm", "all") == "nnstd_pm"
     assert metric_prefix("nnstd_pm", "dense1") == "per_layer.dense1.nnstd_pm"
+
+
+def _analysis():
+    """A small analysis in memory: 3 trials of digits, each a winning and a random ticket of one θ0."""
+    rng = np.random.default_rng(0)
+    tickets = [
+        Ticket("digits", k, kind, f"init-{k}", f"run-{k}", tuple(random_signed(SMALL_SHAPES, rng)))
+        for k in range(3)
+        for kind in (WINNING, RANDOM)
+    ]
+    return analyse(
+        tickets, Settings(("digits",), pairs=3, ties="first"), tuple(SMALL_SHAPES), log=lambda _: None
+    )
+
+
+def test_the_terminal_s_table_1_heads_the_paper_s_test_and_ours_apart():
+    text = format_table_1(_stats({"random": 0.0, "WTs_a": -0.01, "mixed_a": 0.001}), alpha=0.01)
+    nnstd = text.split("\n\n")[0].splitlines()
+    assert nnstd[0] == "Table 1 — NNSTD against random"
+    assert nnstd[1].startswith("p_pairs, p_holm_pairs: the paper's test (Welch over pairs); p_tickets, ")
+    assert nnstd[2].startswith("significant: p_holm_tickets < 0.01 (Holm over the 2 conditions compared)")
+    columns = nnstd[3].split()
+    assert columns[columns.index("p_pairs") :][:4] == [
+        "p_pairs",
+        "p_holm_pairs",
+        "p_tickets",
+        "p_holm_tickets",
+    ]
+    assert "share" in columns
+
+
+def test_the_description_names_paper_comparison_only_when_it_is_logged():
+    analysis = _analysis()
+    without = analysis_note(analysis, runs=[], notes=[], paper_comparison=False)
+    assert "paper_comparison" not in without and "`tables/table_1.json`" in without
+    assert "`tables/paper_comparison.json`" in analysis_note(
+        analysis, runs=[], notes=[], paper_comparison=True
+    )
+    assert "| &nbsp;p pairs (paper)&nbsp; |" in without and "| &nbsp;p tickets (ours)&nbsp; |" in without

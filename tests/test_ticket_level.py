@@ -51,34 +51,36 @@ def dense_test(pairs, units, group, distances) -> tuple[np.ndarray, np.ndarray, 
     M = np.eye(n) - X @ np.linalg.inv(X.T @ X) @ X.T
     Z = np.zeros((n, pairs.max() + 1))
     Z[np.arange(n), pairs[:, 0]] = Z[np.arange(n), pairs[:, 1]] = 1
-    theta = np.zeros((n, units.max() + 1))
-    np.add.at(theta, (np.arange(n), units[:, 0]), 1)
-    np.add.at(theta, (np.arange(n), units[:, 1]), 1)
-    K = [np.eye(n), Z @ Z.T, theta @ theta.T]  # Ω = Σ_j σ_j² K_j
+    clusters = np.zeros((n, units.max() + 1))
+    clusters[np.arange(n), units[:, 0]] = clusters[np.arange(n), units[:, 1]] = 1
+    K = [np.eye(n), Z @ Z.T]  # Ω = σ_ε² I + σ_u² Z Zᵀ
     A = [M @ k @ M for k in K]  # y_j = eᵀ K_j e = dᵀ M K_j M d
-    clusters = (theta > 0).astype(float)
     meat = M @ np.diag(w) @ clusters @ clusters.T @ np.diag(w) @ M
     moments = np.array([[np.trace(a @ k) for k in K] for a in A])
     e = distances @ M
     y = np.stack([np.einsum("bp,pq,bq->b", e, a, e) for a in A], axis=1)
     V, dof = np.zeros(len(e)), np.zeros(len(e))
     for row in range(len(e)):
-        active, slopes = [0, 1, 2], np.ones(3)
+        active = [0, 1]
         while True:  # set negative variances to 0 and refit the others
             solution = np.linalg.solve(moments[np.ix_(active, active)], y[row, active])
             negative = [c for c, value in zip(active, solution, strict=True) if value < 0]
             if not negative:
                 break
-            slopes[negative] = 0.5
             active = [c for c in active if c not in negative]
-        sigma = np.zeros(3)
+        sigma = np.zeros(2)
         sigma[active] = solution
         omega = sum(s * k for s, k in zip(sigma, K, strict=True))
         true, expected = w @ omega @ w, np.trace(meat @ omega)
         c = true / expected
         dc = np.array([(w @ k @ w) * expected - true * np.trace(meat @ k) for k in K]) / expected**2
         meat_value = np.einsum("p,pq,q->", e[row], meat, e[row])
-        gradient = np.r_[c, meat_value * ((dc * slopes) @ np.linalg.inv(moments))]
+        slope = dc @ np.linalg.inv(moments)
+        if len(active) < 2:  # the mean of the refitted and the unrefitted equations' derivatives
+            refitted = np.zeros(2)
+            refitted[active] = dc[active] @ np.linalg.inv(moments[np.ix_(active, active)])
+            slope = (slope + refitted) / 2
+        gradient = np.r_[c, meat_value * slope]
         forms = [meat, *A]
         covariance = np.array([[2 * np.trace(a @ omega @ b @ omega) for b in forms] for a in forms])
         dof[row] = 2 * true**2 / (gradient @ covariance @ gradient)

@@ -160,7 +160,7 @@ def _with_tickets(comparison: Comparison, test: TicketTest, row: int) -> Compari
     )
 
 
-def _scopes(per_layer: np.ndarray, layer_names: Sequence[str]) -> dict[str, np.ndarray]:
+def scopes(per_layer: np.ndarray, layer_names: Sequence[str]) -> dict[str, np.ndarray]:
     """`all` (the mean over layers, i.e. NNSTD or NNSTD± of each pair) and each layer's distances."""
     return {OVERALL: per_layer.mean(axis=1), **dict(zip(layer_names, per_layer.T, strict=True))}
 
@@ -175,13 +175,14 @@ def _beyond_ties(row: Mapping, control_spread: float) -> bool | None:
     return None if math.isnan(noise) or math.isnan(row["diff_mean"]) else bool(abs(row["diff_mean"]) > noise)
 
 
-def _ticket_shares(pairs: np.ndarray, units: np.ndarray, batch: np.ndarray) -> np.ndarray:
+def ticket_shares(pairs: np.ndarray, units: np.ndarray, batch: np.ndarray) -> np.ndarray:
+    """Each row's ticket_share (batch × the condition's pairs; `units`: each ticket's θ0)."""
     if len(pairs) < 2:
         return np.full(len(batch), math.nan)
     return Design(pairs, units[pairs], np.zeros(len(pairs))).ticket_share(batch)
 
 
-def _ticket_test(pairs: np.ndarray, control: np.ndarray, units: np.ndarray, x: np.ndarray, y: np.ndarray):
+def compare_tickets(pairs: np.ndarray, control: np.ndarray, units: np.ndarray, x: np.ndarray, y: np.ndarray):
     """The ticket-level test of each row of x (batch × the condition's pairs) against y's (the control's)."""
     both = np.concatenate([pairs, control])
     design = Design(both, units[both], np.r_[np.zeros(len(pairs)), np.ones(len(control))])
@@ -211,16 +212,16 @@ def condition_stats(
     control = distances.get(RANDOM)
     for condition, by_metric in distances.items():
         for metric, per_layer in by_metric.items():
-            scopes = _scopes(per_layer, layer_names)
-            batch = np.stack(list(scopes.values()))
-            shares = _ticket_shares(pairs[condition], units, batch)
+            views = scopes(per_layer, layer_names)
+            batch = np.stack(list(views.values()))
+            shares = ticket_shares(pairs[condition], units, batch)
             compared = condition != RANDOM and control is not None and metric in control
             if compared:
-                control_scopes = _scopes(control[metric], layer_names)
+                control_scopes = scopes(control[metric], layer_names)
                 y = np.stack(list(control_scopes.values()))
-                test = _ticket_test(pairs[condition], pairs[RANDOM], units, batch, y)
+                test = compare_tickets(pairs[condition], pairs[RANDOM], units, batch, y)
             spreads = (tie_spreads or {}).get(condition, {}).get(metric)
-            for index, (layer, values) in enumerate(scopes.items()):
+            for index, (layer, values) in enumerate(views.items()):
                 if compared:
                     comparison = _with_tickets(unadjusted(values, control_scopes[layer]), test, index)
                     families[metric, layer].append((len(rows), comparison))

@@ -198,7 +198,7 @@ def select_models(
 def _chosen_config(dataset: str, counts: Counter, newest: Mapping[str, int], asked: Sequence[str]) -> str:
     """The configuration of `dataset` one of `asked` names (by its id or a prefix of it), else the one with
     the most runs (ties: the most recently started). UserError for a prefix that names several."""
-    named = {ask: [config for config in counts if config.startswith(ask)] for ask in asked}
+    named = {ask: sorted(config for config in counts if config.startswith(ask)) for ask in asked}
     for ask, configs in named.items():
         if len(configs) > 1:
             raise UserError(
