@@ -35,7 +35,7 @@ from analysis.distances.nnstd import METRICS, Method, pair_distances
 from analysis.pipeline import theta0_units
 from analysis.statistics.conditions import RANDOM, build_conditions
 from analysis.statistics.stats import compare_tickets, condition_stats, scopes, ticket_shares
-from analysis.statistics.ticket_level import Design, ticket_test
+from analysis.statistics.ticket_level import Design, comparison_design, condition_design, ticket_test
 from analysis.tickets.signed import RANDOM as RANDOM_KIND
 from analysis.tickets.signed import WINNING, Ticket
 from bench.analysis_speed import DATASETS as PAPER_DATASETS
@@ -107,7 +107,7 @@ def synthetic_p(trials: int, ratio: float, effect: float, seed: int, candidates:
     result = {}
     for name, (pairs, control) in comparisons(tickets, seed).items():
         both = np.concatenate([pairs, control])
-        design = Design(both, units[both], np.r_[np.zeros(len(pairs)), np.ones(len(control))])
+        design = comparison_design(pairs, control, units)
         u = rng.normal(0.0, ratio, (PER_BATCH, len(tickets)))
         distances = u[:, both[:, 0]] + u[:, both[:, 1]] + rng.normal(0.0, 1.0, (PER_BATCH, len(both)))
         distances[:, : len(pairs)] += shift
@@ -188,14 +188,14 @@ def real_like_batch(
         both = np.concatenate([pairs, control])
         rows = index[start : start + len(both)]
         start += len(both)
-        design = Design(both, units[both], np.r_[np.zeros(len(pairs)), np.ones(len(control))])
+        design = comparison_design(pairs, control, units)
         for metric in METRICS:
             nnstd = computed[metric].layers.mean(axis=1).reshape(replications, len(needed))[:, rows]
             x, y = nnstd[:, : len(pairs)], nnstd[:, len(pairs) :]
             result[name, metric] = {
                 "Welch over pairs (the paper's)": scipy.stats.ttest_ind(x, y, axis=1, equal_var=False).pvalue,
                 "ticket-level (ours)": ticket_test(design, nnstd).p_value,
-                "share": Design(pairs, units[pairs], np.zeros(len(pairs))).ticket_share(x),
+                "share": condition_design(pairs, units).ticket_share(x),
             }
     return result
 

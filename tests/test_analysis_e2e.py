@@ -60,7 +60,16 @@ def test_train_then_analyze(store_uri, tiny_data, capsys, monkeypatch, undrawn):
             for scope in ["", *(f"per_layer.{layer}." for layer in LAYER_NAMES)]:
                 values = conditions[name].metrics
                 assert 0 < values[f"{scope}{metric}.mean"] <= 1
-                assert {f"{scope}{metric}.{s}" for s in ("diff_mean", "p_value", "cohen_d")} <= set(values)
+                # both tests, for every row of Table 1 and the per-layer tables
+                both = ("diff_mean", "p_value", "cohen_d", "p_tickets", "p_holm_tickets")
+                interval = ("diff_ci_low_tickets", "diff_ci_high_tickets")
+                assert {f"{scope}{metric}.{s}" for s in (*both, *interval)} <= set(values)
+                # the share where the pairs can tell ticket effects from pair noise: not in 3 pairs of 3
+                # tickets (WTs_digits), in 6 pairs of 3 winning and 3 random tickets (mixed_digits)
+                assert (f"{scope}{metric}.ticket_share" in values) == (name == "mixed_digits")
+                assert conditions[name].tags[f"{scope}{metric}.significant"] == str(
+                    values[f"{scope}{metric}.p_holm_tickets"] < 0.01
+                ).lower()
             assert conditions[name].tags[f"{metric}.effect"]
     patterns = {
         r.info.run_name.removeprefix("patterns · "): r.data

@@ -13,7 +13,7 @@ import scipy.stats
 from analysis.pipeline import theta0_units
 from analysis.statistics.conditions import RANDOM, build_conditions
 from analysis.statistics.stats import condition_stats
-from analysis.statistics.ticket_level import Design, ticket_test
+from analysis.statistics.ticket_level import Design, comparison_design, condition_design, ticket_test
 from analysis.tickets.signed import RANDOM as RANDOM_KIND
 from analysis.tickets.signed import WINNING, Ticket
 
@@ -168,7 +168,7 @@ def test_the_ticket_share_recovers_the_simulated_one(ratio, share):
     tickets = trial_tickets(20)
     pairs = build_conditions(tickets, ("d",), 50, 0)[0][0].pairs  # random: 50 of 190 pairs of 20 tickets
     distances = simulate(pairs, 40, ratio, replications=300, seed=5)
-    shares = Design(pairs, theta0_units(tickets)[pairs], np.zeros(len(pairs))).ticket_share(distances)
+    shares = condition_design(pairs, theta0_units(tickets)).ticket_share(distances)
     assert np.median(shares) == pytest.approx(share, abs=0.08)
 
 
@@ -203,17 +203,15 @@ def test_condition_stats_carries_the_ticket_level_test():
     table = condition_stats(distances, ("l1",), 0.05, pairs=pairs, units=units).set_index(
         ["condition", "layer"]
     )
-    both = np.concatenate([pairs["WTs_d"], pairs[RANDOM]])
-    group = np.r_[np.zeros(len(pairs["WTs_d"])), np.ones(len(pairs[RANDOM]))]
     values = np.concatenate([distances["WTs_d"]["nnstd"][:, 0], distances[RANDOM]["nnstd"][:, 0]])[None]
-    expected = ticket_test(Design(both, units[both], group), values)
+    expected = ticket_test(comparison_design(pairs["WTs_d"], pairs[RANDOM], units), values)
     row = table.loc[("WTs_d", "all")]
     assert row["p_tickets"] == pytest.approx(expected.p_value[0], rel=1e-12)
     assert row["dof_tickets"] == pytest.approx(expected.dof[0], rel=1e-12)
     assert (row["diff_ci_low_tickets"], row["diff_ci_high_tickets"]) == pytest.approx(
         (expected.diff_ci_low[0], expected.diff_ci_high[0]), rel=1e-12
     )
-    share = Design(pairs[RANDOM], units[pairs[RANDOM]], np.zeros(len(pairs[RANDOM])))
+    share = condition_design(pairs[RANDOM], units)
     assert table.loc[(RANDOM, "all"), "ticket_share"] == pytest.approx(
         share.ticket_share(distances[RANDOM]["nnstd"].T)[0], rel=1e-12
     )

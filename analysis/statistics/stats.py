@@ -25,7 +25,7 @@ For a condition's distances x and the control's y (s² the sample variance, n �
               independent units; p_holm_tickets = p_tickets Holm-adjusted over the same family as p_holm;
   significant = p_holm_tickets < α  (False when it is NaN): the verdict follows the ticket-level test;
   ticket_share = each condition's share of a pair distance's variance carried by its two tickets (the
-              `random` control's too; NaN where no ticket sits in two of the condition's pairs);
+              `random` control's too; NaN where its pairs cannot tell ticket effects from pair noise);
   tie_spread  = (rows `all` only) the mean over the condition's pairs of their tie spread (the range of a
               pair's NNSTD or NNSTD± over the draws among tied matchings; NaN with `--ties first`);
   beyond_ties = |diff_mean| > tie_spread(condition) + tie_spread(random): the difference is larger than
@@ -49,7 +49,7 @@ import pingouin
 import scipy.stats
 
 from analysis.statistics.conditions import RANDOM
-from analysis.statistics.ticket_level import Design, TicketTest, ticket_test
+from analysis.statistics.ticket_level import TicketTest, comparison_design, condition_design, ticket_test
 
 EFFECT_BOUNDS: tuple[tuple[float, str], ...] = (
     (0.2, "negligible"),
@@ -179,14 +179,14 @@ def ticket_shares(pairs: np.ndarray, units: np.ndarray, batch: np.ndarray) -> np
     """Each row's ticket_share (batch × the condition's pairs; `units`: each ticket's θ0)."""
     if len(pairs) < 2:
         return np.full(len(batch), math.nan)
-    return Design(pairs, units[pairs], np.zeros(len(pairs))).ticket_share(batch)
+    return condition_design(pairs, units).ticket_share(batch)
 
 
-def compare_tickets(pairs: np.ndarray, control: np.ndarray, units: np.ndarray, x: np.ndarray, y: np.ndarray):
+def compare_tickets(
+    pairs: np.ndarray, control: np.ndarray, units: np.ndarray, x: np.ndarray, y: np.ndarray
+) -> TicketTest:
     """The ticket-level test of each row of x (batch × the condition's pairs) against y's (the control's)."""
-    both = np.concatenate([pairs, control])
-    design = Design(both, units[both], np.r_[np.zeros(len(pairs)), np.ones(len(control))])
-    return ticket_test(design, np.concatenate([x, y], axis=1))
+    return ticket_test(comparison_design(pairs, control, units), np.concatenate([x, y], axis=1))
 
 
 def condition_stats(

@@ -14,7 +14,8 @@ distances, w_p = 1/n₁ in the condition, −1/n₂ in the control:
   working model: d_p = μ_cond(p) + u_i + u_j + ε_p for a pair of tickets i, j: ticket effects
         u ~ (0, σ_u²), pair noise ε ~ (0, σ_ε²), all independent; Ω = Cov(d) = σ_ε² I + σ_u² Z Zᵀ
         (Z: pairs × tickets). (σ_ε², σ_u²) solves the moment equations E[y] = A σ² of y = (eᵀe, eᵀZZᵀe);
-        σ_u² is left out where no ticket sits in two pairs (it cannot be told from σ_ε² there), and a
+        σ_u² is left out where the pairs cannot tell it from σ_ε² (no ticket in two pairs; 3 pairs of 3
+        tickets, whose demeaned ticket sums span the demeaned pairs), and a
         negative estimate is set to 0 and the other refitted;
   V   = c · V̂ with c = Var(D) / E[V̂] under the working model at the estimates (Bell & McCaffrey 2002:
         V̂ double-counts each pair's own variance and, with few units, loses some to the fitted means);
@@ -24,7 +25,8 @@ distances, w_p = 1/n₁ in the condition, −1/n₂ in the control:
         one-sided derivatives: an estimate at 0 is about as likely to have been pushed there as to be 0);
   p_tickets = 2 P(T_ν > |D| / √V), and the 95 % interval D ∓ t(0.975; ν) · √V.
 ticket_share = 2σ_u² / (2σ_u² + σ_ε²): the share of a pair distance's variance that its two tickets carry,
-fitted on one condition's pairs alone (NaN where no ticket sits in two of its pairs).
+fitted on one condition's pairs alone (NaN where they cannot tell ticket effects from pair noise: no
+ticket in two pairs, or the 3 pairs of 3 tickets).
 The working model only sets c and ν; V̂ needs none of it. Where the tickets of one θ0 share an effect
 (their signs, their counts), V̂ sees it and the test stays valid, conservative (docs/benchmarks.md). The
 test and its choice are calibrated in `bench.calibration`.
@@ -47,7 +49,7 @@ import scipy.stats
 from analysis.parallel import one_blas_thread
 
 CONFIDENCE = 0.95
-TRUNCATED_SLOPE = 0.5  # the weight of the unrefitted derivative where a component was set to 0 (docstring)
+UNREFITTED_WEIGHT = 0.5  # where an estimate was set to 0: the unrefitted equations' share of its derivative
 _IDENTIFIED = 1e-9  # the smallest reciprocal condition number of moment equations that tell components apart
 
 
@@ -144,12 +146,11 @@ class Design:
 
     @staticmethod
     def _identified(moments: np.ndarray) -> list[int]:
-        """The components the moment equations tell apart: ticket effects only where a ticket sits in two
-        pairs."""
+        """The components the moment equations tell apart: ticket effects only where they are identified."""
         return [0, 1] if 1 / np.linalg.cond(moments) > _IDENTIFIED else [0]
 
-    def fit(self, distances: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(σ² of the identified components, batch × components; which were set to 0; the moments y)."""
+    def fit(self, distances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(σ² of the identified components, batch × components; which of them were set to 0)."""
         e = self.residuals(distances.T).T
         y = np.stack(
             [(e**2).sum(axis=1), *(((e @ effect) ** 2).sum(axis=1) for effect in self.effects)], axis=1
@@ -166,7 +167,7 @@ class Design:
                 truncated[row, negative] = True
                 active = [c for c in active if c not in negative]
             sigma[row, active] = solution if active else 0.0
-        return sigma, truncated, y
+        return sigma, truncated
 
     def slopes(self, dc: np.ndarray, truncated: np.ndarray) -> np.ndarray:
         """∂c/∂y per row from ∂c/∂σ² (`dc`, batch × components): through the moment equations; where
@@ -178,18 +179,29 @@ class Design:
             refitted = np.zeros(len(self.components))
             if len(active):
                 refitted[active] = dc[row, active] @ np.linalg.inv(self.moments[np.ix_(active, active)])
-            full[row] = (1 - TRUNCATED_SLOPE) * refitted + TRUNCATED_SLOPE * full[row]
+            full[row] = (1 - UNREFITTED_WEIGHT) * refitted + UNREFITTED_WEIGHT * full[row]
         return full
 
     def ticket_share(self, distances: np.ndarray) -> np.ndarray:
-        """2σ_u² / (2σ_u² + σ_ε²) per row; NaN where no ticket sits in two pairs or the distances are
-        constant."""
+        """2σ_u² / (2σ_u² + σ_ε²) per row; NaN where σ_u² is not identified or the distances are constant."""
         if len(self.components) == 1 or self.n < 2:
             return np.full(len(distances), math.nan)
         sigma = self.fit(distances)[0]
         tickets = 2 * sigma[:, 1:].sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(tickets + sigma[:, 0] > 0, tickets / (tickets + sigma[:, 0]), math.nan)
+
+
+def comparison_design(pairs: np.ndarray, control: np.ndarray, units: np.ndarray) -> Design:
+    """The design of a condition's `pairs` (pairs × 2 ticket indices) against the `control`'s, the tickets'
+    θ0s being `units[ticket]`."""
+    both = np.concatenate([pairs, control])
+    return Design(both, units[both], np.r_[np.zeros(len(pairs)), np.ones(len(control))])
+
+
+def condition_design(pairs: np.ndarray, units: np.ndarray) -> Design:
+    """The design of one condition's `pairs` alone (for its ticket share)."""
+    return Design(pairs, units[pairs], np.zeros(len(pairs)))
 
 
 @dataclass(frozen=True)
@@ -211,14 +223,13 @@ def ticket_test(design: Design, distances: np.ndarray) -> TicketTest:
     diff = distances @ design.w
     e = design.residuals(distances.T).T
     meat = (((e * design.w) @ design.clusters) ** 2).sum(axis=1)
-    sigma, truncated, _ = design.fit(distances)
+    sigma, truncated = design.fit(distances)
     true, expected = sigma @ design.true, sigma @ design.meat_expectation
     with np.errstate(invalid="ignore", divide="ignore"):
         c = true / expected
         # the delta method over (V̂, y): ∂c/∂σ², then ∂σ²/∂y
-        dc = (np.outer(expected, design.true) - np.outer(true, design.meat_expectation)) / expected[
-            :, None
-        ] ** 2
+        squared = expected[:, None] ** 2
+        dc = (np.outer(expected, design.true) - np.outer(true, design.meat_expectation)) / squared
         dc_dy = design.slopes(dc, truncated)
         gradient = np.concatenate([c[:, None], meat[:, None] * dc_dy], axis=1)
         weights = 2 * sigma[:, :, None] * sigma[:, None, :]  # 2 σ_j² σ_l²
