@@ -12,12 +12,14 @@ both). T = 8 (few tickets) and T = 20 (the paper's). Each batch of replications 
    & Assenova 2015; G/(G − 1), t with G − 1 degrees of freedom, G θ0 units) and the delete-one-θ0
    jackknife (t with G − 1).
 2. Real-ticket-like masks, H0 true, through the real distance code (`analysis.distances`, `--ties first`,
-   which is the cheaper rule; the test does not depend on it) and the real statistics
-   (`analysis.statistics.stats.condition_stats`), on a small Conv-2-shaped network: each trial's θ0 signs
-   and kept fraction f ~ U(0.3, 0.45) shared by its two tickets (IMP gives the random ticket the winning
-   ticket's counts), each ticket's per-filter unevenness its own (keep probability f·g per unit, g ~ Gamma
-   with mean 1 and coefficient of variation κ ~ U(0, 0.5); the paper's winning tickets' SD of kept weights
-   per filter, 3.0–3.5 against 2.4 for random ones, is κ ≈ 0.25). Both metrics.
+   the cheaper rule; the test does not depend on it) and the ticket-level test, on a small Conv-2-shaped
+   network (`tests.analysis_fixtures.SMALL_SHAPES`): each trial's θ0 signs shared by its two tickets, the
+   paper's kept fraction per layer (IMP's schedule fixes every ticket's per-layer counts), and each ticket's
+   own per-filter unevenness (keep probability f·g per unit, g ~ Gamma with mean 1 and coefficient of
+   variation κ ~ U(0, 0.5); the paper's winning tickets' SD of kept weights per filter, 3.0–3.5 against 2.4
+   for random ones, is κ ≈ 0.25). Both metrics. 1,000 replications with 8 tickets per group (where the
+   method matters most), 500 with 20 (the synthetic part settles the paper's scale): a replication costs a
+   second of distances.
 3. Power of the ticket-level test under the synthetic model with a true difference of Cohen's d = 0.5 and
    0.8 (the size of the paper's smaller effects: NNSTD± mixed_cifar10 d = 0.48, NNSTD mixed_cifar10 0.59,
    mixed_cinic10 0.80) in the `WTs` condition.
@@ -39,7 +41,7 @@ from analysis.statistics.ticket_level import Design, comparison_design, conditio
 from analysis.tickets.signed import RANDOM as RANDOM_KIND
 from analysis.tickets.signed import WINNING, Ticket
 from bench.analysis_speed import DATASETS as PAPER_DATASETS
-from tests.analysis_fixtures import SMALL_SHAPES
+from tests.analysis_fixtures import PAPER_PRUNED, SMALL_SHAPES
 
 DATASET = "digits"
 PAIRS = 50
@@ -49,9 +51,9 @@ ALPHAS = (0.05, 0.01)
 EFFECTS = (0.5, 0.8)
 POWER_RATIOS = (0.0, 0.35, 1.0)  # 0.35: about what 12 digits trials show (docs/analysis.md)
 BATCHES, PER_BATCH = 20, 200  # synthetic: 4,000 replications per setting, 20 draws of pairs
-# real-ticket-like masks: (tickets per group, a kept fraction per ticket or per θ0, replications), 25 per
-# draw of pairs; one kept fraction per θ0 is a stress beyond IMP (whose tickets all keep the same counts)
-REAL_SETTINGS = ((8, "ticket", 1000), (20, "ticket", 1000), (20, "θ0", 400))
+# real-ticket-like masks: (tickets per group, kept fractions per layer / ticket / θ0, replications), 25 per
+# draw of pairs; `bench.calibration_stress` runs the kept fractions per ticket and per θ0
+REAL_SETTINGS = ((8, "layer", 1000), (20, "layer", 500))
 REAL_PER_BATCH = 25
 COMPARISONS = ("WTs", "mixed")
 
@@ -140,30 +142,36 @@ def synthetic_table(effect: float = 0.0, ratios=RATIOS, candidates: bool = True)
     return lines
 
 
-def ticket_like(shapes, signs, kept: float, unevenness: float, rng) -> tuple[np.ndarray, ...]:
-    """sign(θ0) ⊙ mask, each unit keeping its weights with probability kept · g, g ~ Gamma(mean 1, CV κ)."""
+def ticket_like(shapes, signs, kept: dict[str, float], unevenness: float, rng) -> tuple[np.ndarray, ...]:
+    """sign(θ0) ⊙ mask, each unit of a layer keeping its weights with probability kept[layer] · g,
+    g ~ Gamma(mean 1, CV κ = `unevenness`)."""
     layers = []
     for name, shape in shapes.items():
         g = rng.gamma(unevenness**-2, unevenness**2, shape[0]) if unevenness > 0 else np.ones(shape[0])
-        probability = np.clip(kept * g, 0.0, 1.0).reshape(-1, *[1] * (len(shape) - 1))
+        probability = np.clip(kept[name] * g, 0.0, 1.0).reshape(-1, *[1] * (len(shape) - 1))
         layers.append((signs[name] * (rng.random(shape) < probability)).astype(np.int8))
     return tuple(layers)
 
 
 def real_like_tickets(trials: int, kept_per: str, rng: np.random.Generator) -> list[Ticket]:
-    """One replication's tickets: per trial, θ0's signs shared by its two tickets; each ticket with its own
-    per-filter unevenness and kept fraction (`kept_per` = "ticket"), or one kept fraction per θ0 ("θ0")."""
+    """One replication's tickets: per trial, θ0's signs shared by its two tickets, each ticket with its own
+    per-filter unevenness κ ~ U(0, 0.5); kept fractions (`kept_per`) the paper's per layer, as IMP's schedule
+    fixes them ("layer"), or one fraction ~ U(0.3, 0.45) for all layers of a ticket ("ticket") or of a
+    θ0's two tickets ("θ0")."""
     signs = [
         {n: rng.choice(np.array([-1, 1], np.int8), s) for n, s in SMALL_SHAPES.items()} for _ in range(trials)
     ]
-    kept = rng.uniform(0.3, 0.45, (trials, 2))
+    fractions = rng.uniform(0.3, 0.45, (trials, 2))
     if kept_per == "θ0":
-        kept[:, 1] = kept[:, 0]
+        fractions[:, 1] = fractions[:, 0]
+
+    def kept(kind: str, k: int) -> dict[str, float]:
+        if kept_per == "layer":
+            return {name: 1 - pruned for name, pruned in PAPER_PRUNED.items()}
+        return dict.fromkeys(SMALL_SHAPES, fractions[k, int(kind == RANDOM_KIND)])
+
     return trial_tickets(
-        trials,
-        lambda kind, k: ticket_like(
-            SMALL_SHAPES, signs[k], kept[k, int(kind == RANDOM_KIND)], rng.uniform(0, 0.5), rng
-        ),
+        trials, lambda kind, k: ticket_like(SMALL_SHAPES, signs[k], kept(kind, k), rng.uniform(0, 0.5), rng)
     )
 
 

@@ -67,9 +67,10 @@ def test_train_then_analyze(store_uri, tiny_data, capsys, monkeypatch, undrawn):
                 # the share where the pairs can tell ticket effects from pair noise: not in 3 pairs of 3
                 # tickets (WTs_digits), in 6 pairs of 3 winning and 3 random tickets (mixed_digits)
                 assert (f"{scope}{metric}.ticket_share" in values) == (name == "mixed_digits")
-                assert conditions[name].tags[f"{scope}{metric}.significant"] == str(
-                    values[f"{scope}{metric}.p_holm_tickets"] < 0.01
-                ).lower()
+                assert (
+                    conditions[name].tags[f"{scope}{metric}.significant"]
+                    == str(values[f"{scope}{metric}.p_holm_tickets"] < 0.01).lower()
+                )
             assert conditions[name].tags[f"{metric}.effect"]
     patterns = {
         r.info.run_name.removeprefix("patterns · "): r.data

@@ -216,3 +216,9 @@ def test_condition_stats_carries_the_ticket_level_test():
         share.ticket_share(distances[RANDOM]["nnstd"].T)[0], rel=1e-12
     )
     assert table.loc[("WTs_d", "l1"), "p_tickets"] == pytest.approx(row["p_tickets"], rel=1e-12)
+
+
+def test_one_pair_per_condition_gives_no_test():
+    pairs, units, group = np.array([[0, 2], [1, 3]]), np.array([[0, 1], [0, 1]]), np.array([0, 1])
+    result = ticket_test(Design(pairs, units, group), np.array([[0.4, 0.5]]))
+    assert result.diff_mean[0] == pytest.approx(-0.1) and math.isnan(result.p_value[0])

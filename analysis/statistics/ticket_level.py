@@ -146,7 +146,10 @@ class Design:
 
     @staticmethod
     def _identified(moments: np.ndarray) -> list[int]:
-        """The components the moment equations tell apart: ticket effects only where they are identified."""
+        """The components the moment equations tell apart: ticket effects only where they are identified;
+        none where no residual is left (one pair per condition)."""
+        if moments[0, 0] <= 0:
+            return []
         return [0, 1] if 1 / np.linalg.cond(moments) > _IDENTIFIED else [0]
 
     def fit(self, distances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -221,6 +224,9 @@ def ticket_test(design: Design, distances: np.ndarray) -> TicketTest:
     if design.w is None:
         raise ValueError("a ticket-level comparison needs two conditions (groups 0 and 1)")
     diff = distances @ design.w
+    if not design.components:
+        undefined = np.full(len(diff), math.nan)
+        return TicketTest(diff, undefined, undefined, undefined, undefined, undefined)
     e = design.residuals(distances.T).T
     meat = (((e * design.w) @ design.clusters) ** 2).sum(axis=1)
     sigma, truncated = design.fit(distances)
