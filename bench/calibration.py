@@ -18,11 +18,13 @@ both). T = 8 (few tickets) and T = 20 (the paper's). Each batch of replications 
    own per-filter unevenness (keep probability f·g per unit, g ~ Gamma with mean 1 and coefficient of
    variation κ ~ U(0, 0.5); the paper's winning tickets' SD of kept weights per filter, 3.0–3.5 against 2.4
    for random ones, is κ ≈ 0.25). Both metrics. 1,000 replications with 8 tickets per group (where the
-   method matters most), 500 with 20 (the synthetic part settles the paper's scale): a replication costs a
-   second of distances.
+   method matters most), 500 with 20 (the synthetic part settles the paper's scale): a replication costs up
+   to a second of distances.
 3. Power of the ticket-level test under the synthetic model with a true difference of Cohen's d = 0.5 and
    0.8 (the size of the paper's smaller effects: NNSTD± mixed_cifar10 d = 0.48, NNSTD mixed_cifar10 0.59,
    mixed_cinic10 0.80) in the `WTs` condition.
+4. The cost: the statistics of the paper-scale design, and the ticket-level test's part of them.
+About 9 minutes on 2 cores; `bench.calibration_stress` adds stronger ticket effects (half an hour).
 """
 
 from __future__ import annotations

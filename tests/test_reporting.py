@@ -11,8 +11,9 @@ from analysis_fixtures import SMALL_SHAPES, random_signed, stats_of
 
 from analysis.pipeline import Settings, analyse
 from analysis.reporting.descriptions import analysis_note
+from analysis.reporting.names import run_name
 from analysis.reporting.published import condition_key, paper_comparison, published
-from analysis.reporting.report import metric_prefix, run_name
+from analysis.reporting.report import metric_prefix
 from analysis.reporting.tables import format_table_1, rounded, table_1
 from analysis.tickets.signed import RANDOM, WINNING, Ticket
 

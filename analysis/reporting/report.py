@@ -28,19 +28,20 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import pandas as pd
-from mlflow.entities import Metric, Param, RunStatus, RunTag, ViewType
+from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, ErrorCode
 
 from analysis.pipeline import Analysis
 from analysis.reporting import descriptions, figures, published, tables
+from analysis.reporting.names import run_name, unique_name
 from analysis.statistics.conditions import Condition
 from analysis.statistics.controls import TICKET
 from analysis.statistics.stats import LABEL_STATISTICS, NUMERIC_STATISTICS, OVERALL
-from analysis.tickets.store import TrialRun, all_pages
+from analysis.tickets.store import TrialRun
 from lottery.errors import UserError, first_line
 from lottery.tracking import contract, store, uris
 
@@ -154,36 +155,6 @@ def _control_metrics(controls: pd.DataFrame) -> list[Metric]:
         for column, stat in CONTROL_STATS.items():
             values[f"controls.{row['dataset']}.{row['control']}.{stat}"] = row[column]
     return [Metric(key, float(value), now, 0) for key, value in values.items() if not pd.isna(value)]
-
-
-CONFIG_DIGITS = 8  # of a configuration id in a run name: enough to tell a store's configurations apart
-
-
-def run_name(analysis: Analysis, configs: Mapping[str, str]) -> str:
-    """The analysis run's name: which model's tickets, which configuration of each dataset, how many pairs
-    were drawn per condition (a range where conditions had fewer than asked for) and the settings."""
-    settings = analysis.settings
-    drawn = sorted({len(c.pairs) for c in analysis.conditions})
-    pairs = f"{drawn[0]}–{drawn[-1]}" if len(drawn) > 1 else str(drawn[0])
-    extra = "" if settings.positive_weight == 0.5 else f" · positive weight {settings.positive_weight:g}"
-    config = "+".join(configs[dataset][:CONFIG_DIGITS] for dataset in settings.datasets)
-    return (
-        f"analysis · {settings.model} · {'+'.join(settings.datasets)} · config {config} · {pairs} pairs · "
-        f"seed {settings.seed} · ties {settings.ties}{extra}"
-    )
-
-
-def unique_name(client, experiment: str, name: str) -> str:
-    """`name`, or `name · 2`, `name · 3`, …: the first that no analysis run of the experiment carries yet
-    (deleted ones included)."""
-    query = f"tags.`{contract.TAG_ROLE}` = '{contract.ROLE_ANALYSIS}'"
-    found = all_pages(lambda token: client.search_runs([experiment], query, ViewType.ALL, page_token=token))
-    taken = {run.info.run_name for run in found}
-    return next(
-        candidate
-        for candidate in (name if k == 1 else f"{name} · {k}" for k in range(1, len(taken) + 2))
-        if candidate not in taken
-    )
 
 
 def _log_condition(client, run_id: str, analysis: Analysis, condition: Condition) -> None:
