@@ -107,7 +107,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--alpha",
         type=_fraction(closed=False),
         default=DEFAULTS.alpha,
-        help=f"significance level of the Holm-adjusted p-values (default {DEFAULTS.alpha})",
+        help=f"significance level of the Holm-adjusted ticket-level p-values (default {DEFAULTS.alpha})",
     )
     parser.add_argument(
         "--ties",
