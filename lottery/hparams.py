@@ -178,8 +178,13 @@ class ExperimentConfig:
         return {key: str(value) for key, value in flat.items()}
 
     def config_id(self) -> str:
-        """A digest of everything that determines a trial's result (not the number of trials). A
-        hyperparameter added since the first stores enters it only when it differs from its default, so
-        configurations that predate it keep their digest (and their stores resume)."""
-        params = {k: v for k, v in self.params().items() if k != "trials" and ADDED_SINCE.get(k) != v}
-        return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+        """A digest of everything that determines a trial's result (not the number of trials)."""
+        return config_digest(self.params())
+
+
+def config_digest(params: Mapping[str, str]) -> str:
+    """The `lottery.config` tag of runs with these `params`: a digest of all but the number of trials. A
+    hyperparameter added since the first stores enters it only when it differs from its default, so
+    configurations that predate it keep their digest (and their stores resume)."""
+    kept = {k: v for k, v in params.items() if k != "trials" and ADDED_SINCE.get(k) != v}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:12]

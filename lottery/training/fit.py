@@ -17,8 +17,9 @@ import pytorch_lightning as pl
 
 from lottery.data.datamodule import DeviceDataModule
 from lottery.hparams import ExperimentConfig
-from lottery.training.classifier import Evaluation, MaskedClassifier
+from lottery.training.classifier import Classifier
 from lottery.training.device import lightning_accelerator
+from lottery.training.tickets import Evaluation
 
 
 class Heartbeat(pl.Callback):
@@ -65,7 +66,7 @@ class Heartbeat(pl.Callback):
 
 
 def fit(
-    module: MaskedClassifier,
+    module: Classifier,
     data: DeviceDataModule,
     config: ExperimentConfig,
     epochs: int,
