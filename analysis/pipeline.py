@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.distances.incoming import ticket_sets
+from analysis.distances.incoming import chain_problem, ticket_sets
 from analysis.distances.nnstd import DEFAULT_DRAWS, DEFAULT_POSITIVE_WEIGHT, Distances, Method, pair_distances
 from analysis.parallel import thread_map
 from analysis.patterns import Patterns, has_kernels, kernel_patterns
@@ -92,13 +92,21 @@ def analyse(
     log: Callable[[str], None] = print,
     runs: Sequence[TrialRun] = (),
 ) -> Analysis:
-    """Distances of every condition's pairs for both metrics, their statistics, the kernel patterns (only
-    where the first layer is a 3×3 convolution: skipped with a note otherwise), and the controls table of
-    the trial `runs` the tickets come from.
+    """Distances of every condition's pairs for both metrics (only where the layers form a chain: skipped
+    with a note otherwise), their statistics, the kernel patterns (only where the first layer is a 3×3
+    convolution: skipped with a note otherwise), and the controls table of the trial `runs` the tickets
+    come from.
 
     `log` receives the skipped conditions, groups and patterns, and progress.
     """
-    conditions, skipped = build_conditions(tickets, settings.datasets, settings.pairs, settings.seed)
+    problem = chain_problem(tickets[0].layers) if tickets else None
+    if problem is None:
+        conditions, skipped = build_conditions(tickets, settings.datasets, settings.pairs, settings.seed)
+    else:  # NNSTD needs a chain; the patterns and the accuracies do not
+        conditions, skipped = (
+            [],
+            [f"distances skipped: {settings.model}'s layers do not form a chain ({problem})"],
+        )
     if not tickets or has_kernels(tickets[0].layers[0].shape):
         groups, skipped_groups = pattern_groups(tickets, settings.datasets, settings.k, settings.seed)
     else:

@@ -154,13 +154,13 @@ def imp_callback(rounds: int, rate: float, on_round_end=None, epochs: int = 1):
     )
 
 
-class AfterEachRound(pl.Callback):
-    """After the IMP callback ends each epoch (a round here): the optimizer's state size and the weights."""
+class RoundStarts(pl.Callback):
+    """As each epoch (a round here) starts, after the IMP callback: the optimizer state size, the weights."""
 
     def __init__(self) -> None:
         self.states = []
 
-    def on_train_epoch_end(self, trainer, module) -> None:
+    def on_train_epoch_start(self, trainer, module) -> None:
         weights = {n: module.model.layer(n).weight.detach().clone() for n in LAYER_NAMES}
         self.states.append((len(trainer.optimizers[0].state), weights))
 
@@ -180,11 +180,11 @@ def test_pruned_weights_stay_zero_and_rounds_restart_from_theta0(tiny_digits):
 
     cfg = config(pruning=PruningHparams(rounds=1))
     module = Classifier(MODEL, theta0, lr=1e-3)
-    after = AfterEachRound()
+    starts = RoundStarts()
     imp = imp_callback(1, 0.5, check_round)
-    fit(module, DeviceDataModule(tiny_digits, 60, (0,)), cfg, 2, [imp, after], show_progress=False)
+    fit(module, DeviceDataModule(tiny_digits, 60, (0,)), cfg, 2, [imp, starts], show_progress=False)
     assert [r.round for r in seen] == [0, 1]
-    optimizer_state_after_round_0, weights_after_reset = after.states[0]
+    optimizer_state_after_round_0, weights_after_reset = starts.states[1]
     assert optimizer_state_after_round_0 == 0
     for n in LAYER_NAMES:
         assert torch.equal(weights_after_reset[n], theta0[n] * seen[0].next_mask[n])

@@ -64,7 +64,7 @@ def test_a_later_round_that_diverges_is_named(store_uri, tiny_digits):
         pruning=PruningHparams(rounds=1),
         model="toy",
     )
-    with pytest.raises(UserError, match="^round 1 diverged \\(the weights of .* are not finite\\) at learning"):
+    with pytest.raises(UserError, match="^round 1 diverged \\(the weights of .* are not finite\\)"):
         train_trial(store_uri, config, tiny_digits, [PoisonRound1()])
     assert_failed_without_ticket(store_uri, [0])
 

@@ -124,6 +124,10 @@ class IterativeMagnitudePruning(pl.Callback):
 
     # --- Lightning hooks -------------------------------------------------------------------------------
 
+    def on_fit_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        if self._restored is not None:  # before the fit sets its data up: the loaders draw from the streams
+            random_state.restore(self._restored["random"])
+
     def on_train_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         if self.run is None and self._restored is None:
             self.options = self._with_dataset(trainer)
@@ -155,7 +159,7 @@ class IterativeMagnitudePruning(pl.Callback):
     def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         self._epoch_started = time.monotonic()
         if self.run is not None:
-            self.run.attach(module)
+            self.run.epoch_start(trainer, module)
 
     def on_before_optimizer_step(self, trainer: pl.Trainer, module: pl.LightningModule, optimizer) -> None:
         if self._order is not None:
@@ -265,17 +269,17 @@ class IterativeMagnitudePruning(pl.Callback):
         rest = {k: v for k, v in restart.snapshot(module).items() if k not in prunable}
         self.run = self._new_run(trainer, tickets, Position(phase=phase, seconds=seconds), rest)
         self.run.configure(module)
-        self.run.start_phase(trainer, module)
+        self.run.start_phase(module)
 
     def _continue(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        """A fit resumed from a checkpoint: the random streams as they were, what the protocol did so far in
-        this fit's run if it is another one, and a phase whose end the checkpoint came before ended now."""
+        """A fit resumed from a checkpoint (its random streams restored at fit start): what the protocol did
+        so far recorded in this fit's run if it is another one, and a phase whose end the checkpoint came
+        before ended now."""
         state, self._restored = self._restored, None
         self.options = replace(self.options, dataset=state["options"]["dataset"])
         tickets = Tickets.from_state(state["tickets"])
         position = Position(**state["position"])
         self.run = self._new_run(trainer, tickets, position, state["rest"], state["optimizer_start"])
-        random_state.restore(state["random"])
         self.run.configure(module)
         if self._record is not None and self._owns_record and state["run_id"] != self._record.run_id:
             self.run.replay(trainer, module)

@@ -41,12 +41,15 @@ class Diverged(UserError):
 @dataclass
 class Position:
     """Where a protocol stands: `phase` (0..R the rounds, then the controls), the `epochs` of it trained, its
-    `pending` evaluation (monitored metric → value) and the `seconds` spent training rounds so far."""
+    `pending` evaluation (monitored metric → value), the `seconds` spent training rounds so far, and whether
+    the optimizers are yet to `restart` for the phase (when its first epoch starts: after the epoch-end step
+    of the learning-rate schedules)."""
 
     phase: int = 0
     epochs: int = 0
     pending: dict[str, float] | None = None
     seconds: float = 0.0
+    restart: bool = False
 
 
 class ImpRun:
@@ -112,12 +115,20 @@ class ImpRun:
         final_mask = self.tickets.mask(self.options.rounds)
         return control.start(final_mask, self.tickets.rewind_point, self.options.seed, self.options.trial)
 
-    def start_phase(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        """Restart training from where the current phase starts."""
+    def start_phase(self, module: pl.LightningModule) -> None:
+        """Restart training from where the current phase starts: the weights now, the optimizers when its
+        first epoch starts (`epoch_start`)."""
         weights, mask = self.phase_start(self.position.phase)
         restart.set_weights(module, self.weights, weights, mask, self.rest)
-        restart.restart_optimizers(trainer, self.optimizer_start)
         self._use_mask(mask)
+        self.position.restart = True
+
+    def epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        """An epoch starts: the prunable weights found again; the optimizers restarted if the phase starts."""
+        self.attach(module)
+        if self.position.restart:
+            restart.restart_optimizers(trainer, self.optimizer_start)
+            self.position.restart = False
 
     def capture(self, metrics: Mapping) -> None:
         """At a validation in the phase's last epoch: its monitored metrics (the last such one counts)."""
@@ -144,6 +155,7 @@ class ImpRun:
 
     def end_phase(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         phase, rounds = self.position.phase, self.options.rounds
+        self.attach(module)
         evaluation = self._evaluation(trainer)
         if phase <= rounds:
             self._end_round(trainer, phase, evaluation)
@@ -155,7 +167,7 @@ class ImpRun:
         if self.done:
             self._complete(trainer)
         else:
-            self.start_phase(trainer, module)
+            self.start_phase(module)
 
     def _evaluation(self, trainer: pl.Trainer) -> Evaluation:
         """The phase's evaluation; UserError if a monitored metric was not logged, `Diverged` if one is not
