@@ -13,6 +13,14 @@ def training_device() -> torch.device:
     return torch.device("cpu")
 
 
+def deterministic_algorithms(device: torch.device) -> bool:
+    """Whether training on `device` takes deterministic algorithms (`torch.use_deterministic_algorithms`, with
+    cuDNN's deterministic convolutions and cuBLAS's fixed workspace): on CUDA, where cuDNN's weight-gradient
+    algorithms may otherwise add in a varying order. The CPU's kernels are deterministic already; MPS has no
+    such mode."""
+    return device.type == "cuda"
+
+
 def lightning_accelerator(device: torch.device) -> dict:
     """Trainer arguments that put training on `device`."""
     if device.type == "cuda":
