@@ -31,7 +31,7 @@ from lottery.models import network
 from lottery.pruning import controls
 from lottery.pruning import mask as masks
 from lottery.pruning.controls import Control
-from lottery.tracking import store
+from lottery.tracking import provenance, store
 from lottery.tracking.contract import REWIND_ARTIFACT, WINNING_MASK_ARTIFACT, round_mask_artifact
 from lottery.tracking.lease import LeaseLost
 from lottery.tracking.trial_record import TrialRecord
@@ -224,6 +224,7 @@ class TrialTask:
             else f"{self.label}: training {where}"
         )
         record.reopen()
+        provenance.record(client, self.run_id, provenance.environment(dataset.train.images.device))
         try:
             return Trial(self.config, self.index, dataset, record, say, show_progress).run()
         except LeaseLost:
