@@ -39,12 +39,12 @@ def test_without_cuda_it_says_so_in_one_line_and_exits_0(monkeypatch, capsys):
 
 
 def test_a_population_trains_each_trial_as_it_would_alone():
-    setup = Setup.on("toy", *synthetic(200, CPU))
-    rows = [batch_rows(200, 20, 4, CPU, 0, trial) for trial in range(3)]
+    setup = Setup.on("toy", *synthetic(100, CPU))
+    rows = [batch_rows(100, 10, 3, CPU, 0, trial) for trial in range(2)]
     together = population(setup, torch.stack(rows, 1), warmup=1)
     alone = [
         eager(Setup.on("toy", setup.images, setup.labels, trial), rows[trial], Flags(), True, 1)
-        for trial in range(3)
+        for trial in range(2)
     ]
     assert eager(setup, rows[0], Flags(), fused=False, warmup=1).equals(alone[0])  # M2 = M3 on the CPU
     flat = [weight for run in alone for weight in run.weights]
