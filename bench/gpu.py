@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from bench.gpu_fit import batch_order_is_the_cpus, fit_is_deterministic, fit_pat
 from bench.gpu_population import population
 from bench.gpu_processes import processes
 from bench.gpu_steps import Flags, Run, Setup, batch_rows, eager, graph, synthetic
+from lottery.errors import first_line
 from lottery.tracking.provenance import environment
 
 REPO = Path(__file__).resolve().parent.parent
@@ -195,7 +197,8 @@ def m7(bench: Bench, results: dict) -> list[dict]:
 
 def m8(bench: Bench, results: dict) -> dict:
     """Each variant on the faster of M3 (eager) and M4 (the graph)."""
-    graph_faster = results["m4"] is not None and results["m4"]["ms_per_step"] < results["m3"]["ms_per_step"]
+    graph, eager = gpu_report.measured(results, "m4"), gpu_report.measured(results, "m3")
+    graph_faster = graph is not None and (eager is None or graph["ms_per_step"] < eager["ms_per_step"])
     path = bench.graph if graph_faster else bench.eager
     return {
         "path": "graph" if graph_faster else "eager",
@@ -244,10 +247,16 @@ MEASURES: dict[str, Callable[[Bench, dict], object]] = {
 
 
 def run(plan: Plan, device: torch.device, say: Callable[[str], None] = print) -> dict:
-    """Every measure in turn on `device` (None where it needs CUDA), each said as taken; then the decision."""
+    """Every measure in turn on `device` (None where it needs CUDA), each said as taken; then the decision. A
+    measure that fails is recorded as its error (its traceback on stderr) and the others still run: the first
+    run on a kind of GPU is the one that must not be lost."""
     bench, results = Bench.on(plan, device), {"plan": asdict(plan)}
     for key, measure in MEASURES.items():
-        results[key] = measure(bench, results)
+        try:
+            results[key] = measure(bench, results)
+        except Exception as error:
+            traceback.print_exc()
+            results[key] = {"error": f"{type(error).__name__}: {first_line(error)}"}
         say(f"{gpu_report.TITLES[key]}: {gpu_report.line(key, results[key])}")
     results["decision"] = gpu_report.decide(results)
     return results
@@ -257,9 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     if not torch.cuda.is_available():
         print(REFUSAL)
         return 0
-    os.environ.setdefault(
-        "CUBLAS_WORKSPACE_CONFIG", ":4096:8"
-    )  # as `fit` sets it on CUDA, before any cuBLAS call
+    # As `fit` sets it on CUDA (deterministic cuBLAS), before any cuBLAS call of this process.
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     results = run(Plan(), torch.device("cuda", torch.cuda.current_device()))
     gpu_report.write(results, DOCS / "bench-gpu.json", DOCS / "benchmarks.md")
     for line in gpu_report.summary(results["decision"]):

@@ -41,10 +41,18 @@ def mib(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.0f} MiB"
 
 
+def measured(results: dict, key: str):
+    """The figures of measure `key`; None where it was skipped or failed."""
+    figures = results.get(key)
+    return None if figures is None or "error" in figures else figures
+
+
 def line(key: str, figures) -> str:
     """Measure `key`'s figures in one line."""
     if figures is None:
         return "skipped: needs CUDA"
+    if "error" in figures:
+        return f"failed: {figures['error']}"
     if key == "m1":
         syncs = figures["host_syncs_per_step"]
         counted = "n/a (CUDA only)" if syncs is None else f"{syncs:.3f}"
@@ -96,30 +104,28 @@ def decide(results: dict) -> dict:
     """The levers, in trial-steps per second of one GPU, against one trial's M3 step: the CUDA graph (M4), the
     best population (M6), the fewest processes per GPU within 5 % of the best (M7); the winner, its factor
     over M3 and over the runner-up, the GPUS_PER_TRIAL for today's trials, whether determinism stays on."""
-    levers = {}
-    if results.get("m4"):
-        levers["CUDA graph"] = per_s(results["m4"]["ms_per_step"])
-    if results.get("m6"):
-        best = max(results["m6"], key=lambda row: per_s(row["ms_per_step"], row["trials"]))
+    levers, chosen = {}, None
+    if graph := measured(results, "m4"):
+        levers["CUDA graph"] = per_s(graph["ms_per_step"])
+    if population := measured(results, "m6"):
+        best = max(population, key=lambda row: per_s(row["ms_per_step"], row["trials"]))
         levers[f"population of {best['trials']}"] = per_s(best["ms_per_step"], best["trials"])
-    chosen = None
-    if results.get("m7"):
-        top = max(row["trial_steps_per_s"] for row in results["m7"])
-        near = [row for row in results["m7"] if row["trial_steps_per_s"] >= NEAR_BEST * top]
+    if processes := measured(results, "m7"):
+        top = max(row["trial_steps_per_s"] for row in processes)
+        near = [row for row in processes if row["trial_steps_per_s"] >= NEAR_BEST * top]
         chosen = min(near, key=lambda row: row["processes"])
         plural = "es" if chosen["processes"] > 1 else ""
         levers[f"{chosen['processes']} process{plural} per GPU"] = chosen["trial_steps_per_s"]
     ranked = sorted(levers.items(), key=lambda item: item[1], reverse=True)
-    baseline = per_s(results["m3"]["ms_per_step"])
+    m3, m9 = measured(results, "m3"), measured(results, "m9")
     return {
         "levers": levers,
         "winner": ranked[0][0] if ranked else None,
-        "over_m3": ranked[0][1] / baseline if ranked else None,
+        "over_m3": ranked[0][1] / per_s(m3["ms_per_step"]) if ranked and m3 else None,
         "over_runner_up": ranked[0][1] / ranked[1][1] if len(ranked) > 1 else None,
         "gpus_per_trial": round(1 / chosen["processes"], 4) if chosen else None,
-        "deterministic_cost": results["m9"]["cost"],
-        "keep_deterministic": results["m9"]["cost"] <= DETERMINISM_BUDGET
-        and results["m9"]["on"]["bitwise_equal"],
+        "deterministic_cost": m9["cost"] if m9 else None,
+        "keep_deterministic": bool(m9) and m9["cost"] <= DETERMINISM_BUDGET and m9["on"]["bitwise_equal"],
     }
 
 
@@ -127,17 +133,18 @@ def summary(decision: dict) -> list[str]:
     """The decision, in the lines the command prints last."""
     lines = []
     if decision["winner"]:
+        over = f", {decision['over_m3']:.2f}× one trial's M3 step" if decision["over_m3"] else ""
         runner = f", {decision['over_runner_up']:.2f}× the next lever" if decision["over_runner_up"] else ""
-        lines.append(
-            f"decision: {decision['winner']} trains the most trials per GPU-second, "
-            f"{decision['over_m3']:.2f}× one trial's M3 step{runner}"
-        )
+        lines.append(f"decision: {decision['winner']} trains the most trials per GPU-second{over}{runner}")
     if decision["gpus_per_trial"]:
         lines.append(f"recommended for today's trials: GPUS_PER_TRIAL={decision['gpus_per_trial']:g} (M7)")
-    verdict = (
-        "keep them on" if decision["keep_deterministic"] else "too costly or not exact: see README's caveat"
-    )
-    lines.append(f"deterministic algorithms cost {decision['deterministic_cost']:.2f}× (M9): {verdict}")
+    if decision["deterministic_cost"]:
+        keep = (
+            "keep them on"
+            if decision["keep_deterministic"]
+            else "too costly or not exact: see README's caveat"
+        )
+        lines.append(f"deterministic algorithms cost {decision['deterministic_cost']:.2f}× (M9): {keep}")
     return lines
 
 

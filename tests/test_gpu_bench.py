@@ -83,6 +83,12 @@ def test_the_decision_names_the_lever_with_the_most_trials_per_gpu_second():
     assert "GPUS_PER_TRIAL=1 " in " ".join(gpu_report.summary(decision))
 
 
+def test_a_measure_that_failed_is_reported_and_left_out_of_the_decision():
+    found = {**results(1.0, {1: 2.0}, {1: 600}), "m4": {"error": "RuntimeError: capture failed"}}
+    assert gpu_report.line("m4", found["m4"]) == "failed: RuntimeError: capture failed"
+    assert gpu_report.decide(found)["winner"] == "1 process per GPU"
+
+
 def test_the_report_replaces_only_its_own_section(tmp_path):
     page = tmp_path / "benchmarks.md"
     page.write_text(f"# Benchmarks\n\nbefore\n{gpu_report.START}\nold table\n{gpu_report.END}\nafter\n")
