@@ -31,7 +31,7 @@ TRAIN_OPTIONS = $(strip $(call train_option,DATASET,dataset) $(call train_option
 	$(call train_option,CPUS_PER_TRIAL,cpus-per-trial) $(call train_option,GPUS_PER_TRIAL,gpus-per-trial) \
 	$(call train_option,RAY_ADDRESS,ray-address))
 
-.PHONY: install train analyze ui server test bench lint clean-venv
+.PHONY: install train analyze ui server test bench bench-gpu lint clean-venv
 
 install: $(STAMP)
 
@@ -65,6 +65,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PYTHON) -m bench
+
+# What decides the next speed step on a GPU (about 5 minutes on one); without CUDA, one line and exit 0.
+bench-gpu: $(STAMP)
+	$(PYTHON) -m bench.gpu
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -33,11 +33,12 @@ from lottery.models import network
 from lottery.pruning import controls
 from lottery.pruning import mask as masks
 from lottery.pruning.controls import Control
-from lottery.tracking import contract, store
+from lottery.tracking import contract, provenance, store
 from lottery.tracking.contract import REWIND_ARTIFACT, round_mask_artifact
 from lottery.tracking.lease import LeaseLost
 from lottery.tracking.trial_record import TrialRecord
 from lottery.training.classifier import Classifier
+from lottery.training.device import deterministic_algorithms
 from lottery.training.fit import Heartbeat, fit
 from lottery.training.imp import IterativeMagnitudePruning
 from lottery.training.imp_run import Diverged
@@ -256,6 +257,9 @@ class TrialTask:
             else f"{self.label}: training {where}"
         )
         record.reopen()
+        device = dataset.train.images.device
+        environment = provenance.environment(device, deterministic_algorithms(device))
+        provenance.record(client, self.run_id, environment)
         try:
             return Trial(self.config, self.index, dataset, record, say, show_progress, callbacks).run()
         except LeaseLost:

@@ -1,7 +1,9 @@
 """Fitting a masked classifier with Lightning: one `Trainer` per call, evaluating at the end of each round.
 
 Lightning's banners and its DataLoader-workers warning are silenced for the call only, never globally.
-Without progress bars, a `Heartbeat` says one short line per epoch instead.
+Without progress bars, a `Heartbeat` says one short line per epoch instead. On CUDA, training takes
+deterministic algorithms (`deterministic_algorithms`), so that a resumed run equals an uninterrupted one there
+too; an operation that has none only warns.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pytorch_lightning as pl
 from lottery.data.datamodule import DeviceDataModule
 from lottery.hparams import ExperimentConfig
 from lottery.training.classifier import Classifier
-from lottery.training.device import lightning_accelerator
+from lottery.training.device import deterministic_algorithms, lightning_accelerator
 from lottery.training.tickets import Evaluation
 
 
@@ -79,6 +81,7 @@ def fit(
     lightning_log = logging.getLogger("pytorch_lightning")
     level = lightning_log.level
     lightning_log.setLevel(logging.WARNING)  # no "GPU available: …" banner for every round
+    device = data.train_batches.images.device
     try:
         trainer = pl.Trainer(
             max_epochs=epochs,
@@ -90,7 +93,8 @@ def fit(
             enable_progress_bar=show_progress,
             precision="bf16-mixed" if config.training.bf16 else "32-true",
             callbacks=list(callbacks),
-            **lightning_accelerator(data.train_batches.images.device),
+            deterministic="warn" if deterministic_algorithms(device) else None,
+            **lightning_accelerator(device),
         )
         with warnings.catch_warnings():
             # The data are one tensor on the device, batched by index: no DataLoader workers to add.

@@ -108,9 +108,10 @@ class IterativeMagnitudePruning(pl.Callback):
         """What the protocol found so far (None before the fit starts it)."""
         return None if self.run is None else self.run.tickets
 
-    def record_into(self, record: TrialRecord, on_round_end: Callable[[RoundResult], None]) -> None:
-        """Record rounds and controls in `record` (`make train`'s trial run), whose owner logs its tags,
-        params and θ0 and finishes it; `on_round_end` receives each round once recorded."""
+    def record_into(self, record: TrialRecord | None, on_round_end: Callable[[RoundResult], None]) -> None:
+        """Let an owner — `make train`'s trial, a benchmark — drive the fits: it sizes them (a fit may cover
+        part of the protocol), logs the run's tags, params and θ0 and finishes it; this callback records the
+        rounds and controls in `record` (None: nowhere) and gives each round to `on_round_end`."""
         self._record, self._owns_record, self._on_round_end = record, False, on_round_end
 
     def resume_at(
@@ -136,7 +137,7 @@ class IterativeMagnitudePruning(pl.Callback):
         else:
             position = Position(phase=self._resumed[0] if self._resumed is not None else 0)
         self._check_fit(trainer, position)
-        if self._record is None and trainer.is_global_zero:
+        if self._owns_record and self._record is None and trainer.is_global_zero:
             self._record = tracked_run.logger_record(trainer)
             if self._record is None and not self._told:
                 self._told = True
@@ -225,11 +226,12 @@ class IterativeMagnitudePruning(pl.Callback):
         return replace(self.options, dataset=name)
 
     def _check_fit(self, trainer: pl.Trainer, position: Position) -> None:
-        """UserError for a fit that ends before the protocol (from `position`), or lacks an evaluation at
-        each round's end."""
+        """UserError for a fit that lacks an evaluation at each round's end, or (unless an owner drives the
+        fits) ends before the protocol (from `position`)."""
         epochs = self.options.epochs_per_round
         left = (self.options.phases - position.phase) * epochs - position.epochs
-        if trainer.max_epochs not in (None, -1) and trainer.max_epochs - trainer.current_epoch < left:
+        short = trainer.max_epochs not in (None, -1) and trainer.max_epochs - trainer.current_epoch < left
+        if short and self._owns_record:
             raise UserError(
                 f"max_epochs={trainer.max_epochs} ends the fit before IMP does: round 0, "
                 f"{self.options.rounds} pruning rounds and {len(self.options.controls)} control(s) of "

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import pytorch_lightning as pl
+import torch
 
 from lottery.errors import UserError
 from lottery.pruning import controls as registry
@@ -71,6 +72,7 @@ class ImpRun:
         self.described_rates: dict[str, str] = {}
         self.weights: dict = {}  # each prunable layer's weight parameter
         self.masks: dict = {}  # the mask of the phase in training, on the training device
+        self._grad_masks: dict | None = None  # the same in the weights' dtype, for the foreach multiply
 
     @property
     def done(self) -> bool:
@@ -92,11 +94,17 @@ class ImpRun:
     def _use_mask(self, mask: masks.Mask) -> None:
         device = next(iter(self.weights.values())).device
         self.masks = {name: m.to(device) for name, m in mask.items()}
+        self._grad_masks = None
 
     def mask_gradients(self) -> None:
-        for name, weight in self.weights.items():
-            if weight.grad is not None:
-                weight.grad.mul_(self.masks[name])
+        """g ← g ⊙ m for every prunable weight with a gradient, in one foreach multiply (one kernel on CUDA;
+        bit for bit the products of a multiply per layer)."""
+        names = [name for name, weight in self.weights.items() if weight.grad is not None]
+        if self._grad_masks is None:
+            self._grad_masks = {name: self.masks[name].to(w.dtype) for name, w in self.weights.items()}
+        if names:
+            grads = [self.weights[name].grad for name in names]
+            torch._foreach_mul_(grads, [self._grad_masks[name] for name in names])
 
     def take_rewind_point(self, global_step: int) -> None:
         """θ_k: the prunable weights once round 0 has taken k optimizer steps."""
