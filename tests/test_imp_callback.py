@@ -134,7 +134,8 @@ def test_a_fit_resumed_from_its_checkpoint_ends_as_an_uninterrupted_one(tmp_path
         assert resumed.tickets.rounds[r] == uninterrupted.tickets.rounds[r]
     assert resumed.tickets.controls == uninterrupted.tickets.controls
     other = IterativeMagnitudePruning(rounds=3, epochs_per_round=1)
-    with pytest.raises(UserError, match="rounds=3 \\(checkpoint: 2\\)"):
+    with pytest.raises(UserError, match="rounds=3 \\(checkpoint: 2\\)"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         trainer(other).fit(TinyCNN(), datamodule=RandomImages(), ckpt_path=tmp_path / "last.ckpt")
 
 

@@ -145,6 +145,8 @@ class IterativeMagnitudePruning(pl.Callback):
                     "IterativeMagnitudePruning: no MLFlowLogger on the trainer, so nothing is recorded; the "
                     "tickets stay in memory (imp.tickets)"
                 )
+        if self._owns_record and self._record is not None:
+            tracked_run.record_provenance(self._record, module)
         if self._restored is not None:
             self._continue(trainer, module)
         elif self._resumed is not None:
@@ -182,7 +184,7 @@ class IterativeMagnitudePruning(pl.Callback):
             self.run.epoch_end(trainer, module, seconds)
 
     def on_train_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        if self.run is not None and not self.run.done:
+        if self.run is not None and not self.run.done and self._owns_record:  # an owner sizes its fits
             rank_zero_warn(
                 f"IterativeMagnitudePruning: the fit ended in {self.options.label(self.run.position.phase)} "
                 f"of {self.options.rounds} pruning rounds, so no ticket was made"

@@ -3,7 +3,8 @@ the tracking contract's tags and params â€” those `make train` gives its runs â€
 finds it next to ours, under the model's class name.
 
 The one param a `make train` run has and a callback run lacks is `trials` (how many trials a driver runs);
-the lease tag and params belong to `make train`'s drivers, and the dataset input to its registry.
+the lease tag and params belong to `make train`'s drivers, and the dataset input to its registry. Each session
+tags the run with what trained it, as a trial does (`lottery.tracking.provenance`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.loggers import MLFlowLogger
 
 from lottery.hparams import config_digest
-from lottery.tracking import contract
+from lottery.tracking import contract, provenance
 from lottery.tracking.trial_record import TrialRecord, init_id
 
 if TYPE_CHECKING:
@@ -30,6 +32,13 @@ def logger_record(trainer: pl.Trainer) -> TrialRecord | None:
         return None
     client = logger.experiment
     return TrialRecord(client, client.get_run(logger.run_id))
+
+
+def record_provenance(record: TrialRecord, module: pl.LightningModule) -> None:
+    """Tag the run with this session's environment (`lottery.tracking.provenance`), as a trial does."""
+    device = module.device
+    environment = provenance.environment(device, torch.are_deterministic_algorithms_enabled())
+    provenance.record(record.client, record.run_id, environment)
 
 
 def params(run: ImpRun, trainer: pl.Trainer, module: pl.LightningModule) -> dict[str, str]:
