@@ -146,19 +146,21 @@ class StepDecay(TinyCNN):
 
 
 class EpochStarts(pl.Callback):
-    """At each epoch's start, after the IMP callback: the learning rate and the optimizer's state size."""
+    """As each epoch starts, after the IMP callback: its phase, the learning rate, the optimizer's state."""
 
-    def __init__(self) -> None:
-        self.seen = []
+    def __init__(self, imp: IterativeMagnitudePruning) -> None:
+        self.imp, self.seen = imp, []
 
     def on_train_epoch_start(self, trainer, module) -> None:
         optimizer = trainer.optimizers[0]
-        self.seen.append((optimizer.param_groups[0]["lr"], len(optimizer.state)))
+        self.seen.append((self.imp.phase, optimizer.param_groups[0]["lr"], len(optimizer.state)))
 
 
 def test_each_phase_restarts_the_optimizer_and_its_schedule():
-    starts = EpochStarts()
     callback = imp(epochs_per_round=2)
+    starts = EpochStarts(callback)
     fit(callback, StepDecay(), callbacks=[callback, starts])
     # round 0, rounds 1 and 2, the random ticket: each starts at lr 0.1 with no momentum (6 parameters)
-    assert starts.seen == [(0.1, 0), (0.05, 6)] * 4
+    phases = ["round 0/2", "round 1/2", "round 2/2", "random ticket"]
+    assert starts.seen == [(phase, lr, state) for phase in phases for lr, state in ((0.1, 0), (0.05, 6))]
+    assert callback.phase is None  # the protocol is over

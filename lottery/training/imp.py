@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 
 import pytorch_lightning as pl
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
@@ -107,6 +107,16 @@ class IterativeMagnitudePruning(pl.Callback):
     def tickets(self) -> Tickets | None:
         """What the protocol found so far (None before the fit starts it)."""
         return None if self.run is None else self.run.tickets
+
+    @property
+    def phase(self) -> str | None:
+        """What trains now, as lines name it: `round 3/11`, `random ticket`; None outside the protocol."""
+        if self.run is None or self.run.done:  # or round 0 of a protocol whose layers its first step finds
+            return f"round 0/{self.options.rounds}" if self._order is not None else None
+        phase, rounds = self.run.position.phase, self.options.rounds
+        return (
+            f"round {phase}/{rounds}" if phase <= rounds else self.options.label(phase).removeprefix("the ")
+        )
 
     def record_into(self, record: TrialRecord | None, on_round_end: Callable[[RoundResult], None]) -> None:
         """Let an owner — `make train`'s trial, a benchmark — drive the fits: it sizes them (a fit may cover
@@ -195,11 +205,8 @@ class IterativeMagnitudePruning(pl.Callback):
             return {}
         record = self._record if self._owns_record else None
         return {
+            **self.run.state(),
             "options": {**self.options.compared(), "dataset": self.options.dataset},
-            "tickets": self.run.tickets.state(),
-            "rest": self.run.rest,
-            "position": asdict(self.run.position),
-            "optimizer_start": self.run.optimizer_start,
             "random": random_state.captured(),
             "run_id": None if record is None else record.run_id,
         }
@@ -207,12 +214,7 @@ class IterativeMagnitudePruning(pl.Callback):
     def load_state_dict(self, state: dict) -> None:
         if not state:
             return
-        saved = state["options"]
-        differing = [
-            f"{k}={v!r} (checkpoint: {saved[k]!r})"
-            for k, v in self.options.compared().items()
-            if saved[k] != v
-        ]
+        differing = self.options.differences(state["options"])
         if differing:
             raise UserError(
                 f"this IterativeMagnitudePruning differs from the checkpoint's: {', '.join(differing)}; "

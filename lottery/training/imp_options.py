@@ -105,3 +105,8 @@ class Options:
             "seed": self.seed,
             "controls": [c.name for c in self.controls],
         }
+
+    def differences(self, saved: dict) -> list[str]:
+        """How these options differ from a checkpoint's (`saved`, from `compared`), one `name=value` each."""
+        ours = self.compared()
+        return [f"{k}={v!r} (checkpoint: {saved[k]!r})" for k, v in ours.items() if saved[k] != v]

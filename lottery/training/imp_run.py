@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import pytorch_lightning as pl
 import torch
@@ -73,6 +73,16 @@ class ImpRun:
         self.weights: dict = {}  # each prunable layer's weight parameter
         self.masks: dict = {}  # the mask of the phase in training, on the training device
         self._grad_masks: dict | None = None  # the same in the weights' dtype, for the foreach multiply
+
+    def state(self) -> dict:
+        """The protocol's part of the callback's state: tickets, position, the network and the optimizers at
+        fit start."""
+        return {
+            "tickets": self.tickets.state(),
+            "position": asdict(self.position),
+            "rest": self.rest,
+            "optimizer_start": self.optimizer_start,
+        }
 
     @property
     def done(self) -> bool:
