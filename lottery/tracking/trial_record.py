@@ -23,6 +23,7 @@ from lottery.pruning import mask as masks
 from lottery.tracking import contract, store
 from lottery.tracking.arrays import load_arrays, save_arrays
 from lottery.tracking.lease import check_held
+from lottery.tracking.run_names import trial_run_name
 from lottery.training.imp import RoundResult
 from lottery.training.verdict import Verdict
 
@@ -96,7 +97,7 @@ class TrialRecord:
             contract.TAG_CONFIG: config.config_id(),
             contract.TAG_REWIND_STEP: str(config.pruning.rewind_step),
         }
-        run = client.create_run(experiment_id, tags=tags, run_name=f"{config.dataset}/trial-{trial:02d}")
+        run = client.create_run(experiment_id, tags=tags, run_name=trial_run_name(config, trial))
         record = cls(client, run)
         params = [Param(k, v) for k, v in {**config.params(), "trial": str(trial)}.items()]
         client.log_batch(record.run_id, params=params)
