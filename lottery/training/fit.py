@@ -19,6 +19,7 @@ from lottery.data.datamodule import DeviceDataModule
 from lottery.hparams import ExperimentConfig
 from lottery.training.classifier import Evaluation, MaskedClassifier
 from lottery.training.device import lightning_accelerator
+from lottery.training.progress import RoundProgressBar
 
 
 class Heartbeat(pl.Callback):
@@ -88,7 +89,7 @@ def fit(
             enable_model_summary=False,
             enable_progress_bar=show_progress,
             precision="bf16-mixed" if config.training.bf16 else "32-true",
-            callbacks=list(callbacks),
+            callbacks=[*callbacks, *([RoundProgressBar()] if show_progress else [])],
             **lightning_accelerator(data.train_batches.images.device),
         )
         with warnings.catch_warnings():
