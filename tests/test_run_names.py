@@ -25,7 +25,7 @@ def test_two_configurations_of_one_experiment_have_runs_of_different_names(store
     runs = trial_runs(store_uri)
     digests = [configured(c).config_id() for c in (TOY, other)]
     assert sorted(run.info.run_name for run in runs) == sorted(
-        f"digits/trial-00 · config {digest}" for digest in digests
+        f"digits/trial-00 · {digest}" for digest in digests
     )
     for run in runs:  # the name's digest is the run's lottery.config tag
         assert run.info.run_name.endswith(run.data.tags["lottery.config"])
@@ -33,4 +33,4 @@ def test_two_configurations_of_one_experiment_have_runs_of_different_names(store
 
 def test_the_name_is_the_dataset_the_trial_and_the_digest():
     config = configured(replace(TOY, dataset="cifar10"))
-    assert trial_run_name(config, 7) == f"cifar10/trial-07 · config {config.config_id()}"
+    assert trial_run_name(config, 7) == f"cifar10/trial-07 · {config.config_id()}"
