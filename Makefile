@@ -6,9 +6,11 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
-# An index to take torch from before the rest, e.g. https://download.pytorch.org/whl/cpu: CPU-only wheels,
-# without the CUDA libraries (README, "Install").
-TORCH_INDEX_URL ?=
+# An index to take torch (and for the dev extra torchvision) from before the rest, e.g.
+# https://download.pytorch.org/whl/cpu: CPU-only wheels, without the CUDA libraries (README, "Install").
+# The install remembers it in .venv/torch-index, so that a later one (the dev extra, a changed
+# pyproject.toml) does not replace that torch with PyPI's.
+TORCH_INDEX_URL ?= $(shell cat $(VENV)/torch-index 2>/dev/null)
 
 HOST ?= 127.0.0.1
 PORT ?= 5000
@@ -48,6 +50,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(call from_torch_index,torch)
 	$(PYTHON) -m pip install --quiet -e .
+	@printf '%s' "$$TORCH_INDEX_URL" > $(VENV)/torch-index
 	@touch $(STAMP)
 
 $(DEV_STAMP): $(STAMP)

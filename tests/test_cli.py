@@ -290,3 +290,46 @@ def test_make_train_refuses_a_misspelt_variable_before_anything_runs():
     assert run_make("analyze", "ANALYSE_ARGS=--pairs 5", python=".venv/bin/python").stderr.startswith(
         "error: make analyze has no variable ANALYSE_ARGS: did you mean ANALYZE_ARGS=--pairs 5?"
     )
+
+
+def dry_run(directory, *args: str, **environment: str) -> str:
+    """What `make ARGS` would run in `directory`, given a copy of the Makefile and pyproject.toml."""
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copy(REPO / name, directory / name)
+    env = {k: v for k, v in os.environ.items() if k not in ("TORCH_INDEX_URL", "MAKEFLAGS", "MAKELEVEL")}
+    result = subprocess.run(
+        ["make", "-n", "--no-print-directory", *args],
+        cwd=directory,
+        env={**env, **environment},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_train_analyze_and_ui_install_the_runtime_only_test_and_lint_the_dev_extra_too(tmp_path):
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    for target in ("train", "analyze", "ui", "install"):
+        out = dry_run(tmp_path, target)
+        assert "pip install --quiet -e .\n" in out and "[dev]" not in out and "--index-url" not in out, out
+    for target in ("test", "lint", "install-dev"):
+        assert "pip install --quiet -e '.[dev]'" in dry_run(tmp_path, target)
+
+
+def test_torch_from_another_index_is_remembered_for_later_installs(tmp_path):
+    """TORCH_INDEX_URL (CPU-only wheels) installs torch from that index first; a later install without the
+    variable (the dev extra for `make test`) takes torchvision from the same index, keeping that torch."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    cpu = "https://download.pytorch.org/whl/cpu"
+    out = dry_run(tmp_path, "install", TORCH_INDEX_URL=cpu).splitlines()
+    torch_step = '.venv/bin/python -m pip install --quiet torch --index-url "$TORCH_INDEX_URL"'
+    assert out.index(torch_step) < out.index(".venv/bin/python -m pip install --quiet -e .")
+    assert """printf '%s' "$TORCH_INDEX_URL" > .venv/torch-index""" in out
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / ".venv/torch-index").write_text(cpu)  # what that install leaves
+    later = dry_run(tmp_path, "install-dev")
+    assert '--quiet torchvision --index-url "$TORCH_INDEX_URL"' in later
