@@ -3,8 +3,8 @@
 The configuration's digest (`ExperimentConfig.config_id`, also the run's tag `lottery.config`) tells apart
 two configurations of one experiment (one dataset) in the UI, where both would otherwise show
 `digits/trial-00`; bare, not `config <digest>`, so that the UI's runs table, which cuts names at about 30
-characters, still shows most of it. Runs are found by their tags, never by name: runs created before the digest was in the
-name (`digits/trial-00`) keep their names and resume.
+characters, still shows most of it. Runs are found by their tags, never by name: runs created before the
+digest was in the name (`digits/trial-00`) keep their names and resume.
 """
 
 from __future__ import annotations
