@@ -18,19 +18,17 @@ TOY = ExperimentConfig(
 )
 
 
-def test_two_configurations_of_one_experiment_have_runs_of_different_names(store_uri, tiny_data):
-    other = replace(TOY, training=TrainingHparams(epochs=2))
-    for config in (TOY, other):
-        run_experiment(config, "unused", store_uri)
-    runs = trial_runs(store_uri)
-    digests = [configured(c).config_id() for c in (TOY, other)]
-    assert sorted(run.info.run_name for run in runs) == sorted(
-        f"digits/trial-00 · {digest}" for digest in digests
-    )
-    for run in runs:  # the name's digest is the run's lottery.config tag
-        assert run.info.run_name.endswith(run.data.tags["lottery.config"])
+def test_a_trial_run_is_named_with_its_configuration(store_uri, tiny_data):
+    run_experiment(TOY, "unused", store_uri)
+    (run,) = trial_runs(store_uri)
+    assert run.info.run_name == trial_run_name(configured(TOY), 0)
+    assert run.info.run_name.endswith(run.data.tags["lottery.config"])  # the name's digest is the tag
 
 
-def test_the_name_is_the_dataset_the_trial_and_the_digest():
-    config = configured(replace(TOY, dataset="cifar10"))
-    assert trial_run_name(config, 7) == f"cifar10/trial-07 · {config.config_id()}"
+def test_two_configurations_of_one_experiment_have_different_names():
+    configs = [configured(c) for c in (TOY, replace(TOY, training=TrainingHparams(epochs=2)))]
+    names = [trial_run_name(config, 0) for config in configs]
+    assert names == [f"digits/trial-00 · {config.config_id()}" for config in configs]
+    assert names[0] != names[1]
+    cifar10 = configured(replace(TOY, dataset="cifar10"))
+    assert trial_run_name(cifar10, 7) == f"cifar10/trial-07 · {cifar10.config_id()}"
