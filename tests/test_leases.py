@@ -176,6 +176,7 @@ def trained_here(text: str) -> int:
 
 @pytest.mark.drivers
 def test_two_drivers_of_one_configuration_on_one_sqlite_store_share_its_trials(tmp_path):
+    (tmp_path / "store").mkdir()
     uri = f"sqlite:///{tmp_path}/store/mlflow.db"  # not there yet: both drivers create it, as users do
     texts = two_drivers_at_once(uri, tmp_path)
     assert_each_trial_trained_once(uri, 3)

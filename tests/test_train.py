@@ -48,7 +48,7 @@ def trained(tmp_path_factory, tiny_digits, template_store):
 def test_one_finished_run_per_trial_with_the_contract_tags_and_params(trained):
     uri, verdicts = trained
     runs = trial_runs(uri)
-    assert [r.info.run_name for r in runs] == ["digits/trial-00", "digits/trial-01"]
+    assert [r.info.run_name.partition(" · ")[0] for r in runs] == ["digits/trial-00", "digits/trial-01"]
     for index, run in enumerate(runs):
         tags = run.data.tags
         assert run.info.status == "FINISHED"

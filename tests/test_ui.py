@@ -249,7 +249,8 @@ def test_commands_end_with_where_to_browse_what_they_logged(monkeypatch):
     monkeypatch.delenv("PORT", raising=False)
     route = "#/experiments/3/runs/abc?workflowType=machine_learning"
     local = where_to_browse("sqlite:////tmp/x/mlflow.db", "3", "abc")
-    assert local == f"browse it (after `make ui`): http://127.0.0.1:5000/{route}"
+    command = "MLFLOW_TRACKING_URI=sqlite:////tmp/x/mlflow.db make ui"  # not the default store: it is named
+    assert local == f"browse it (after `{command}`): http://127.0.0.1:5000/{route}"
     assert (
         where_to_browse("https://mlflow.lab:8443", "3", "abc")
         == f"browse it: https://mlflow.lab:8443/{route}"

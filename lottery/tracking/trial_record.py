@@ -27,6 +27,7 @@ from lottery.pruning.controls import Control, Start
 from lottery.tracking import contract, store
 from lottery.tracking.arrays import load_arrays, save_arrays
 from lottery.tracking.lease import check_held
+from lottery.tracking.run_names import trial_run_name
 
 
 def init_id(theta0: dict[str, torch.Tensor]) -> str:
@@ -98,7 +99,7 @@ class TrialRecord:
             contract.TAG_CONFIG: config.config_id(),
             contract.TAG_REWIND_STEP: str(config.pruning.rewind_step),
         }
-        run = client.create_run(experiment_id, tags=tags, run_name=f"{config.dataset}/trial-{trial:02d}")
+        run = client.create_run(experiment_id, tags=tags, run_name=trial_run_name(config, trial))
         record = cls(client, run)
         params = [Param(k, v) for k, v in {**config.params(), "trial": str(trial)}.items()]
         client.log_batch(record.run_id, params=params)

@@ -21,6 +21,7 @@ from lottery.data.datamodule import DeviceDataModule
 from lottery.hparams import ExperimentConfig
 from lottery.training.classifier import Classifier
 from lottery.training.device import deterministic_algorithms, lightning_accelerator
+from lottery.training.progress import RoundProgressBar
 from lottery.training.tickets import Evaluation
 
 
@@ -92,7 +93,7 @@ def fit(
             enable_model_summary=False,
             enable_progress_bar=show_progress,
             precision="bf16-mixed" if config.training.bf16 else "32-true",
-            callbacks=list(callbacks),
+            callbacks=[*callbacks, *([RoundProgressBar()] if show_progress else [])],
             deterministic="warn" if deterministic_algorithms(device) else None,
             **lightning_accelerator(device),
         )
