@@ -3,27 +3,42 @@ explicit artifact locations, and artifact downloads that fail in one line.
 
 The default store is `sqlite:///mlruns/mlflow.db` with artifacts in `mlruns/artifacts/<experiment>`;
 `MLFLOW_TRACKING_URI` overrides it. With an `http(s)://` server the server places artifacts (proxied).
+A database behind the store (PostgreSQL, here or behind a server) that is down, refuses the credentials,
+has no connection left or holds an older MLflow schema is named in the one line, with its fix
+(`lottery.tracking.database`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
+import re
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
 from lottery.errors import UserError, first_line
+from lottery.tracking import database
 from lottery.tracking.contract import EXPERIMENT_KIND, MODEL_TRAINING
 from lottery.tracking.uris import (
     DEFAULT_TRACKING_URI,
+    is_database,
     is_remote,
     local_artifact_root,
+    redacted,
     resolve_tracking_uri,
     sqlite_file,
+)
+
+RERUN = (
+    "then re-run the same command: finished trials are skipped, the others resume from their last completed "
+    "round"
 )
 
 # Fail within seconds, not after minutes of retries, when a tracking server is unreachable.
@@ -32,7 +47,7 @@ _HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_T
 
 def connect(uri: str | None = None, *, create: bool = True):
     """An `MlflowClient` for the store (a `StopSafeClient`), checked to answer; UserError (one line) if it
-    does not.
+    does not. A database server (PostgreSQL) is checked first for its driver and an answer within seconds.
 
     `create=False` (readers such as the analysis) refuses a SQLite file that does not exist yet instead of
     creating an empty store: a mistyped path is named, not silently reported empty.
@@ -55,14 +70,20 @@ def connect(uri: str | None = None, *, create: bool = True):
             os.environ.setdefault(key, value)
     else:
         local_artifact_root(uri)  # raises for a file store, which MLflow >= 3.17 refuses
+    if is_database(uri) and db is None:
+        database.check_driver(uri, "MLFLOW_TRACKING_URI")
+        database.inspect(uri, "MLFLOW_TRACKING_URI")
     try:
         with _schema_lock(uri):  # opening a SQLite store creates or migrates its tables
             client = StopSafeClient(tracking_uri=uri, registry_uri=uri)
             client.search_experiments(max_results=1)
     except store_errors() as error:
+        why = server_says(uri) or str(error)
+        if database.problem(why) is not None:
+            raise UserError(database.failed(f"the MLflow tracking store {redacted(uri)}", why)) from None
         raise UserError(
-            f"cannot reach the MLflow tracking store {uri} ({first_line(error)}); start the tracking server "
-            "or set MLFLOW_TRACKING_URI to a reachable store"
+            f"cannot reach the MLflow tracking store {redacted(uri)} ({first_line(error)}); start the "
+            "tracking server or set MLFLOW_TRACKING_URI to a reachable store"
         ) from None
     return client
 
@@ -78,16 +99,46 @@ def store_errors() -> tuple[type[BaseException], ...]:
 
 
 def store_lost(client, error: BaseException) -> UserError | None:
-    """If the store stopped answering, the one-line error to end with (`error` is what a call to it raised);
-    None if it still answers, so that `error` is something else (a bug, a bad artifact) to report as such."""
+    """If the store failed, the one-line error to end with (`error` is what a call to it raised): it stopped
+    answering, or its database failed in a way `lottery.tracking.database` knows (even if it answers again:
+    no connection left comes and goes), or a server answered 503, MLflow's word for a database it could
+    not use. None if it answers and `error` is something else (a bug, a bad artifact) to report as such."""
+    uri = redacted(client.tracking_uri)
     try:
         client.search_experiments(max_results=1)
     except Exception:
+        why = server_says(client.tracking_uri) or str(error)
+        if database.problem(why) is not None:
+            return UserError(f"{database.failed(f'lost the MLflow tracking store {uri}', why)}; {RERUN}")
         return UserError(
-            f"lost the MLflow tracking store {client.tracking_uri} ({first_line(error)}); restart it (or "
-            "check the disk it writes to), then re-run the same command: finished trials are skipped, the "
-            "others resume from their last completed round"
+            f"lost the MLflow tracking store {uri} ({first_line(error)}); restart it (or check the disk it "
+            f"writes to), {RERUN}"
         )
+    if database.problem(str(error)) is not None:
+        return UserError(f"{database.failed(f'the MLflow tracking store {uri}', error)}; {RERUN}")
+    if is_remote(client.tracking_uri) and re.search(r"\b503\b", str(error)):
+        return UserError(
+            f"the MLflow tracking server {uri} could not use its database ({first_line(error)}): see the "
+            f"server's output and check its database; {RERUN}"
+        )
+    return None
+
+
+def server_says(uri: str) -> str | None:
+    """What a tracking server at `uri` answers a search with when it fails (MLflow's JSON `message`, which
+    quotes its database's error); None if it answers, is no server, or cannot be reached."""
+    if not is_remote(uri):
+        return None
+    url = f"{uri.rstrip('/')}/api/2.0/mlflow/experiments/search?max_results=1"
+    try:
+        with urllib.request.urlopen(url, timeout=5):
+            return None
+    except urllib.error.HTTPError as error:
+        with contextlib.suppress(ValueError, OSError):
+            answer = json.loads(error.read())
+            return str(answer.get("message") or "") or None if isinstance(answer, dict) else None
+    except (OSError, ValueError):
+        pass
     return None
 
 

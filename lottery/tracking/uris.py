@@ -110,3 +110,11 @@ def where_to_browse(tracking_uri: str, experiment_id: str, run_id: str | None = 
     if url is None:
         return None
     return f"browse it (after `make ui`): {url}" if is_database(tracking_uri) else f"browse it: {url}"
+
+
+def redacted(uri: str) -> str:
+    """`uri` without its password, for messages."""
+    parsed = urlparse(uri)
+    if parsed.password is None:
+        return uri
+    return parsed._replace(netloc=parsed.netloc.replace(f":{parsed.password}@", ":***@", 1)).geturl()
