@@ -14,6 +14,7 @@ and the one line, naming the fix, for each way a database fails.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,46 +28,37 @@ PACKAGES = {"psycopg2": "psycopg2-binary", "MySQLdb": "mysqlclient"}  # other dr
 POOL_VARIABLES = ("MLFLOW_SQLALCHEMYSTORE_POOL_SIZE", "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW")
 DEFAULT_POOL = (5, 10)  # SQLAlchemy's QueuePool: 5 connections kept, 10 more at peak
 
-# What a database's error says (lowercase) -> what went wrong and what to do.
+# What a database's error says (regular expressions, lowercase text) -> what went wrong and what to do.
 _PROBLEMS = (
     (
-        ("too many clients", "too many connections", "remaining connection slots"),
+        r"too many clients|too many connections|remaining connection slots",
         "the database has no connection left (max_connections)",
         "lower the server's WORKERS or MLFLOW_SQLALCHEMYSTORE_POOL_SIZE / _MAX_OVERFLOW, or raise the "
         "database's max_connections",
     ),
     (
-        ("password authentication failed", "no password supplied", "authentication failed", "access denied"),
+        r"password authentication failed|no password supplied|peer authentication failed|access denied for",
         "the database refused the credentials",
         "check the user in the URL and its password (PGPASSWORD or ~/.pgpass, never in the URL)",
     ),
     (
-        ("does not exist",),
+        r'database "[^"]*" does not exist|unknown database',
         "the database named in the URL does not exist",
         "create it (`createdb NAME`) or correct the URL",
     ),
     (
-        ("out-of-date database schema",),
+        r"out-of-date database schema",
         "the database holds an older MLflow schema",
         "back it up, then migrate it: .venv/bin/mlflow db upgrade URL",
     ),
     (
-        ("database is locked",),
+        r"database is locked",
         "the SQLite file was locked by another writer for too long",
         "serve the store from PostgreSQL (`make postgres`, see the README's Scale out)",
     ),
     (
-        (
-            "connection refused",
-            "could not connect",
-            "connection failed",
-            "timeout expired",
-            "failed to resolve host",
-            "name or service not known",
-            "server closed the connection",
-            "terminating connection",
-            "no such file or directory",
-        ),
+        r"connection refused|could not connect|timeout expired|failed to resolve host|connection to server"
+        r" .* failed|server closed the connection|terminating connection|can't connect to",
         "the database does not answer",
         "start it (`make postgres` for the local one) or correct the host and port in the URL",
     ),
@@ -74,11 +66,11 @@ _PROBLEMS = (
 
 
 def problem(text: str) -> tuple[str, str] | None:
-    """(what went wrong, the fix) if `text`, a database's error or a server's message quoting one, says a
-    database failed in a way we know; None otherwise."""
+    """(what went wrong, the fix) if `text` — a database's error, or a tracking server's message quoting
+    one — says the database failed in a way we know; None otherwise."""
     lowered = text.lower()
-    for signs, what, fix in _PROBLEMS:
-        if any(sign in lowered for sign in signs):
+    for pattern, what, fix in _PROBLEMS:
+        if re.search(pattern, lowered):
             return what, fix
     return None
 

@@ -78,9 +78,9 @@ def connect(uri: str | None = None, *, create: bool = True):
             client = StopSafeClient(tracking_uri=uri, registry_uri=uri)
             client.search_experiments(max_results=1)
     except store_errors() as error:
-        why = server_says(uri) or str(error)
-        if database.problem(why) is not None:
-            raise UserError(database.failed(f"the MLflow tracking store {redacted(uri)}", why)) from None
+        words = database_words(uri, error)
+        if words is not None and database.problem(words) is not None:
+            raise UserError(database.failed(f"the MLflow tracking store {redacted(uri)}", words)) from None
         raise UserError(
             f"cannot reach the MLflow tracking store {redacted(uri)} ({first_line(error)}); start the "
             "tracking server or set MLFLOW_TRACKING_URI to a reachable store"
@@ -106,22 +106,35 @@ def store_lost(client, error: BaseException) -> UserError | None:
     uri = redacted(client.tracking_uri)
     try:
         client.search_experiments(max_results=1)
-    except Exception:
-        why = server_says(client.tracking_uri) or str(error)
-        if database.problem(why) is not None:
-            return UserError(f"{database.failed(f'lost the MLflow tracking store {uri}', why)}; {RERUN}")
+    except Exception as answer:
+        words = database_words(client.tracking_uri, answer)
+        if words is not None and database.problem(words) is not None:
+            return UserError(f"{database.failed(f'lost the MLflow tracking store {uri}', words)}; {RERUN}")
         return UserError(
             f"lost the MLflow tracking store {uri} ({first_line(error)}); restart it (or check the disk it "
             f"writes to), {RERUN}"
         )
-    if database.problem(str(error)) is not None:
-        return UserError(f"{database.failed(f'the MLflow tracking store {uri}', error)}; {RERUN}")
+    words = None if is_remote(client.tracking_uri) else database_words(client.tracking_uri, error)
+    if words is not None and database.problem(words) is not None:
+        return UserError(f"{database.failed(f'the MLflow tracking store {uri}', words)}; {RERUN}")
     if is_remote(client.tracking_uri) and re.search(r"\b503\b", str(error)):
         return UserError(
             f"the MLflow tracking server {uri} could not use its database ({first_line(error)}): see the "
             f"server's output and check its database; {RERUN}"
         )
     return None
+
+
+def database_words(uri: str, error: BaseException) -> str | None:
+    """A database's own words on a failure of the store `uri`: what its tracking server answers now, or
+    `error` itself when it is a database's error (SQLAlchemy's, or MLflow's quoting one); None otherwise (an
+    unreachable server, a file error), which no database pattern must be read into."""
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if is_remote(uri):
+        return server_says(uri)
+    return str(error) if is_database(uri) and isinstance(error, MlflowException | SQLAlchemyError) else None
 
 
 def server_says(uri: str) -> str | None:
