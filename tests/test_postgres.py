@@ -28,6 +28,9 @@ from experiments import server, serving
 from lottery.errors import UserError
 from lottery.tracking import store
 
+# Every test here starts PostgreSQL (the session's, once), or a tracking server: not in the quick loop.
+pytestmark = pytest.mark.drivers
+
 TIMEOUT = 300
 OLD_REVISION = "0584bdc529eb"  # a revision of MLflow 2.x's schema (this MLflow's head is later)
 
@@ -81,7 +84,6 @@ def test_a_schema_not_migrated_is_named_to_the_driver(postgres, database):
     assert "holds an older MLflow schema" in str(error.value) and "mlflow db upgrade" in str(error.value)
 
 
-@pytest.mark.drivers
 def test_a_schema_not_migrated_is_named_by_the_server(postgres, database, tmp_path):
     uri = older_schema(postgres, database)
     args = ["--port", str(free_port()), "--backend-store-uri", uri, "--artifacts-destination", str(tmp_path)]
@@ -127,7 +129,6 @@ def test_server_warns_when_its_pool_may_exceed_the_connections_left(
     assert calls  # a warning, not a refusal: a pool is a ceiling, rarely reached
 
 
-@pytest.mark.drivers
 def test_a_database_lost_mid_run_stops_the_driver_in_one_line_and_the_rerun_resumes(
     postgres, database, tmp_path
 ):
@@ -166,7 +167,6 @@ def test_a_database_lost_mid_run_stops_the_driver_in_one_line_and_the_rerun_resu
         assert [r.info.status for r in trial_runs(url)] == ["FINISHED"]
 
 
-@pytest.mark.drivers
 def test_make_postgres_serves_make_server_in_one_command(tmp_path):
     """`make postgres` (its data in a folder of ours), then `make server` at the URL it prints."""
     if missing() is not None:
