@@ -81,12 +81,12 @@ def stand_out(line: str) -> str:
 
 
 class _Relay:
-    """A child's output streams, copied line by line to ours: held until `release` (so that a failed start
-    reports one line, not a log), MLflow's start-up chatter dropped unless `verbose`."""
+    """A child's output streams, copied line by line to ours; unless `verbose`, held until `release` (so
+    that a failed start reports one line, not a log) and MLflow's start-up chatter dropped."""
 
     def __init__(self, verbose: bool) -> None:
         self.verbose = verbose
-        self.held: list[tuple[IO[str], str]] | None = []
+        self.held: list[tuple[IO[str], str]] | None = None if verbose else []
         self.lines: list[str] = []  # the last lines, for the report of a failed start
         self._lock = threading.Lock()
 
@@ -127,11 +127,12 @@ def answers(url: str) -> bool:
 
 @contextlib.contextmanager
 def _forwarded_stops(child: subprocess.Popen) -> Iterator[None]:
-    """SIGTERM and Ctrl-C reach the child (which shuts down cleanly) and do not interrupt this process."""
+    """SIGTERM and Ctrl-C stop the child cleanly (as SIGTERM: a second SIGINT would make uvicorn skip its
+    shutdown, and Ctrl-C on a terminal reaches the child too) and do not interrupt this process."""
 
     def forward(signum, frame):
         with contextlib.suppress(ProcessLookupError):
-            child.send_signal(signum)
+            child.send_signal(signal.SIGTERM)
 
     previous = {signum: signal.signal(signum, forward) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:

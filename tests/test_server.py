@@ -7,11 +7,12 @@ import importlib.util
 import json
 import os
 import socket
+import subprocess
 import sys
 from urllib.parse import urlparse
 
 import pytest
-from entry_points import refused
+from entry_points import REPO, refused
 from mlflow.server.security_utils import is_allowed_host_header, should_block_cors_request
 from tracking_server import free_port, running_server
 from trial_store import empty_store
@@ -21,6 +22,7 @@ from lottery.tracking import store
 from lottery.tracking.trial_record import TrialRecord
 
 ALLOWED_HOSTS, CORS_ORIGINS = security.ALLOWED_HOSTS, security.CORS_ALLOWED_ORIGINS
+MAKE = ["make", "--no-print-directory", "--old-file=.venv/.installed"]  # the venv is installed: never again
 
 
 @pytest.fixture(scope="module")
@@ -264,6 +266,31 @@ def test_cluster_warned_about_experiments_with_local_artifacts_and_sqlite(
     note, warning = err.strip().splitlines()
     assert note.startswith("note: experiments digits keep their artifacts in local folders")
     assert warning == server.SQLITE_SHARED
+
+
+def test_a_server_that_exits_before_answering_is_one_line():
+    env = {"MLFLOW_BACKEND_STORE_URI": "postgresql://lottery:s3cret@db/mlflow"}
+    old = "Detected out-of-date database schema (found version 0584bdc529eb, but expected dc11669786a5)."
+    line = serving.start_failure(1, ["Traceback (most recent call last):", old, ""], env)
+    assert line.startswith(
+        "mlflow server could not open BACKEND_STORE_URI=postgresql://lottery:***@db/mlflow:"
+    )
+    assert "older MLflow schema" in line and "mlflow db upgrade" in line and "s3cret" not in line
+    line = serving.start_failure(3, ["Traceback (most recent call last):", "KeyError: 'x'"], env)
+    assert (
+        line == "mlflow server exited with status 3 before answering (KeyError: 'x'); VERBOSE=1 shows its log"
+    )
+
+
+@pytest.mark.parametrize(
+    ("variables", "verbose"), [([], False), (["VERBOSE=1"], True), (["VERBOSE=0"], False)]
+)
+def test_make_passes_verbose_if_set(variables, verbose):
+    env = {key: value for key, value in os.environ.items() if key != "VERBOSE"}
+    for target in ("server", "ui"):
+        command = [*MAKE, "-n", target, *variables]
+        echoed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=True).stdout
+        assert ("--verbose" in echoed) == verbose, echoed
 
 
 def test_sqlite_on_loopback_is_not_warned_about(capsys, monkeypatch, store_uri, tmp_path):
