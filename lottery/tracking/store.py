@@ -119,8 +119,9 @@ def store_lost(client, error: BaseException) -> UserError | None:
         return UserError(f"{database.failed(f'the MLflow tracking store {uri}', words)}; {RERUN}")
     if is_remote(client.tracking_uri) and re.search(r"\b503\b", str(error)):
         return UserError(
-            f"the MLflow tracking server {uri} could not use its database ({first_line(error)}): see the "
-            f"server's output and check its database; {RERUN}"
+            f"the MLflow tracking server {uri} could not use its database (HTTP 503): it was down or had no "
+            "connection left, as the server's output says; restart it, or lower the server's WORKERS or "
+            f"MLFLOW_SQLALCHEMYSTORE_POOL_SIZE / _MAX_OVERFLOW, or raise max_connections; {RERUN}"
         )
     return None
 
