@@ -56,7 +56,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--backend-store-uri",
         default=DEFAULT_TRACKING_URI,
-        help="runs, params and metrics: sqlite:///… or a database URL (postgresql://user:password@host/db)",
+        help="runs, params and metrics: sqlite:///… or a database URL (postgresql://user@host/db, its "
+        "password in PGPASSWORD or ~/.pgpass)",
     )
     p.add_argument(
         "--artifacts-destination",
