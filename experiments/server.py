@@ -40,9 +40,9 @@ from lottery.tracking.uris import (
 DEFAULT_ARTIFACTS_DESTINATION = "./mlruns/artifacts"
 # From the load benchmark (docs/benchmarks.md): what SQLite does under the writes of a cluster.
 SQLITE_SHARED = (
-    "warning: serving SQLite to other machines: it takes one writer at a time, and with 32 or more trials "
-    "writing at once some of their calls waited past the drivers' 10 s timeout (docs/benchmarks.md); for a "
-    "cluster serve PostgreSQL: `make postgres`, then BACKEND_STORE_URI=… as it prints"
+    "warning: serving SQLite to other machines: it takes one writer at a time, and when 64 trials started "
+    "at once some of their calls waited past the drivers' 10 s timeout (docs/benchmarks.md); for a cluster "
+    "serve PostgreSQL: `make postgres`, then BACKEND_STORE_URI=… as it prints"
 )
 
 
