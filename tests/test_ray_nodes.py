@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -51,6 +52,7 @@ def cluster():
         yield nodes
     finally:
         nodes.shutdown()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def raylet(node) -> int:
