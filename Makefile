@@ -18,6 +18,7 @@ BACKEND_STORE_URI ?= sqlite:///mlruns/mlflow.db
 ARTIFACTS_DESTINATION ?= ./mlruns/artifacts
 ALLOWED_HOSTS ?=
 WORKERS ?= 2
+POSTGRES_DIR ?= mlruns/postgres
 TRAIN_ARGS ?=
 ANALYZE_ARGS ?=
 PYTEST_ARGS ?=
@@ -29,15 +30,15 @@ TRAIN_VARIABLES := DATASET MODEL CONTROLS TRIALS ROUNDS EPOCHS BATCH_SIZE LR SEE
 # Values reach the commands through the environment and are quoted there ("$$VAR"), so the shell never
 # interprets them: any value, quotes and semicolons included, arrives as typed. *_ARGS are split into words
 # by experiments.launch (quotes honoured, nothing evaluated).
-export $(TRAIN_VARIABLES) HOST PORT BACKEND_STORE_URI ARTIFACTS_DESTINATION ALLOWED_HOSTS WORKERS TRAIN_ARGS \
-	ANALYZE_ARGS PYTEST_ARGS TORCH_INDEX_URL
+export $(TRAIN_VARIABLES) HOST PORT BACKEND_STORE_URI ARTIFACTS_DESTINATION ALLOWED_HOSTS WORKERS POSTGRES_DIR \
+	TRAIN_ARGS ANALYZE_ARGS PYTEST_ARGS TORCH_INDEX_URL
 # The variables given on make's command line: experiments.make_variables refuses one that `make train` or
 # `make analyze` does not read but that looks like one it does (EPOCH for EPOCHS), which make would ignore.
 export MAKE_COMMAND_LINE := $(strip $(foreach v,$(.VARIABLES),$(if $(findstring command line,$(origin $(v))),$(v))))
 train_option = $(if $($(1)),--$(subst _,-,$(shell tr A-Z a-z <<< $(1))) "$$$(1)")
 TRAIN_OPTIONS = $(strip $(foreach v,$(TRAIN_VARIABLES),$(call train_option,$(v))))
 
-.PHONY: install install-dev train analyze ui server test bench bench-gpu lint clean-venv
+.PHONY: install install-dev train analyze ui server postgres test bench bench-gpu lint clean-venv
 
 install: $(STAMP)
 install-dev: $(DEV_STAMP)
@@ -73,13 +74,20 @@ analyze: $(STAMP)
 # `make ui` browses MLFLOW_TRACKING_URI, else the local store. It passes WORKERS only if set (command line or
 # environment): its default, 1, is python -m experiments.ui's; the 2 above is `make server`'s.
 UI_WORKERS = $(if $(filter-out default file,$(origin WORKERS)),--workers "$$WORKERS")
+# VERBOSE=1: every request logged, and MLflow's start-up notes.
+SERVER_VERBOSE = $(if $(filter-out 0,$(VERBOSE)),--verbose)
 ui: $(STAMP)
-	$(PYTHON) -m experiments.ui $(UI_WORKERS) --host "$$HOST" --port "$$PORT" --allowed-hosts "$$ALLOWED_HOSTS"
+	$(PYTHON) -m experiments.ui $(UI_WORKERS) --host "$$HOST" --port "$$PORT" --allowed-hosts "$$ALLOWED_HOSTS" \
+		$(SERVER_VERBOSE)
 
 server: $(STAMP)
 	$(PYTHON) -m experiments.server --host "$$HOST" --port "$$PORT" --workers "$$WORKERS" \
 		--backend-store-uri "$$BACKEND_STORE_URI" --artifacts-destination "$$ARTIFACTS_DESTINATION" \
-		--allowed-hosts "$$ALLOWED_HOSTS"
+		--allowed-hosts "$$ALLOWED_HOSTS" $(SERVER_VERBOSE)
+
+# A local PostgreSQL for `make server` (data under POSTGRES_DIR); it prints the BACKEND_STORE_URI to use.
+postgres: $(STAMP)
+	$(PYTHON) -m experiments.postgres --folder "$$POSTGRES_DIR"
 
 # Tests run on every core, a module's tests on one worker (at most 4 workers; PYTEST_ARGS="-n 0" runs them
 # all in this process, e.g. for --pdb).

@@ -122,7 +122,7 @@ def ui_command(tracking_uri: str) -> str:
     default (a store set for one command only is not the next command's)."""
     if tracking_uri == DEFAULT_TRACKING_URI:
         return "make ui"
-    return f"MLFLOW_TRACKING_URI={shlex.quote(tracking_uri)} make ui"
+    return f"MLFLOW_TRACKING_URI={shlex.quote(redacted(tracking_uri))} make ui"
 
 
 def where_to_browse(tracking_uri: str, experiment_id: str, run_id: str | None = None) -> str | None:
@@ -134,3 +134,11 @@ def where_to_browse(tracking_uri: str, experiment_id: str, run_id: str | None = 
     if is_database(tracking_uri):
         return f"browse it (after `{ui_command(tracking_uri)}`): {url}"
     return f"browse it: {url}"
+
+
+def redacted(uri: str) -> str:
+    """`uri` without its password, for messages."""
+    parsed = urlparse(uri)
+    if parsed.password is None:
+        return uri
+    return parsed._replace(netloc=parsed.netloc.replace(f":{parsed.password}@", ":***@", 1)).geturl()
