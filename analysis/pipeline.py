@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.distances.incoming import ticket_sets
+from analysis.distances.incoming import chain_problem, ticket_sets
 from analysis.distances.nnstd import DEFAULT_DRAWS, DEFAULT_POSITIVE_WEIGHT, Distances, Method, pair_distances
 from analysis.parallel import thread_map
 from analysis.patterns import Patterns, has_kernels, kernel_patterns
@@ -107,20 +107,13 @@ def theta0_units(tickets: Sequence[Ticket]) -> np.ndarray:
     return np.unique([t.init for t in tickets], return_inverse=True)[1].reshape(-1)
 
 
-def analyse(
-    tickets: Sequence[Ticket],
-    settings: Settings,
-    layer_names: Sequence[str],
-    log: Callable[[str], None] = print,
-    runs: Sequence[TrialRun] = (),
-) -> Analysis:
-    """Distances of every condition's pairs for both metrics, their statistics, the kernel patterns (only
-    where the first layer is a 3×3 convolution: skipped with a note otherwise), and the controls table of
-    the trial `runs` the tickets come from.
-
-    `log` receives the skipped conditions, groups and patterns, and progress. NoBaseline (a UserError) when
-    the `random` condition cannot be formed, before any distance is computed.
-    """
+def _conditions(tickets: Sequence[Ticket], settings: Settings) -> tuple[list[Condition], list[str]]:
+    """The conditions to compare and the notes of those skipped: none where the layers do not form a chain
+    (NNSTD needs one; the patterns and the accuracies do not); NoBaseline where they do and `random` cannot
+    be formed."""
+    problem = chain_problem(tickets[0].layers) if tickets else None
+    if problem is not None:
+        return [], [f"distances skipped: {settings.model}'s layers do not form a chain ({problem})"]
     conditions, skipped = build_conditions(tickets, settings.datasets, settings.pairs, settings.seed)
     if not any(c.name == RANDOM for c in conditions):
         pool = np.flatnonzero([not t.winning for t in tickets])
@@ -130,6 +123,25 @@ def analyse(
             f"{MIN_PAIRS} needed, and {FORMS['random']} form it — train more trials (make train … TRIALS=3), "
             "then re-run the analysis"
         )
+    return conditions, skipped
+
+
+def analyse(
+    tickets: Sequence[Ticket],
+    settings: Settings,
+    layer_names: Sequence[str],
+    log: Callable[[str], None] = print,
+    runs: Sequence[TrialRun] = (),
+) -> Analysis:
+    """Distances of every condition's pairs for both metrics (only where the layers form a chain: skipped
+    with a note otherwise), their statistics, the kernel patterns (only where the first layer is a 3×3
+    convolution: skipped with a note otherwise), and the controls table of the trial `runs` the tickets
+    come from.
+
+    `log` receives the skipped conditions, groups and patterns, and progress. NoBaseline (a UserError) when
+    the `random` condition cannot be formed, before any distance is computed.
+    """
+    conditions, skipped = _conditions(tickets, settings)
     if not tickets or has_kernels(tickets[0].layers[0].shape):
         groups, skipped_groups = pattern_groups(tickets, settings.datasets, settings.k, settings.seed)
     else:

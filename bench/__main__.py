@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("train_overhead", "data_loading", "analysis_speed", "executors", "calibration")
+BENCHMARKS = ("train_overhead", "data_loading", "analysis_speed", "executors", "calibration", "load")
 
 
 def main(argv: list[str]) -> None:

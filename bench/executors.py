@@ -22,6 +22,7 @@ def train(executor: str, store: Path) -> tuple[float, float]:
     """(seconds to the first trial's start, seconds for the whole command), tracking included."""
     options = f"--dataset digits --trials {TRIALS} --rounds {ROUNDS} --epochs {EPOCHS} --executor {executor}"
     command = [sys.executable, "-m", "experiments.train", *options.split(), "--no-progress-bar"]
+    store.mkdir(parents=True, exist_ok=True)  # make train refuses a store in a folder that does not exist
     env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{store}/mlflow.db")
     env.pop("RAY_ADDRESS", None)
     started = time.perf_counter()

@@ -1,5 +1,5 @@
-"""Lightning's overhead: one training epoch through our Lightning path (Trainer + MaskedClassifier +
-DeviceDataModule) against a plain PyTorch loop doing the same work (same model, masked gradients,
+"""Lightning's overhead: one training epoch through our Lightning path (Trainer + Classifier + the IMP
+callback + DeviceDataModule) against a plain PyTorch loop doing the same work (same model, masked gradients,
 Adam, data and batches), interleaved in one run. Target: Lightning / plain ≤ 1.10 on CPU."""
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from lottery.execution.trial import theta0_for
 from lottery.hparams import ExperimentConfig
 from lottery.models.conv2 import Network as Conv2
 from lottery.pruning import mask as masks
-from lottery.training.classifier import MaskedClassifier
+from lottery.training.classifier import Classifier
 from lottery.training.fit import fit
+from lottery.training.imp import IterativeMagnitudePruning
 
 LAYER_NAMES = Conv2.SPEC.layer_names
 
@@ -30,16 +31,20 @@ def half_pruned_mask(theta0):
 
 
 def lightning_epoch(dataset, theta0, mask) -> float:
-    """`fit` exactly as a trial calls it; a round has 10 epochs, so this first one runs no evaluation."""
-    module = MaskedClassifier("conv2", theta0, mask, lr=2e-4)
+    """`fit` exactly as a trial calls it, with the IMP callback in round 1 of the half-pruned ticket; a round
+    has 10 epochs, so this first one runs no evaluation."""
+    module = Classifier("conv2", theta0, lr=2e-4)
+    imp = IterativeMagnitudePruning(layers=LAYER_NAMES, network="model", monitor="test_acc", controls=())
+    imp.record_into(None, lambda result: None)  # driven as a trial drives it: one epoch of the round
+    imp.resume_at(1, mask, theta0, theta0)
     data = DeviceDataModule(dataset, BATCH_SIZE, (0,))
     started = time.perf_counter()
-    fit(module, data, ExperimentConfig(dataset="digits"), epochs=1, show_progress=False)
+    fit(module, data, ExperimentConfig(dataset="digits"), epochs=1, callbacks=[imp], show_progress=False)
     return time.perf_counter() - started
 
 
 def plain_epoch(dataset, theta0, mask) -> float:
-    module = MaskedClassifier("conv2", theta0, mask, lr=2e-4)
+    module = Classifier("conv2", {name: w * mask[name] for name, w in theta0.items()}, lr=2e-4)
     optimizer = torch.optim.Adam(module.parameters(), lr=2e-4)
     batches = DeviceDataModule(dataset, BATCH_SIZE, (0,)).train_dataloader()
     started = time.perf_counter()
@@ -48,7 +53,7 @@ def plain_epoch(dataset, theta0, mask) -> float:
         optimizer.zero_grad(set_to_none=True)
         F.cross_entropy(module(images), labels).backward()
         for name in LAYER_NAMES:
-            module.model.layer(name).weight.grad.mul_(module.mask(name))
+            module.model.layer(name).weight.grad.mul_(mask[name])
         optimizer.step()
     return time.perf_counter() - started
 

@@ -1,8 +1,10 @@
 """Serve one tracking store to a team or a cluster: `python -m experiments.server` (what `make server` runs).
 
-Checks what a user can get wrong (a busy port, a missing database driver, a file store), then replaces
-itself with `mlflow server`, which proxies artifacts: experiments created through it get the artifact root
-`mlflow-artifacts:/…`, never a local folder of whoever logged first.
+Checks what a user can get wrong (a busy port, a file store, a missing database driver, a database that does
+not answer), then runs `mlflow server` quietly (`experiments.serving`), which proxies artifacts: experiments
+created through it get the artifact root `mlflow-artifacts:/…`, never a local folder of whoever logged
+first. Serving SQLite to other machines, or a pool that may need more connections than PostgreSQL allows,
+is warned about in a line each.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ import argparse
 import contextlib
 import errno
 import importlib.util
-import itertools
-import os
 import socket
 import sqlite3
 import sys
@@ -20,7 +20,11 @@ from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
+from experiments import serving
+from experiments.security import security_settings
 from lottery.errors import ArgumentParser, UserError, exit_on_user_error
+from lottery.tracking import database
+from lottery.tracking.database import DatabaseState
 from lottery.tracking.uris import (
     DATABASES,
     DEFAULT_HOST,
@@ -28,52 +32,18 @@ from lottery.tracking.uris import (
     DEFAULT_TRACKING_URI,
     WILDCARD_HOSTS,
     is_loopback,
+    redacted,
     sqlite_file,
+    ui_url,
 )
 
 DEFAULT_ARTIFACTS_DESTINATION = "./mlruns/artifacts"
-# MLflow's server-side jobs run GenAI features (scorers, trace rollups) we do not use: a job runner and seven
-# huey consumers, ~1.8 GB. Off unless the user sets the variable.
-JOB_EXECUTION = "MLFLOW_SERVER_ENABLE_JOB_EXECUTION"
-
-# MLflow (mlflow.server.security_utils) compares a Host or origin pattern without "*" for equality and
-# fnmatches the others, where "*" matches dots too: its default "10.*" admits 10.evil.example, a name an
-# attacker can point at this server (DNS rebinding). `--allowed-hosts` replaces those defaults, so we always
-# pass our own list, which spells a private IPv4 address out as 1 to 3 digits an octet; "[.]" is a dot both
-# to fnmatch and to Flask-CORS, which reads an origin with "[" or "*" as a regular expression.
-_OCTETS = ("[0-9]", "[0-9][0-9]", "[0-9][0-9][0-9]")
-_PRIVATE_IPV4 = tuple(
-    "[.]".join((prefix, *octets))
-    for prefix, free in (
-        ("10", 3),
-        ("172[.]1[6-9]", 2),
-        ("172[.]2[0-9]", 2),
-        ("172[.]3[01]", 2),
-        ("192[.]168", 2),
-    )
-    for octets in itertools.product(_OCTETS, repeat=free)
+# From the load benchmark (docs/benchmarks.md): what SQLite does under the writes of a cluster.
+SQLITE_SHARED = (
+    "warning: serving SQLite to other machines: it takes one writer at a time, and when 64 trials started "
+    "at once some of their calls waited past the drivers' 10 s timeout (docs/benchmarks.md); for a cluster "
+    "serve PostgreSQL: `make postgres`, then BACKEND_STORE_URI=… as it prints"
 )
-# A pattern needs a "*" to be fnmatched at all. "*-!" is an empty range, which fnmatch drops: "[.*-!]"
-# matches a dot only. Flask-CORS would refuse that range, so an origin's "*" goes into "[h*]ttp", which
-# matches "*ttp" too: no origin.
-PRIVATE_IPV4_HOSTS = tuple(address.replace("[.]", "[.*-!]", 1) for address in _PRIVATE_IPV4)
-# fc00::/7 as a URL brackets it; a host that begins with "[" is an IPv6 literal, never a DNS name.
-PRIVATE_IPV6_HOST = "[[]f[cdCD][0-9a-fA-F][0-9a-fA-F]:*]"
-LOCAL_HOSTS = (
-    "localhost",
-    "127.0.0.1",
-    "0.0.0.0",
-    "[::1]",
-    "localhost:*",
-    "127.0.0.1:*",
-    "0.0.0.0:*",
-    "[[]::1]:*",  # fnmatch: "[[]" is a literal "["
-)
-# `mlflow server` reads these options from its own variables too; a variable the user set wins.
-_OPTION_VARIABLES = {
-    "--allowed-hosts": "MLFLOW_SERVER_ALLOWED_HOSTS",
-    "--cors-allowed-origins": "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS",
-}
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -86,7 +56,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--backend-store-uri",
         default=DEFAULT_TRACKING_URI,
-        help="runs, params and metrics: sqlite:///… or a database URL (postgresql://user:password@host/db)",
+        help="runs, params and metrics: sqlite:///… or a database URL (postgresql://user@host/db, its "
+        "password in PGPASSWORD or ~/.pgpass)",
     )
     p.add_argument(
         "--artifacts-destination",
@@ -109,6 +80,11 @@ def add_listen_options(p: argparse.ArgumentParser, workers: int) -> None:
         "private IPs and, unless HOST is loopback, this machine's names",
     )
     p.add_argument("--workers", type=int, default=workers, help="server processes, about 250 MB each")
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="log every request and MLflow's start-up notes (VERBOSE=1 with make)",
+    )
 
 
 def checked(args: argparse.Namespace) -> argparse.Namespace:
@@ -120,47 +96,34 @@ def checked(args: argparse.Namespace) -> argparse.Namespace:
     return args
 
 
-def redacted(uri: str) -> str:
-    """`uri` without its password, for messages."""
-    parsed = urlparse(uri)
-    if parsed.password is None:
-        return uri
-    return parsed._replace(netloc=parsed.netloc.replace(f":{parsed.password}@", ":***@", 1)).geturl()
-
-
-def pip_install(extra: str) -> str:
-    """The command that installs the project's optional `extra` into the running environment."""
-    pip = Path(sys.executable).parent / "pip"
-    relative = os.path.relpath(pip)
-    return f"{pip if relative.startswith('..') else relative} install -e '.[{extra}]'"
-
-
 def require(module: str, extra: str, purpose: str) -> None:
     if importlib.util.find_spec(module) is None:
-        raise UserError(f"{purpose} needs {module}, which is not installed: {pip_install(extra)}")
+        raise UserError(
+            f"{purpose} needs {module}, which is not installed: {database.install_command(extra)}"
+        )
 
 
-def check_backend(uri: str, setting: str = "make server BACKEND_STORE_URI") -> None:
-    """UserError unless MLflow can open the backend store `uri`, which `setting` chooses; creates a SQLite
-    file's folder."""
+def check_backend(uri: str, setting: str = "make server BACKEND_STORE_URI") -> DatabaseState:
+    """The state of the backend store `uri`, which `setting` chooses; UserError, naming the fix, unless
+    MLflow can open it: a database URL whose driver is installed and whose database answers. Creates a
+    SQLite file's folder."""
     scheme = urlparse(uri).scheme
-    database, _, driver = scheme.partition("+")
+    dialect = scheme.partition("+")[0]
     if scheme in ("", "file"):
         raise UserError(
             f"backend store {uri!r} is a file store, which MLflow >= 3.17 refuses: "
             f"use {DEFAULT_TRACKING_URI} or a database URL (`mlflow migrate-filestore` converts an old store)"
         )
-    if database == "postgres":
+    if dialect == "postgres":
         raise UserError(
             f"backend store {redacted(uri)!r}: SQLAlchemy spells the scheme postgresql://, not postgres://"
         )
-    if database not in DATABASES:
+    if dialect not in DATABASES:
         raise UserError(
             f"backend store {redacted(uri)!r} is not a database URL ({', '.join(DATABASES)}): "
             f"e.g. {setting}={DEFAULT_TRACKING_URI}"
         )
-    if database == "postgresql" and driver in ("", "psycopg2"):
-        require("psycopg2", "postgres", "a postgresql:// backend store")
+    database.check_driver(uri, setting)
     db = sqlite_file(uri)
     if db is not None:
         try:
@@ -170,6 +133,7 @@ def check_backend(uri: str, setting: str = "make server BACKEND_STORE_URI") -> N
                 f"cannot create {db.parent} for the backend store ({error.strerror}); "
                 f"choose a writable place: {setting}=sqlite:///…"
             ) from None
+    return database.inspect(uri, setting)
 
 
 def check_artifacts(destination: str) -> str:
@@ -229,39 +193,6 @@ def check_port(host: str, port: int, target: str = "server") -> None:
     )
 
 
-def machine_names() -> list[str]:
-    """This machine's host name and fully qualified name, as other machines may call it."""
-    names = {socket.gethostname(), socket.getfqdn()}
-    return sorted(name for name in names if name and not is_loopback(name))
-
-
-def security_options(host: str, port: int, allowed_hosts: str) -> list[str]:
-    """`mlflow server` options accepting requests addressed to localhost, a private IP address,
-    `allowed_hosts` and, unless HOST is loopback, this machine's names, in place of MLflow's defaults;
-    an option whose MLflow variable the user set is left out, so that the variable holds.
-
-    The Host header check refuses any other name (403), and the CORS check refuses state-changing requests
-    from any origin but localhost unless listed: the UI's own POSTs (listing runs) among them.
-    """
-    names = [name.strip() for name in allowed_hosts.split(",") if name.strip()]
-    if not is_loopback(host):
-        names += [*([] if host in WILDCARD_HOSTS else [host]), *machine_names()]
-    names = list(dict.fromkeys(name for name in names if not is_loopback(name)))
-    addresses = [*PRIVATE_IPV4_HOSTS, PRIVATE_IPV6_HOST, *names]
-    hosts = ["*"] if "*" in names else [*LOCAL_HOSTS, *addresses, *(f"{address}:*" for address in addresses)]
-    origins = [
-        *(f"[h*]ttp://{address}:{port}" for address in _PRIVATE_IPV4),
-        *(f"http://{name}:{port}" for name in names if name != "*"),
-    ]
-    chosen = {"--allowed-hosts": hosts, "--cors-allowed-origins": origins}
-    return [
-        arg
-        for option, values in chosen.items()
-        if not os.environ.get(_OPTION_VARIABLES[option])
-        for arg in (option, ",".join(values))
-    ]
-
-
 def store_experiments(uri: str) -> list[tuple[str, str, str]]:
     """The active experiments of a SQLite store but MLflow's Default (id, name, artifact location), read
     without opening it for writing or migrating it; none for another store or one not created yet."""
@@ -285,6 +216,30 @@ def local_artifact_experiments(uri: str) -> list[str]:
     return [name for _, name, location in store_experiments(uri) if urlparse(location).scheme in ("", "file")]
 
 
+def notes(args: argparse.Namespace, state: DatabaseState) -> list[str]:
+    """What the user should know before the server starts: local artifact folders or SQLite served to
+    other machines, a pool that may take more connections than PostgreSQL has left."""
+    said = []
+    uri = args.backend_store_uri
+    if not is_loopback(args.host) and (local := local_artifact_experiments(uri)):
+        said.append(
+            f"note: experiments {', '.join(local)} keep their artifacts in local folders (created without a "
+            "server): workers on other machines would write them to their own disks; start a cluster on a "
+            "fresh BACKEND_STORE_URI"
+        )
+    if not is_loopback(args.host) and sqlite_file(uri) is not None:
+        said.append(SQLITE_SHARED)
+    if state.connection_limit is not None:
+        wanted, free = database.pool_connections(args.workers), state.connection_limit - state.connections
+        if wanted > free:
+            said.append(
+                f"warning: {args.workers} server workers may open {wanted} database connections at peak, and "
+                f"{redacted(uri)} has {free} left (max_connections): lower WORKERS or "
+                "MLFLOW_SQLALCHEMYSTORE_POOL_SIZE / _MAX_OVERFLOW, or raise max_connections"
+            )
+    return said
+
+
 def tracking_url(host: str, port: int) -> str:
     name = socket.gethostname() if host in WILDCARD_HOSTS else host
     return f"http://{f'[{name}]' if ':' in name else name}:{port}"
@@ -301,58 +256,39 @@ def announcement(host: str, port: int) -> str:
     return f"tracking server {where}: export MLFLOW_TRACKING_URI={url}"
 
 
-def mlflow_server(
-    args: argparse.Namespace, artifacts_destination: str, default_artifact_root: str | None = None
-) -> list[str]:
-    """The `mlflow server` command line, its executable next to this interpreter's: the store
-    `args.backend_store_uri`, served on `args.host`:`args.port` by `args.workers` processes, with proxied
-    artifacts kept in `artifacts_destination`; new experiments (MLflow's Default among them) put theirs at
-    `default_artifact_root`, else at `mlflow-artifacts:/…` (that destination, through the server)."""
-    executable = Path(sys.executable).parent / "mlflow"
-    if not os.access(executable, os.X_OK):
-        raise UserError(f"no mlflow executable next to {sys.executable}: make install")
-    return [
-        str(executable),
-        "server",
-        "--host",
-        args.host,
-        "--port",
-        str(args.port),
-        "--workers",
-        str(args.workers),
-        "--backend-store-uri",
-        args.backend_store_uri,
-        "--serve-artifacts",
-        "--artifacts-destination",
-        artifacts_destination,
-        *(["--default-artifact-root", default_artifact_root] if default_artifact_root else []),
-        *security_options(args.host, args.port, args.allowed_hosts),
-    ]
+def settings(args: argparse.Namespace, destination: str, default_artifact_root: str | None = None) -> dict:
+    """The variables that configure `mlflow server` for `args`: the store `args.backend_store_uri` (its
+    model registry too), artifacts kept in `destination`, new experiments' artifacts (MLflow's Default
+    among them) at `default_artifact_root`, else at `mlflow-artifacts:/…` (`destination`, through the
+    server), and the requests it accepts."""
+    uri = args.backend_store_uri
+    chosen = {
+        "MLFLOW_BACKEND_STORE_URI": uri,
+        "MLFLOW_REGISTRY_STORE_URI": uri,
+        "MLFLOW_ARTIFACTS_DESTINATION": destination,
+        **security_settings(args.host, args.port, args.allowed_hosts),
+    }
+    if default_artifact_root:
+        chosen["MLFLOW_DEFAULT_ARTIFACT_ROOT"] = default_artifact_root
+    return chosen
 
 
-def exec_mlflow(command: list[str]) -> None:
-    """Replace this process with `command` (`mlflow server …`), MLflow's server-side jobs off."""
-    os.environ.setdefault(JOB_EXECUTION, "false")
-    os.execv(command[0], command)
+def run(args: argparse.Namespace, chosen: dict, said: str) -> None:
+    """Serve with the variables `chosen`, saying `said` once the server answers."""
+    command = serving.mlflow_command(args.host, args.port, args.workers)
+    env = serving.environment(chosen, args.verbose)
+    serving.serve(command, env, ui_url(args.host, args.port), said, args.verbose)
 
 
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
-    check_backend(args.backend_store_uri)
+    state = check_backend(args.backend_store_uri)
     destination = check_artifacts(args.artifacts_destination)
-    command = mlflow_server(args, destination)
     check_port(args.host, args.port)
-    if not is_loopback(args.host) and (local := local_artifact_experiments(args.backend_store_uri)):
-        print(
-            f"note: experiments {', '.join(local)} keep their artifacts in local folders (created without a "
-            "server): workers on other machines would write them to their own disks; start a cluster on a "
-            "fresh BACKEND_STORE_URI",
-            file=sys.stderr,
-            flush=True,
-        )
-    print(announcement(args.host, args.port), flush=True)
-    exec_mlflow(command)
+    for line in notes(args, state):
+        print(line, file=sys.stderr, flush=True)
+    run(args, settings(args, destination), serving.stand_out(announcement(args.host, args.port)))
 
 
 if __name__ == "__main__":

@@ -17,13 +17,20 @@ from experiments.server import (
     check_backend,
     check_port,
     checked,
-    exec_mlflow,
-    mlflow_server,
-    redacted,
+    run,
+    settings,
     store_experiments,
 )
+from experiments.serving import stand_out
 from lottery.errors import ArgumentParser, UserError, exit_on_user_error
-from lottery.tracking.uris import is_remote, local_artifact_root, resolve_tracking_uri, runs_route, ui_url
+from lottery.tracking.uris import (
+    is_remote,
+    local_artifact_root,
+    redacted,
+    resolve_tracking_uri,
+    runs_route,
+    ui_url,
+)
 
 UI_WORKERS = 1  # one person browsing
 LISTED = 20  # experiments whose runs `make ui` links to
@@ -48,8 +55,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def mlflow_ui(args: argparse.Namespace) -> list[str]:
-    """The `mlflow server` command line that serves the UI over `args.backend_store_uri`: artifacts of
+def ui_settings(args: argparse.Namespace) -> dict[str, str]:
+    """The variables of the `mlflow server` that serves the UI over `args.backend_store_uri`: artifacts of
     experiments created through it (MLflow's Default) in the store's artifacts folder, where `make train`
     puts ours; those of a store `make server` filled, under the same folder, proxied."""
     uri = args.backend_store_uri
@@ -61,13 +68,13 @@ def mlflow_ui(args: argparse.Namespace) -> list[str]:
     root = local_artifact_root(uri)  # raises for a file store
     check_backend(uri, setting="make ui MLFLOW_TRACKING_URI")
     folder = check_artifacts(str(root if root is not None else DEFAULT_ARTIFACTS_DESTINATION))
-    return mlflow_server(args, folder, default_artifact_root=Path(folder).as_uri())
+    return settings(args, folder, default_artifact_root=Path(folder).as_uri())
 
 
 def announcement(args: argparse.Namespace) -> str:
     """Where the UI is, and a link to each experiment's runs table (the UI would open it on GenAI pages)."""
     url = ui_url(args.host, args.port)
-    lines = [f"MLflow UI over {redacted(args.backend_store_uri)} at {url}"]
+    lines = [stand_out(f"MLflow UI over {redacted(args.backend_store_uri)} at {url}")]
     experiments = store_experiments(args.backend_store_uri)
     lines += [f"  {name}: {url}/{runs_route(experiment)}" for experiment, name, _ in experiments[:LISTED]]
     if len(experiments) > LISTED:
@@ -78,10 +85,9 @@ def announcement(args: argparse.Namespace) -> str:
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
-    command = mlflow_ui(args)
+    chosen = ui_settings(args)
     check_port(args.host, args.port, target="ui")
-    print(announcement(args), flush=True)
-    exec_mlflow(command)
+    run(args, chosen, announcement(args))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,13 @@ MAX_TRIALS = 1000
 MAX_ROUNDS = 100
 MAX_EPOCHS = 1000
 
+# Guard rails: values that are legal but waste a run, warned about (`ExperimentConfig.doubts`). Adam trains
+# these networks between these learning rates (Frankle & Carbin: 2e-4 to 1.2e-3); far outside, the dense
+# network diverges or stays at chance.
+ADAM_LR = (1e-5, 1e-2)
+MIN_STEPS = 10  # optimizer steps an epoch, below which an epoch hardly trains
+MAX_TOLERANCE = 10.0  # points; above, a ticket far worse than the dense network still counts as winning
+
 # Hyperparameters added after the first stores, with their default (as logged): left out of `config_id` at it.
 ADDED_SINCE = {"rewind_step": "0"}
 
@@ -155,6 +162,69 @@ class ExperimentConfig:
             if not ok:
                 raise UserError(message)
 
+    def doubts(self) -> list[str]:
+        """One line for each legal value that would likely waste the run (a guard rail, warned about)."""
+        doubts = []
+        lr = self.training.lr
+        if not ADAM_LR[0] <= lr <= ADAM_LR[1]:
+            doubts.append(
+                f"LR {lr:g} lies outside {ADAM_LR[0]:g}..{ADAM_LR[1]:g}, where Adam trains these networks "
+                "(the paper: 2e-4): the dense network may diverge or stay at chance"
+            )
+        if self.winning_tolerance > MAX_TOLERANCE:
+            doubts.append(
+                f"a winning tolerance of {self.winning_tolerance:g} points calls a ticket winning far below "
+                "the dense network (the paper: 1)"
+            )
+        return doubts
+
+    def batch_doubts(self, train_images: int) -> list[str]:
+        """The guard rails of the batch against the `train_images` of the train split: UserError for a batch
+        larger than the split (every epoch one full-batch step); a line if an epoch has under `MIN_STEPS`
+        steps."""
+        batch = self.training.batch_size
+        if batch > train_images:
+            raise UserError(
+                f"BATCH_SIZE {batch} exceeds the {train_images:,} images of the {self.dataset} train split: "
+                f"every epoch would be one step; choose BATCH_SIZE <= {train_images} (the paper: 60)"
+            )
+        steps = -(-train_images // batch)
+        if steps >= MIN_STEPS:
+            return []
+        return [
+            f"BATCH_SIZE {batch} makes {steps} optimizer step(s) an epoch on {train_images:,} images: rounds "
+            "may end before the network learns (the paper: 60)"
+        ]
+
+    def describe(self) -> str:
+        """The configuration in one line, `dataset digits · model conv2 · trials 3 · …`: what make train's
+        variables set, then any other hyperparameter (TRAIN_ARGS) that differs from its default."""
+        shown = {
+            "dataset": self.dataset,
+            "model": self.model,
+            "trials": self.trials,
+            "rounds": self.pruning.rounds,
+            "epochs": self.training.epochs,
+            "batch": self.training.batch_size,
+            "lr": f"{self.training.lr:g}",
+            "controls": self.controls,
+            "seed": self.seed,
+        }
+        default = ExperimentConfig()._others()
+        shown.update((key, value) for key, value in self._others().items() if value != default[key])
+        return " · ".join(f"{key} {value}" for key, value in shown.items())
+
+    def _others(self) -> dict[str, Any]:
+        """The hyperparameters make train has no variable for; a rate None is the model's."""
+        training, pruning = self.training, self.pruning
+        return {
+            "bf16": training.bf16,
+            **{f"{group}_rate": pruning.rate(group) for group in RATE_GROUPS},
+            "rewind_step": pruning.rewind_step,
+            "winning_tolerance": self.winning_tolerance,
+            "train_splits": self.train_splits,
+        }
+
     def params(self) -> dict[str, str]:
         """Every hyperparameter, flat, as logged to MLflow; the rates must be filled in
         (`lottery.models.configured`)."""
@@ -178,8 +248,13 @@ class ExperimentConfig:
         return {key: str(value) for key, value in flat.items()}
 
     def config_id(self) -> str:
-        """A digest of everything that determines a trial's result (not the number of trials). A
-        hyperparameter added since the first stores enters it only when it differs from its default, so
-        configurations that predate it keep their digest (and their stores resume)."""
-        params = {k: v for k, v in self.params().items() if k != "trials" and ADDED_SINCE.get(k) != v}
-        return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+        """A digest of everything that determines a trial's result (not the number of trials)."""
+        return config_digest(self.params())
+
+
+def config_digest(params: Mapping[str, str]) -> str:
+    """The `lottery.config` tag of runs with these `params`: a digest of all but the number of trials. A
+    hyperparameter added since the first stores enters it only when it differs from its default, so
+    configurations that predate it keep their digest (and their stores resume)."""
+    kept = {k: v for k, v in params.items() if k != "trials" and ADDED_SINCE.get(k) != v}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:12]

@@ -100,6 +100,30 @@ def no_network(monkeypatch) -> list[str]:
 
 
 @pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL server (`postgres_server.PostgresServer`, fsync off) for every test that needs
+    one, started by the first; the tests skip, saying how to install it, where PostgreSQL is missing."""
+    from postgres_server import PostgresServer, missing
+
+    reason = missing()
+    if reason is not None:
+        pytest.skip(reason)
+    with PostgresServer.started("fsync=off") as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend_store_uri(request, template_store, tmp_path) -> str:
+    """An empty store for `make server BACKEND_STORE_URI=…`, once per backend we recommend: a SQLite file (a
+    copy of the template) and a PostgreSQL database (a clone of the `postgres` server's template)."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("postgres").database()
+    from trial_store import empty_store
+
+    return empty_store(template_store, tmp_path / "backend")
+
+
+@pytest.fixture(scope="session")
 def ray_cluster():
     """One local Ray cluster (`ray start --head`, 2 CPUs) for every test that trains on Ray and does not test
     starting one: drivers reach it with the variables of `ray_cluster.env()` (RAY_ADDRESS, its token).

@@ -208,7 +208,7 @@ def test_cli_logs_the_analysis_back(store_uri, capsys, tmp_path, undrawn):
     assert parent.info.status == "FINISHED"
     run_route = f"#/experiments/{experiment.experiment_id}/runs/{parent.info.run_id}"
     route = f"{run_route}?workflowType=machine_learning"
-    assert "browse it (after `make ui`): http://" in out and route in out
+    assert f"browse it (after `MLFLOW_TRACKING_URI={store_uri} make ui`): http://" in out and route in out
     settings = ("model", "datasets", "pairs", "seed", "alpha", "K", "ties", "tie_draws", "positive_weight")
     assert {k: parent.data.params[k] for k in settings} == {
         "model": "conv2",

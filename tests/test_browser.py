@@ -132,7 +132,11 @@ def ui(browser, template_store, tmp_path_factory) -> Iterator[UI]:
         env.setenv("HOST", "127.0.0.1")
         env.setenv("PORT", str(port))  # where the printed link points
         analyse(["--pairs", str(PAIRS), "--seed", "7", "-K", "3", "--tie-draws", "3"])
-    (link,) = re.findall(r"^browse it \(after `make ui`\): (\S+)$", out.getvalue(), flags=re.MULTILINE)
+    (link,) = re.findall(
+        rf"^browse it \(after `MLFLOW_TRACKING_URI={re.escape(uri)} make ui`\): (\S+)$",
+        out.getvalue(),
+        flags=re.MULTILINE,
+    )
     client = MlflowClient(uri)
     experiments = {e.name: e.experiment_id for e in client.search_experiments()}
     (parent,) = client.search_runs(

@@ -14,7 +14,7 @@ import pytest
 from entry_points import REPO
 from legacy_store import ANALYSED, ANALYSED_DIGEST, RESUMED, RESUMED_DIGEST, config_digest
 
-from experiments import train
+from experiments import make_variables, train
 from experiments.options import add_options, build, default_of, leaf_fields, option_name
 from lottery.errors import UserError
 from lottery.execution.ray_settings import RaySettings
@@ -177,26 +177,33 @@ MAKE_OPTIONS = {
 }
 
 
-def make_train(*args: str, python: str | None = None, **environment: str) -> str:
-    """What `make train ARGS` runs (`-n`: prints it), with only `environment` set of its variables; the
-    venv is taken as installed, whatever its age."""
+def run_make(target: str, *args: str, python: str | None = None, **environment: str):
+    """`make TARGET ARGS` (`-n`, printing what it would run, unless `python` is given to run it), with only
+    `environment` set of its variables; the venv is taken as installed, whatever its age."""
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    skipped = {*MAKE_OPTIONS, "TRAIN_ARGS", "MAKEFLAGS", "MFLAGS", "MAKELEVEL"}
+    skipped = {*MAKE_OPTIONS, "TRAIN_ARGS", "ANALYZE_ARGS", "MAKEFLAGS", "MFLAGS", "MAKELEVEL"}
     env = {k: v for k, v in os.environ.items() if k not in skipped}
     env.update(environment, PYTHONDONTWRITEBYTECODE="1")
-    command = ["make", "--no-print-directory", "--old-file=.venv/.installed", "train", *args]
+    command = ["make", "--no-print-directory", "--old-file=.venv/.installed", target, *args]
     if python is None:
         command.insert(1, "-n")
     else:
         command.append(f"PYTHON={python}")
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+
+
+def make_train(*args: str, python: str | None = None, **environment: str) -> str:
+    """What `make train ARGS` runs (`-n`: prints it): the variables' check, then the command."""
+    result = run_make("train", *args, python=python, **environment)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
 
 def test_make_passes_no_option_when_no_variable_is_set():
-    (line,) = make_train().splitlines()
+    check, line = make_train().splitlines()
+    assert check.split()[2:4] == ["experiments.make_variables", "train"]
+    assert set(check.split()[4:]) == {*MAKE_OPTIONS, "TRAIN_ARGS"}  # the variables it reads, checked against
     assert line.split()[-1] == "experiments.train" and "--" not in line
 
 
@@ -218,3 +225,111 @@ def test_make_passes_values_as_typed():
     value = '3\'; echo "x" `x` && ls'
     out = make_train(f"TRIALS={value}", python="/bin/echo", SEED="0")
     assert out.splitlines()[-1].endswith(f"experiments.train --trials {value} --seed 0")
+
+
+@pytest.mark.parametrize(
+    "given, meant_names",
+    [
+        ("EPOCH", ["EPOCHS"]),
+        ("ROUND", ["ROUNDS"]),
+        ("TRIAL", ["TRIALS"]),
+        ("DATASETS", ["DATASET"]),
+        ("BATCH", ["BATCH_SIZE"]),
+        ("batch-size", ["BATCH_SIZE"]),
+        ("LEARNING_RATE", ["LR"]),
+        ("EPOHCS", ["EPOCHS"]),
+        ("NUM_TRIALS", ["TRIALS"]),
+        ("DATA", ["DATASET", "DATA_DIR"]),
+        ("TRAIN_ARG", ["TRAIN_ARGS"]),
+        *((other, []) for other in ("MLFLOW_TRACKING_URI", "PYTHON", "HOST", "PORT", "WORKERS", "GPU")),
+        *(
+            (other, [])
+            for other in ("CUDA_VISIBLE_DEVICES", "ANALYZE_ARGS", "PYTEST_ARGS", "TORCH_INDEX_URL")
+        ),
+    ],
+)
+def test_a_variable_looks_like_the_ones_it_misspells(given, meant_names):
+    assert make_variables.meant(given, [*MAKE_OPTIONS, "TRAIN_ARGS"]) == meant_names
+
+
+def test_variables_not_read_but_like_ours_are_refused_in_one_line(monkeypatch):
+    own = [*MAKE_OPTIONS, "TRAIN_ARGS"]
+    for name, value in (
+        ("ROUND", "1"),
+        ("EPOCH", "1"),
+        ("DATA", "x"),
+        ("MLFLOW_TRACKING_URI", "sqlite:///a"),
+    ):
+        monkeypatch.setenv(name, value)
+    make_variables.check("train", ["DATASET", "TRIALS", "MLFLOW_TRACKING_URI", "PYTHON"], own)  # all fine
+    with pytest.raises(UserError) as error:
+        make_variables.check("train", ["DATASET", "ROUND", "EPOCH", "MLFLOW_TRACKING_URI"], own)
+    assert str(error.value) == "make train has no variables EPOCH, ROUND: did you mean EPOCHS=1 ROUNDS=1?"
+    with pytest.raises(
+        UserError, match=r"^make train has no variable DATA: did you mean DATASET=x or DATA_DIR=x\?$"
+    ):
+        make_variables.check("train", ["DATA"], own)
+    with pytest.raises(
+        UserError, match=r"^make analyze does not read EPOCH=1: its options go in ANALYZE_ARGS$"
+    ):
+        make_variables.check("analyze", ["EPOCH"], ["ANALYZE_ARGS"], own, "its options go in ANALYZE_ARGS")
+
+
+@pytest.mark.drivers
+def test_make_train_refuses_a_misspelt_variable_before_anything_runs():
+    """The issue's command: make ignored ROUND and EPOCH and started the full protocol."""
+    result = run_make("train", "DATASET=digits", "TRIALS=1", "ROUND=1", "EPOCH=1", python=".venv/bin/python")
+    assert result.returncode == 2 and result.stdout == "", result.stdout
+    assert (
+        result.stderr.splitlines()[0]
+        == "error: make train has no variables EPOCH, ROUND: did you mean EPOCHS=1 ROUNDS=1?"
+    )
+    result = run_make("analyze", "DATASETS=digits", python=".venv/bin/python")
+    assert result.returncode == 2 and result.stdout == "", result.stdout
+    assert result.stderr.startswith("error: make analyze does not read DATASETS=digits: its options go in ")
+    assert run_make("analyze", "ANALYSE_ARGS=--pairs 5", python=".venv/bin/python").stderr.startswith(
+        "error: make analyze has no variable ANALYSE_ARGS: did you mean ANALYZE_ARGS=--pairs 5?"
+    )
+
+
+def dry_run(directory, *args: str, **environment: str) -> str:
+    """What `make ARGS` would run in `directory`, given a copy of the Makefile and pyproject.toml."""
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copy(REPO / name, directory / name)
+    env = {k: v for k, v in os.environ.items() if k not in ("TORCH_INDEX_URL", "MAKEFLAGS", "MAKELEVEL")}
+    result = subprocess.run(
+        ["make", "-n", "--no-print-directory", *args],
+        cwd=directory,
+        env={**env, **environment},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_train_analyze_and_ui_install_the_runtime_only_test_and_lint_the_dev_extra_too(tmp_path):
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    for target in ("train", "analyze", "ui", "install"):
+        out = dry_run(tmp_path, target)
+        assert "pip install --quiet -e .\n" in out and "[dev]" not in out and "--index-url" not in out, out
+    for target in ("test", "lint", "install-dev"):
+        assert "pip install --quiet -e '.[dev]'" in dry_run(tmp_path, target)
+
+
+def test_torch_from_another_index_is_remembered_for_later_installs(tmp_path):
+    """TORCH_INDEX_URL (CPU-only wheels) installs torch from that index first; a later install without the
+    variable (the dev extra for `make test`) takes torchvision from the same index, keeping that torch."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    cpu = "https://download.pytorch.org/whl/cpu"
+    out = dry_run(tmp_path, "install", TORCH_INDEX_URL=cpu).splitlines()
+    torch_step = '.venv/bin/python -m pip install --quiet torch --index-url "$TORCH_INDEX_URL"'
+    assert out.index(torch_step) < out.index(".venv/bin/python -m pip install --quiet -e .")
+    assert """printf '%s' "$TORCH_INDEX_URL" > .venv/torch-index""" in out
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / ".venv/torch-index").write_text(cpu)  # what that install leaves
+    later = dry_run(tmp_path, "install-dev")
+    assert '--quiet torchvision --index-url "$TORCH_INDEX_URL"' in later

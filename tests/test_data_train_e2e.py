@@ -25,6 +25,7 @@ def _args(dataset: str, data_dir) -> list[str]:
         "--data-dir",
         str(data_dir),
         *["--model", "toy", "--trials", "1", "--rounds", "1", "--epochs", "1"],
+        *["--batch-size", "10"],  # the miniature train splits hold 30 images: a batch of 60 is refused
         "--no-progress-bar",
     ]
 

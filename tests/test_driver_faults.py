@@ -4,6 +4,7 @@ RUNNING that the driver could still mark and everything resumable; and make pass
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 
 import pytest
 from entry_points import REPO
+from mlflow import MlflowClient
 from round_hooks import after_round
 from tracking_server import running_server, stop
 from trial_store import trial_runs
@@ -32,13 +34,14 @@ CONFIG = ExperimentConfig(
 
 @pytest.mark.drivers
 def test_a_server_lost_mid_run_stops_the_driver_in_one_line_and_the_rerun_resumes(
-    tmp_path, tiny_data, monkeypatch, template_store
+    tmp_path, tiny_data, monkeypatch, backend_store_uri
 ):
     servers = []
     undo = after_round(monkeypatch, 0, lambda: stop(servers[0]))
     monkeypatch.setattr("tracking_server.subprocess.Popen", recording(servers))
     lines = []
-    with running_server(tmp_path / "server", store=template_store) as url, pytest.raises(UserError) as error:
+    root = tmp_path / "server"
+    with running_server(root, backend=backend_store_uri) as url, pytest.raises(UserError) as error:
         run_experiment(CONFIG, "unused", url, say=lines.append, show_progress=False)
     message = str(error.value)
     assert (
@@ -48,7 +51,7 @@ def test_a_server_lost_mid_run_stops_the_driver_in_one_line_and_the_rerun_resume
 
     undo()
     port = int(url.rsplit(":", 1)[1])
-    with running_server(tmp_path / "server", port=port) as again:  # the same server, restarted
+    with running_server(root, port=port, backend=backend_store_uri) as again:  # the same server, restarted
         (run,) = trial_runs(again)
         assert run.info.status == "RUNNING"  # the driver could not mark it: the re-run resumes it
         lines = []
@@ -60,6 +63,42 @@ def test_a_server_lost_mid_run_stops_the_driver_in_one_line_and_the_rerun_resume
         assert [r.info.status for r in runs] == ["FINISHED"] * 3 and runs[0].info.run_id == run.info.run_id, (
             lines
         )
+
+
+def train_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "experiments.train", "--dataset", "digits", "--model", "toy", *args]
+
+
+@pytest.mark.drivers
+def test_a_driver_killed_mid_trial_leaves_its_run_to_the_rerun_which_resumes_it(tmp_path, backend_store_uri):
+    """SIGKILL (the OOM killer, a machine lost) marks nothing: the re-run takes the dead driver's lease
+    over at once and resumes the run from its last completed round."""
+    # Round 1 of the toy model takes a second or more at 5 epochs: under way when the driver is killed.
+    command = train_command("--trials", "1", "--rounds", "1", "--epochs", "5", "--no-progress-bar")
+    log = tmp_path / "train.log"
+    with running_server(tmp_path / "server", backend=backend_store_uri) as url:
+        env = dict(os.environ, MLFLOW_TRACKING_URI=url)
+        with open(log, "w") as out:
+            driver = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + TIMEOUT
+        while "round 0/1 · sparsity" not in log.read_text():
+            assert driver.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        driver.kill()
+        driver.wait()
+        (run,) = trial_runs(url)
+        assert run.info.status == "RUNNING"
+        rerun = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+        assert re.search(r"resuming in digits/trial-00 .* after 1 completed rounds", rerun.stdout), (
+            rerun.stdout
+        )
+        (after,) = trial_runs(url)
+        assert after.info.run_id == run.info.run_id and after.info.status == "FINISHED"
+        client = MlflowClient(url)
+        for key in ("test_acc", "sparsity", "random_test_acc"):
+            steps = [m.step for m in client.get_metric_history(run.info.run_id, key)]
+            assert len(steps) == len(set(steps)), f"{key} logged twice for a round"
 
 
 def recording(started: list):

@@ -15,6 +15,7 @@ from mlflow import MlflowClient
 from tracking_server import running_server
 from trial_store import trial_runs
 
+from analysis.__main__ import main as analyze
 from lottery.execution.experiment import run_experiment
 from lottery.execution.scheduler import Scheduler
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
@@ -121,13 +122,24 @@ sys.stdin.read()  # alive until every driver has claimed: a dead claimant's leas
 """
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def race_store(request, tmp_path):
+    """Where claimants race: a SQLite file they all open, or `make server` (two workers) over PostgreSQL."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("store_uri")
+        return
+    backend = request.getfixturevalue("postgres").database()
+    with running_server(tmp_path / "server", backend=backend, workers=2) as url:
+        yield url
+
+
 @pytest.mark.drivers
-def test_of_drivers_claiming_one_run_at_once_exactly_one_wins(store_uri, tiny_digits):
-    client = store.connect(store_uri)
+def test_of_drivers_claiming_one_run_at_once_exactly_one_wins(race_store, tiny_digits):
+    client = store.connect(race_store)
     run_id = created(client, tiny_digits)
     claims = [
         subprocess.Popen(
-            [sys.executable, "-c", CLAIM, store_uri, run_id],
+            [sys.executable, "-c", CLAIM, race_store, run_id],
             cwd=REPO,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -176,6 +188,7 @@ def trained_here(text: str) -> int:
 
 @pytest.mark.drivers
 def test_two_drivers_of_one_configuration_on_one_sqlite_store_share_its_trials(tmp_path):
+    (tmp_path / "store").mkdir()
     uri = f"sqlite:///{tmp_path}/store/mlflow.db"  # not there yet: both drivers create it, as users do
     texts = two_drivers_at_once(uri, tmp_path)
     assert_each_trial_trained_once(uri, 3)
@@ -183,8 +196,22 @@ def test_two_drivers_of_one_configuration_on_one_sqlite_store_share_its_trials(t
 
 
 @pytest.mark.drivers
-def test_two_drivers_of_one_configuration_on_one_server_share_its_trials(tmp_path, template_store):
-    with running_server(tmp_path / "server", store=template_store) as url:
+def test_two_drivers_of_one_configuration_on_one_server_share_its_trials_and_are_analysed(
+    tmp_path, backend_store_uri, monkeypatch, undrawn
+):
+    with running_server(tmp_path / "server", backend=backend_store_uri) as url:
         texts = two_drivers_at_once(url, tmp_path)
         assert_each_trial_trained_once(url, 3)
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+        monkeypatch.setenv("LOTTERY_CACHE_DIR", str(tmp_path / "cache"))
+        analyze([])
+        client = MlflowClient(url)
+        (analysis,) = client.search_runs(
+            [client.get_experiment_by_name("analysis").experiment_id],
+            filter_string=f"tags.`{contract.TAG_ROLE}` = '{contract.ROLE_ANALYSIS}'",
+        )
+        assert analysis.info.status == "FINISHED"
+        assert sorted(analysis.data.params["source_runs"].split(",")) == sorted(
+            run.info.run_id for run in trial_runs(url)
+        )
     assert sum(trained_here(text) for text in texts) == 3

@@ -48,6 +48,7 @@ def digest(arrays) -> str:
 
 @pytest.mark.drivers
 def test_the_demo_gives_the_pinned_masks(tmp_path):
+    (tmp_path / "store").mkdir()  # make train refuses a store in a folder that does not exist
     uri = f"sqlite:///{tmp_path}/store/mlflow.db"
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     command = ["--dataset", "digits", "--trials", "2", "--rounds", "2", "--epochs", "1", "--no-progress-bar"]

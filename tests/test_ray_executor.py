@@ -20,7 +20,7 @@ from entry_points import REPO
 from mlflow import MlflowClient
 from ray_cluster import RayCluster, task_workers
 from tracking_server import running_server
-from trial_store import artifact, trial_runs
+from trial_store import artifact, empty_store, trial_runs
 
 from experiments import train
 from lottery.execution.scheduler import Scheduler
@@ -196,7 +196,7 @@ def make(target: str, *variables: str, env: dict) -> subprocess.CompletedProcess
 def test_ray_trials_log_through_a_tracking_server_and_are_analysed_there(
     tmp_path, template_store, ray_cluster
 ):
-    with running_server(tmp_path / "server", store=template_store) as url:
+    with running_server(tmp_path / "server", backend=empty_store(template_store, tmp_path / "store")) as url:
         env = dict(
             os.environ,
             MLFLOW_TRACKING_URI=url,

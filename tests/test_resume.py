@@ -1,5 +1,7 @@
 """An interrupted trial resumes in its own run from its last completed round, ending where an
-uninterrupted trial ends."""
+uninterrupted trial ends; its `training_seconds` continue the interrupted session's and leave the gap out."""
+
+import time
 
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ from lottery.models import configured
 from lottery.tracking import store
 from lottery.tracking.lease import Leases
 
+GAP = 1.5  # seconds
 CONFIG = ExperimentConfig(
     dataset="digits",
     trials=1,
@@ -46,6 +49,7 @@ def test_interrupted_trial_resumes_in_the_same_run(
     assert sorted(m.step for m in client.get_metric_history(run.info.run_id, "test_acc")) == [0, 1]
 
     undo()
+    time.sleep(GAP)  # the idle time between the interruption and the re-run
     resumed_rounds = []
     monkeypatch.setattr(
         Trial,
@@ -59,9 +63,13 @@ def test_interrupted_trial_resumes_in_the_same_run(
     assert resumed_rounds == [2]
     (after,) = trial_runs(uri)
     assert after.info.run_id == run.info.run_id and after.info.status == "FINISHED"
-    for key in ("test_acc", "sparsity", "random_test_acc"):
+    for key in ("test_acc", "sparsity", "random_test_acc", "training_seconds"):
         steps = [m.step for m in client.get_metric_history(run.info.run_id, key)]
         assert len(steps) == len(set(steps)), f"{key} logged twice for a round"
+    seconds = {m.step: m.value for m in client.get_metric_history(run.info.run_id, "training_seconds")}
+    assert 0 < seconds[0] < seconds[1] < seconds[2]  # round 2's session goes on from round 1's total
+    duration = (after.info.end_time - after.info.start_time) / 1000
+    assert duration - seconds[2] > GAP  # MLflow's Duration counts the gap, training_seconds does not
 
     uninterrupted = empty_store(template_store, tmp_path / "uninterrupted")
     quiet(uninterrupted)

@@ -10,15 +10,16 @@ import pytorch_lightning as pl
 from mlflow import MlflowClient
 from round_hooks import after_round, interrupt
 from trial_store import artifact, empty_store, trial_runs
+from trial_tasks import train_trial
 
 from lottery.errors import UserError
-from lottery.execution import trial as trial_module
 from lottery.execution.experiment import run_experiment
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
 from lottery.models import configured
+from lottery.models.toy import Network as Toy
 from lottery.tracking import contract
-from lottery.training.classifier import MaskedClassifier
 
+LAYERS = Toy.SPEC.layer_names
 K = 3  # of round 0's 4 steps: 2 epochs of the tiny dataset's 2 batches
 CONFIG = ExperimentConfig(
     dataset="digits",
@@ -35,66 +36,61 @@ def quiet(uri, config=CONFIG):
     return run_experiment(config, "unused", uri, say=lambda line: None, show_progress=False)
 
 
+def prunable(module) -> dict[str, np.ndarray]:
+    return {n: module.model.layer(n).weight.detach().cpu().numpy().copy() for n in LAYERS}
+
+
 class StepRecorder(pl.Callback):
-    """The prunable weights after every optimizer step of the fits it is added to, by global step."""
+    """The prunable weights after each optimizer step of the first fit it sees (round 0 on), by step."""
 
     def __init__(self) -> None:
         self.after: dict[int, dict[str, np.ndarray]] = {}
+        self.fits = 0
+
+    def on_train_start(self, trainer, module) -> None:
+        self.fits += 1
 
     def on_train_batch_end(self, trainer, module, *args) -> None:
-        self.after[trainer.global_step] = {n: w.cpu().numpy().copy() for n, w in module.weights().items()}
+        if self.fits == 1:
+            self.after[trainer.global_step] = prunable(module)
 
 
-@pytest.fixture
-def round_0_steps(monkeypatch) -> StepRecorder:
-    """Records the steps of the first fit a trial runs (round 0 on, when it starts at round 0)."""
-    recorder, original = StepRecorder(), trial_module.fit
-    calls = []
+class PhaseStarts(pl.Callback):
+    """The prunable weights each round and control starts training from, in order (after the IMP callback
+    set them: it runs first)."""
 
-    def fit(module, data, config, epochs, callbacks=(), show_progress=True):
-        calls.append(1)
-        extra = [recorder] if len(calls) == 1 else []
-        return original(module, data, config, epochs, [*callbacks, *extra], show_progress)
+    def __init__(self) -> None:
+        self.starts: list[dict[str, np.ndarray]] = []
 
-    monkeypatch.setattr(trial_module, "fit", fit)
-    return recorder
+    def on_train_epoch_start(self, trainer, module) -> None:
+        if trainer.current_epoch % CONFIG.training.epochs == 0:
+            self.starts.append(prunable(module))
 
 
-@pytest.fixture
-def resets(monkeypatch) -> list[dict[str, np.ndarray]]:
-    """The weights every MaskedClassifier.reset_to was given (unmasked), in order."""
-    given, original = [], MaskedClassifier.reset_to
-
-    def spy(self, theta0, mask=None):
-        given.append({n: w.cpu().numpy().copy() for n, w in theta0.items()})
-        original(self, theta0, mask)
-
-    monkeypatch.setattr(MaskedClassifier, "reset_to", spy)
-    return given
-
-
-def test_rounds_and_controls_restart_from_the_weights_after_k_steps(
-    store_uri, tiny_data, round_0_steps, resets, tmp_path
-):
-    quiet(store_uri)
+def test_rounds_and_controls_restart_from_the_weights_after_k_steps(store_uri, tiny_digits, tmp_path):
+    steps, phases = StepRecorder(), PhaseStarts()
+    train_trial(store_uri, CONFIG, tiny_digits, [steps, phases])
     (run,) = trial_runs(store_uri)
     run_id = run.info.run_id
     assert run.info.status == "FINISHED" and run.data.tags[contract.TAG_REWIND_STEP] == str(K)
     assert run.data.params["rewind_step"] == str(K)
-    rewind = artifact(store_uri, run_id, contract.REWIND_ARTIFACT, tmp_path / "rewind")
-    theta0 = artifact(store_uri, run_id, contract.INIT_ARTIFACT, tmp_path / "init")
-    after_k = round_0_steps.after[K]
+    paths = (contract.REWIND_ARTIFACT, contract.INIT_ARTIFACT, "rounds/1/mask.npz", "rounds/2/mask.npz")
+    paths += (contract.RANDOM_MASK_ARTIFACT, "ticket/flipped_init.npz")
+    stored = {path: artifact(store_uri, run_id, path, tmp_path / path.replace("/", "_")) for path in paths}
+    rewind, theta0 = stored[contract.REWIND_ARTIFACT], stored[contract.INIT_ARTIFACT]
+    after_k = steps.after[K]
     assert all(np.array_equal(rewind[n], after_k[n]) for n in rewind)  # exactly step k's weights
     assert not any(np.array_equal(rewind[n], theta0[n]) for n in rewind)
-    assert not np.array_equal(round_0_steps.after[K + 1]["dense1"], rewind["dense1"])
-    # resets: round 0 from θ0 (construction), rounds 1 and 2 from θ_k, then each control from θ_k (flipped)
-    starts = [next(iter(r.values())) for r in resets]
-    first = next(iter(rewind))
-    assert np.array_equal(starts[0], theta0[first])
-    for index in (1, 2, 3):  # round 1's reset, round 2's reset, the random ticket's construction
-        assert np.array_equal(starts[index], rewind[first]), index
-    flipped = artifact(store_uri, run_id, "ticket/flipped_init.npz", tmp_path / "flipped")
-    assert all(np.array_equal(flipped[n], -rewind[n]) for n in rewind)
+    assert not np.array_equal(steps.after[K + 1]["dense1"], rewind["dense1"])
+    # round 0 from θ0; rounds 1 and 2, the random ticket, the flipped one from θ_k under their masks
+    masks = [stored["rounds/1/mask.npz"], stored["rounds/2/mask.npz"], stored[contract.RANDOM_MASK_ARTIFACT]]
+    flipped = stored["ticket/flipped_init.npz"]
+    assert len(phases.starts) == 5
+    assert all(np.array_equal(phases.starts[0][n], theta0[n]) for n in LAYERS)
+    for index, mask in enumerate(masks, start=1):
+        assert all(np.array_equal(phases.starts[index][n], rewind[n] * mask[n]) for n in LAYERS), index
+    assert all(np.array_equal(flipped[n], -rewind[n]) for n in LAYERS)
+    assert all(np.array_equal(phases.starts[4][n], flipped[n] * masks[1][n]) for n in LAYERS)
     client = MlflowClient(store_uri)
     for key in ("random_test_acc", "flipped_test_acc"):
         assert [m.step for m in client.get_metric_history(run_id, key)] == [CONFIG.pruning.rounds]

@@ -7,17 +7,22 @@ import importlib.util
 import json
 import os
 import socket
+import subprocess
 import sys
 from urllib.parse import urlparse
 
 import pytest
-from entry_points import refused
+from entry_points import REPO, refused
 from mlflow.server.security_utils import is_allowed_host_header, should_block_cors_request
 from tracking_server import free_port, running_server
+from trial_store import empty_store
 
-from experiments import server
+from experiments import security, server, serving
 from lottery.tracking import store
 from lottery.tracking.trial_record import TrialRecord
+
+ALLOWED_HOSTS, CORS_ORIGINS = security.ALLOWED_HOSTS, security.CORS_ALLOWED_ORIGINS
+MAKE = ["make", "--no-print-directory", "--old-file=.venv/.installed"]  # the venv is installed: never again
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +54,12 @@ def test_server_proxies_artifacts(live_server, tmp_path):
     assert (root / "store" / "mlflow.db").is_file()
     log = (root / "server.log").read_text()
     assert f"export MLFLOW_TRACKING_URI={url}" in log
+    assert '"GET /' not in log and '"POST /' not in log and "Security middleware" not in log  # quiet
 
 
 def run_cli(capsys, monkeypatch, *args: str) -> str:
-    """`main(args)`, which must fail before it would replace this process with `mlflow server`."""
-    monkeypatch.setattr(os, "execv", lambda *a: pytest.fail(f"would have started a server: {a}"))
+    """`main(args)`, which must fail before it would start `mlflow server`."""
+    monkeypatch.setattr(serving, "serve", lambda *a: pytest.fail(f"would have started a server: {a}"))
     with pytest.raises(SystemExit) as exit_info:
         server.main(list(args))
     err = capsys.readouterr().err.strip()
@@ -83,14 +89,30 @@ def test_port_in_use(tmp_path):
     assert result.stdout == ""
 
 
-def test_postgres_without_its_driver(capsys, monkeypatch, tmp_path):
-    find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "psycopg2" else find_spec(name, *a)
-    )
-    uri = "postgresql://lottery:s3cret@db.example.org/mlflow"
+@pytest.mark.parametrize("scheme", ["postgresql", "postgresql+psycopg"])
+def test_postgres_without_its_driver_names_the_extra(capsys, monkeypatch, tmp_path, scheme):
+    # SQLAlchemy 2.1 maps postgresql:// to psycopg (3), which the `postgres` extra installs.
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # `import psycopg` fails
+    uri = f"{scheme}://lottery:s3cret@db.example.org/mlflow"
     err = run_cli(capsys, monkeypatch, "--backend-store-uri", uri, "--artifacts-destination", str(tmp_path))
-    assert "psycopg2" in err and "install -e '.[postgres]'" in err and "s3cret" not in err
+    assert "needs the database driver psycopg, which is not installed" in err
+    assert "install -e '.[postgres]'" in err and "s3cret" not in err
+
+
+def test_psycopg2_without_its_driver_names_its_package(capsys, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "psycopg2", None)
+    uri = "postgresql+psycopg2://lottery@db.example.org/mlflow"
+    err = run_cli(capsys, monkeypatch, "--backend-store-uri", uri, "--artifacts-destination", str(tmp_path))
+    assert "driver psycopg2, which is not installed: pip install psycopg2-binary, or use postgresql://" in err
+
+
+@pytest.mark.skipif(importlib.util.find_spec("psycopg") is None, reason="the postgres extra is not installed")
+def test_the_postgres_extra_is_the_driver_postgresql_urls_need(capsys, monkeypatch, tmp_path):
+    """With the extra installed, postgresql:// passes the driver check: the database is what fails next
+    (nothing listens on port 1)."""
+    uri = "postgresql://lottery@127.0.0.1:1/mlflow"
+    err = run_cli(capsys, monkeypatch, "--backend-store-uri", uri, "--artifacts-destination", str(tmp_path))
+    assert "the database does not answer (Connection refused" in err and "make postgres" in err
 
 
 def test_postgres_scheme_is_spelled_postgresql(capsys, monkeypatch, tmp_path):
@@ -132,39 +154,65 @@ def test_bad_arguments(capsys, monkeypatch, args, expected):
     assert expected in run_cli(capsys, monkeypatch, *args)
 
 
-def exec_command(capsys, monkeypatch, *args: str) -> tuple[list[str], str, str]:
-    """The `mlflow server` command line `main(args)` would exec, and its stdout and stderr."""
+def served(capsys, monkeypatch, main, *args: str) -> tuple[list[str], dict[str, str], str, str]:
+    """The `mlflow server` command line and environment `main(args)` would serve with, the line it would
+    say once the server answers, and what it printed before."""
     calls = []
-    monkeypatch.setattr(os, "execv", lambda path, argv: calls.append(argv))
-    # Recorded as unset, so that the default main sets for the server does not outlive the test.
-    monkeypatch.setenv("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "unset")
-    monkeypatch.delenv("MLFLOW_SERVER_ENABLE_JOB_EXECUTION")
-    server.main(list(args))
-    (argv,) = calls
-    captured = capsys.readouterr()
-    return argv, captured.out, captured.err
+    monkeypatch.setattr(
+        serving, "serve", lambda command, env, url, said, verbose: calls.append((command, env, said))
+    )
+    monkeypatch.delenv(serving.JOB_EXECUTION, raising=False)
+    main(list(args))
+    ((argv, env, said),) = calls
+    return argv, env, said, capsys.readouterr().err
 
 
-def option(argv: list[str], name: str) -> str | None:
-    return argv[argv.index(name) + 1] if name in argv else None
+def exec_command(capsys, monkeypatch, *args: str) -> tuple[list[str], dict[str, str], str, str]:
+    return served(capsys, monkeypatch, server.main, *args)
 
 
 def unset_mlflow_variables(monkeypatch) -> None:
-    for variable in ("MLFLOW_SERVER_ALLOWED_HOSTS", "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"):
+    for variable in (ALLOWED_HOSTS, CORS_ORIGINS, *serving.QUIET):
         monkeypatch.delenv(variable, raising=False)
 
 
 def test_local_store_folders_are_created(capsys, monkeypatch, tmp_path):
     unset_mlflow_variables(monkeypatch)
-    argv, out, err = exec_command(capsys, monkeypatch, "--port", str(free_port()), *store_args(tmp_path))
+    port = free_port()
+    argv, env, said, err = exec_command(capsys, monkeypatch, "--port", str(port), *store_args(tmp_path))
     assert (tmp_path / "store").is_dir() and (tmp_path / "artifacts").is_dir()
-    assert argv[0] == os.path.join(os.path.dirname(sys.executable), "mlflow") and argv[1] == "server"
-    assert option(argv, "--artifacts-destination") == str(tmp_path / "artifacts")
-    assert "--serve-artifacts" in argv
+    mlflow = os.path.join(os.path.dirname(sys.executable), "mlflow")
+    assert argv == [
+        mlflow,
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        "--serve-artifacts",
+    ]
+    assert env["MLFLOW_ARTIFACTS_DESTINATION"] == str(tmp_path / "artifacts")
+    assert env["MLFLOW_BACKEND_STORE_URI"] == env["MLFLOW_REGISTRY_STORE_URI"] == store_args(tmp_path)[1]
     # On loopback too, since MLflow's own defaults ("10.*") accept names.
-    assert "10.*" not in option(argv, "--allowed-hosts").split(",")
-    assert "export MLFLOW_TRACKING_URI=http://127.0.0.1:" in out
-    assert err == "" and os.environ["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+    assert "10.*" not in env[ALLOWED_HOSTS].split(",")
+    assert said.startswith(f"tracking server at http://127.0.0.1:{port} (this machine only")
+    assert err == "" and env[serving.JOB_EXECUTION] == "false"
+    assert serving.JOB_EXECUTION not in os.environ  # the child's, not this process's
+
+
+def test_quiet_unless_verbose(capsys, monkeypatch, tmp_path):
+    unset_mlflow_variables(monkeypatch)
+    _, quiet, _, _ = exec_command(capsys, monkeypatch, "--port", str(free_port()), *store_args(tmp_path))
+    assert quiet["MLFLOW_UVICORN_OPTS"] == "--no-access-log --log-level warning"
+    assert quiet["MLFLOW_LOGGING_LEVEL"] == "WARNING" and "DeprecationWarning" in quiet["PYTHONWARNINGS"]
+    args = ["--port", str(free_port()), "--verbose", *store_args(tmp_path)]
+    _, verbose, _, _ = exec_command(capsys, monkeypatch, *args)
+    assert not set(serving.QUIET) & set(verbose)
+    monkeypatch.setenv("MLFLOW_UVICORN_OPTS", "--timeout-keep-alive 30")  # the user's own wins
+    _, chosen, _, _ = exec_command(capsys, monkeypatch, "--port", str(free_port()), *store_args(tmp_path))
+    assert chosen["MLFLOW_UVICORN_OPTS"] == "--timeout-keep-alive 30"
 
 
 def test_all_interfaces_accept_this_machines_name(capsys, monkeypatch, tmp_path):
@@ -180,17 +228,17 @@ def test_all_interfaces_accept_this_machines_name(capsys, monkeypatch, tmp_path)
         "mlflow.lab.example",
         *store_args(tmp_path),
     ]
-    argv, out, _ = exec_command(capsys, monkeypatch, *args)
-    assert f"export MLFLOW_TRACKING_URI=http://head-node:{port}" in out
+    _, env, said, _ = exec_command(capsys, monkeypatch, *args)
+    assert f"export MLFLOW_TRACKING_URI=http://head-node:{port}" in said
 
-    hosts = option(argv, "--allowed-hosts").split(",")
+    hosts = env[ALLOWED_HOSTS].split(",")
     for host in (f"head-node:{port}", f"mlflow.lab.example:{port}", f"10.1.2.3:{port}", f"localhost:{port}"):
         assert is_allowed_host_header(hosts, host), host
     for host in (f"attacker.example:{port}", f"10.evil.example:{port}"):
         assert not is_allowed_host_header(hosts, host), host
 
     # The UI's own POSTs carry its origin, which MLflow's CORS check refuses unless it is listed.
-    origins = option(argv, "--cors-allowed-origins").split(",")
+    origins = env[CORS_ORIGINS].split(",")
     for origin in (
         f"http://head-node:{port}",
         f"http://mlflow.lab.example:{port}",
@@ -202,28 +250,61 @@ def test_all_interfaces_accept_this_machines_name(capsys, monkeypatch, tmp_path)
 
 
 def test_mlflow_variables_win(monkeypatch):
-    monkeypatch.setenv("MLFLOW_SERVER_CORS_ALLOWED_ORIGINS", "https://notebooks.lab.example")
-    monkeypatch.delenv("MLFLOW_SERVER_ALLOWED_HOSTS", raising=False)
-    argv = server.security_options("0.0.0.0", 5000, "")
-    assert option(argv, "--allowed-hosts") and option(argv, "--cors-allowed-origins") is None
+    monkeypatch.setenv(CORS_ORIGINS, "https://notebooks.lab.example")
+    monkeypatch.delenv(ALLOWED_HOSTS, raising=False)
+    assert list(security.security_settings("0.0.0.0", 5000, "")) == [ALLOWED_HOSTS]
 
 
-def test_cluster_warned_about_experiments_with_local_artifacts(capsys, monkeypatch, tmp_path, store_uri):
+def test_cluster_warned_about_experiments_with_local_artifacts_and_sqlite(
+    capsys, monkeypatch, tmp_path, store_uri
+):
     store.experiment_id(store.connect(store_uri), "digits")  # as `make train` does without a server
     args = ["--host", "0.0.0.0", "--port", str(free_port()), "--backend-store-uri", store_uri]
-    _, _, err = exec_command(
+    _, _, _, err = exec_command(
         capsys, monkeypatch, *args, "--artifacts-destination", str(tmp_path / "artifacts")
     )
-    (note,) = err.strip().splitlines()
+    note, warning = err.strip().splitlines()
     assert note.startswith("note: experiments digits keep their artifacts in local folders")
+    assert warning == server.SQLITE_SHARED
+
+
+def test_a_server_that_exits_before_answering_is_one_line():
+    env = {"MLFLOW_BACKEND_STORE_URI": "postgresql://lottery:s3cret@db/mlflow"}
+    old = "Detected out-of-date database schema (found version 0584bdc529eb, but expected dc11669786a5)."
+    line = serving.start_failure(1, ["Traceback (most recent call last):", old, ""], env)
+    assert line.startswith(
+        "mlflow server could not open BACKEND_STORE_URI=postgresql://lottery:***@db/mlflow:"
+    )
+    assert "older MLflow schema" in line and "mlflow db upgrade" in line and "s3cret" not in line
+    line = serving.start_failure(3, ["Traceback (most recent call last):", "KeyError: 'x'"], env)
+    assert (
+        line == "mlflow server exited with status 3 before answering (KeyError: 'x'); VERBOSE=1 shows its log"
+    )
+
+
+@pytest.mark.parametrize(
+    ("variables", "verbose"), [([], False), (["VERBOSE=1"], True), (["VERBOSE=0"], False)]
+)
+def test_make_passes_verbose_if_set(variables, verbose):
+    env = {key: value for key, value in os.environ.items() if key != "VERBOSE"}
+    for target in ("server", "ui"):
+        command = [*MAKE, "-n", target, *variables]
+        echoed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=True).stdout
+        assert ("--verbose" in echoed) == verbose, echoed
+
+
+def test_sqlite_on_loopback_is_not_warned_about(capsys, monkeypatch, store_uri, tmp_path):
+    args = ["--port", str(free_port()), "--backend-store-uri", store_uri]
+    _, _, _, err = exec_command(capsys, monkeypatch, *args, "--artifacts-destination", str(tmp_path / "a"))
+    assert err == ""
 
 
 @pytest.fixture
 def loopback_lists(monkeypatch) -> tuple[list[str], list[str]]:
     """The Host and origin patterns `make server` gives a loopback server on port 5000."""
     unset_mlflow_variables(monkeypatch)
-    argv = server.security_options("127.0.0.1", 5000, "")
-    return option(argv, "--allowed-hosts").split(","), option(argv, "--cors-allowed-origins").split(",")
+    chosen = security.security_settings("127.0.0.1", 5000, "")
+    return chosen[ALLOWED_HOSTS].split(","), chosen[CORS_ORIGINS].split(",")
 
 
 @pytest.mark.parametrize(
@@ -319,7 +400,8 @@ def test_loopback_server_refuses_a_name_that_looks_private(live_server):
 @pytest.mark.drivers
 def test_cross_origin_requests_from_a_name_that_looks_private_are_refused(tmp_path, template_store):
     # Every interface, as for a cluster; the requests still go to 127.0.0.1 only.
-    with running_server(tmp_path, host="0.0.0.0", store=template_store) as url:
+    backend = empty_store(template_store, tmp_path / "store")
+    with running_server(tmp_path, host="0.0.0.0", backend=backend) as url:
         port = urlparse(url).port
         evil, private = f"http://10.evil.example:{port}", f"http://10.0.0.5:{port}"
         create = "/api/2.0/mlflow/experiments/create"

@@ -5,6 +5,7 @@ layers are pinned by test_mask."""
 
 import numpy as np
 import pytest
+import pytorch_lightning as pl
 import torch
 from mlflow import MlflowClient
 from trial_store import artifact, artifact_paths, empty_store, trial_runs
@@ -47,7 +48,7 @@ def trained(tmp_path_factory, tiny_digits, template_store):
 def test_one_finished_run_per_trial_with_the_contract_tags_and_params(trained):
     uri, verdicts = trained
     runs = trial_runs(uri)
-    assert [r.info.run_name for r in runs] == ["digits/trial-00", "digits/trial-01"]
+    assert [r.info.run_name.partition(" · ")[0] for r in runs] == ["digits/trial-00", "digits/trial-01"]
     for index, run in enumerate(runs):
         tags = run.data.tags
         assert run.info.status == "FINISHED"
@@ -136,11 +137,38 @@ def test_finished_trials_are_skipped(trained, tiny_data):
     assert len(trial_runs(uri)) == 2
 
 
+def imp_callback(rounds: int, rate: float, on_round_end=None, epochs: int = 1):
+    """The IMP callback as a trial configures it for the toy model, without controls or a record."""
+    from lottery.training.imp import IterativeMagnitudePruning
+
+    return IterativeMagnitudePruning(
+        rounds=rounds,
+        epochs_per_round=epochs,
+        rates=rate,
+        layers=LAYER_NAMES,
+        network="model",
+        monitor="test_acc",
+        loss_monitor="test_loss",
+        controls=(),
+        on_round_end=on_round_end,
+    )
+
+
+class RoundStarts(pl.Callback):
+    """As each epoch (a round here) starts, after the IMP callback: the optimizer state size, the weights."""
+
+    def __init__(self) -> None:
+        self.states = []
+
+    def on_train_epoch_start(self, trainer, module) -> None:
+        weights = {n: module.model.layer(n).weight.detach().clone() for n in LAYER_NAMES}
+        self.states.append((len(trainer.optimizers[0].state), weights))
+
+
 def test_pruned_weights_stay_zero_and_rounds_restart_from_theta0(tiny_digits):
     from lottery.data.datamodule import DeviceDataModule
-    from lottery.training.classifier import MaskedClassifier
+    from lottery.training.classifier import Classifier
     from lottery.training.fit import fit
-    from lottery.training.imp import IterativeMagnitudePruning
 
     theta0 = theta0_for(0, 0, MODEL)
     seen = []
@@ -148,55 +176,51 @@ def test_pruned_weights_stay_zero_and_rounds_restart_from_theta0(tiny_digits):
     def check_round(result):
         seen.append(result)
         for n in LAYER_NAMES:  # weights trained in this round respect its mask
-            assert not module.model.layer(n).weight[~result.mask[n]].any()
+            assert not module.model.layer(n).weight[~result.mask[n].to(module.device)].any()
 
-    cfg = config(pruning=PruningHparams(rounds=1, conv_rate=0.5, dense_rate=0.5, output_rate=0.5))
-    module = MaskedClassifier(MODEL, theta0, masks.full(theta0), lr=1e-3)
-    imp = IterativeMagnitudePruning(theta0, cfg.pruning, 0, check_round)
-    states = []
-    imp_end = imp.on_validation_epoch_end
-
-    def record_reset(trainer, pl_module):
-        imp_end(trainer, pl_module)
-        states.append(
-            (len(trainer.optimizers[0].state), {n: w.clone() for n, w in pl_module.weights().items()})
-        )
-
-    imp.on_validation_epoch_end = record_reset
-    fit(module, DeviceDataModule(tiny_digits, 60, (0,)), cfg, 2, [imp], show_progress=False)
+    cfg = config(pruning=PruningHparams(rounds=1))
+    module = Classifier(MODEL, theta0, lr=1e-3)
+    starts = RoundStarts()
+    imp = imp_callback(1, 0.5, check_round)
+    fit(module, DeviceDataModule(tiny_digits, 60, (0,)), cfg, 2, [imp, starts], show_progress=False)
     assert [r.round for r in seen] == [0, 1]
-    optimizer_state_after_round_0, weights_after_reset = states[0]
+    optimizer_state_after_round_0, weights_after_reset = starts.states[1]
     assert optimizer_state_after_round_0 == 0
     for n in LAYER_NAMES:
         assert torch.equal(weights_after_reset[n], theta0[n] * seen[0].next_mask[n])
-    final = module.weights()
+        assert seen[0].next_mask[n].sum() == seen[0].mask[n].numel() - round(0.5 * seen[0].mask[n].numel())
+    final = {n: module.model.layer(n).weight.detach() for n in LAYER_NAMES}
     for n in LAYER_NAMES:
         assert not final[n][~seen[1].mask[n]].any()
         assert final[n][seen[1].mask[n]].ne(theta0[n][seen[1].mask[n]]).any()
+    assert torch.equal(imp.tickets.mask(1)["dense1"], seen[1].mask["dense1"])
 
 
 def test_bf16_autocast_computes_in_bf16_and_keeps_pruned_weights_exactly_zero(tiny_digits):
     from lottery.data.datamodule import DeviceDataModule
-    from lottery.training.classifier import MaskedClassifier
+    from lottery.training.classifier import Classifier
     from lottery.training.fit import fit
 
     theta0 = theta0_for(0, 1, MODEL)
     mask = masks.prune_by_magnitude(theta0, masks.full(theta0), dict.fromkeys(theta0, 0.5))
-    module = MaskedClassifier(MODEL, theta0, mask, lr=1e-3)
+    module = Classifier(MODEL, theta0, lr=1e-3)
+    imp = imp_callback(0, 0.5, epochs=2)
+    imp.resume_at(0, mask, theta0, theta0)  # round 0 of a half-pruned ticket
     computed = []  # (training?, dtype) of every prunable layer's output
     for name in LAYER_NAMES:
         module.model.layer(name).register_forward_hook(
             lambda layer, inputs, output: computed.append((layer.training, output.dtype))
         )
     cfg = config(training=TrainingHparams(epochs=2, bf16=True))
-    metrics = fit(module, DeviceDataModule(tiny_digits, 40, (0,)), cfg, 2, show_progress=False)
+    metrics = fit(module, DeviceDataModule(tiny_digits, 40, (0,)), cfg, 2, [imp], show_progress=False)
 
     # 2 epochs of 3 steps, then the evaluation (2 batches): every layer computed in bf16 under autocast
     assert {dtype for _, dtype in computed} == {torch.bfloat16}
     assert sum(training for training, _ in computed) == 2 * 3 * len(LAYER_NAMES)
     assert 0 <= metrics.acc <= 1 and (metrics.acc * 60).is_integer()  # an exact fraction of 60 images
+    assert imp.tickets.rounds[0].acc == metrics.acc  # the callback reads the exact fraction
     for n in LAYER_NAMES:
-        weight = module.weights()[n]
+        weight = module.model.layer(n).weight.detach()
         assert weight.dtype == torch.float32  # the weights Adam updates stay float32
         assert weight[mask[n]].ne(theta0[n][mask[n]]).any()  # the kept weights trained
         assert not weight[~mask[n]].any()  # the pruned stayed exactly zero

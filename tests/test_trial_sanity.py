@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import pytest
+import pytorch_lightning as pl
 import torch
 from mlflow import MlflowClient
 from trial_store import artifact_paths, trial_runs
+from trial_tasks import train_trial
 
 from experiments.train import main
+from lottery.errors import UserError
+from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
 from lottery.tracking import contract
 from lottery.training.verdict import BELOW_DENSE, DENSE_AT_CHANCE, WINNING, chance_threshold, judge
 
@@ -43,26 +47,32 @@ def test_a_learning_rate_that_diverges_fails_the_trial_and_makes_no_ticket(capsy
     assert_failed_without_ticket(store_uri, [])
 
 
-def test_a_later_round_that_diverges_is_named(capsys, store_uri, tiny_data, monkeypatch):
-    from lottery.training.imp import IterativeMagnitudePruning
+class PoisonRound1(pl.Callback):
+    """Makes dense1's weights NaN as round 1 starts (after the IMP callback restarted it)."""
 
-    original = IterativeMagnitudePruning.on_validation_epoch_end
+    def on_train_epoch_start(self, trainer, module) -> None:
+        if trainer.current_epoch == 1:
+            with torch.no_grad():
+                module.model.layer("dense1").weight.fill_(float("nan"))
 
-    def poison_after_round_0(self, trainer, module):
-        original(self, trainer, module)
-        with torch.no_grad():
-            module.model.layer("dense1").weight.fill_(float("nan"))
 
-    monkeypatch.setattr(IterativeMagnitudePruning, "on_validation_epoch_end", poison_after_round_0)
-    err = diverged(capsys)
-    assert "round 1 diverged" in err
+def test_a_later_round_that_diverges_is_named(store_uri, tiny_digits):
+    config = ExperimentConfig(
+        dataset="digits",
+        trials=1,
+        training=TrainingHparams(epochs=1),
+        pruning=PruningHparams(rounds=1),
+        model="toy",
+    )
+    with pytest.raises(UserError, match="^round 1 diverged \\(the weights of .* are not finite\\)"):
+        train_trial(store_uri, config, tiny_digits, [PoisonRound1()])
     assert_failed_without_ticket(store_uri, [0])
 
 
 def test_a_dense_network_at_chance_makes_no_winning_ticket(capsys, store_uri, tiny_data, monkeypatch):
     # Whatever the network learned, every prediction is class 0: the dense network sits at chance.
     monkeypatch.setattr(
-        "lottery.training.classifier.MaskedClassifier.forward",
+        "lottery.training.classifier.Classifier.forward",
         lambda self, x: (
             self.model(x) * 0 + torch.nn.functional.one_hot(torch.zeros_like(x[:, 0, 0, 0]).long(), 10)
         ),

@@ -9,6 +9,8 @@ import re
 import socket
 import subprocess
 import sys
+import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -17,12 +19,12 @@ import pytest
 from entry_points import REPO, refused
 from tracking_server import free_port, stop, wait_until_healthy
 
-from experiments import server, ui
+from experiments import server, serving, ui
 from lottery.tracking import store
 from lottery.tracking.contract import EXPERIMENT_KIND, MODEL_TRAINING
 from lottery.tracking.uris import browse_url, where_to_browse
 
-JOBS = "MLFLOW_SERVER_ENABLE_JOB_EXECUTION"
+JOBS = serving.JOB_EXECUTION
 UI_BUNDLE = Path(mlflow.server.__file__).parent / "js" / "build" / "static" / "js"
 
 
@@ -30,58 +32,55 @@ def option(argv: list[str], name: str) -> str | None:
     return argv[argv.index(name) + 1] if name in argv else None
 
 
-def exec_ui(monkeypatch, capsys, *args: str) -> tuple[list[str], str]:
-    """The `mlflow server` command line `python -m experiments.ui args` would exec (on a free port unless
-    `args` name one), and what it printed."""
+def exec_ui(monkeypatch, capsys, *args: str) -> tuple[list[str], dict[str, str], str]:
+    """The `mlflow server` command line and environment `python -m experiments.ui args` would serve with (on
+    a free port unless `args` name one), and what it would say once the UI answers."""
     calls = []
-    monkeypatch.setattr(os, "execv", lambda path, argv: calls.append(argv))
-    # Recorded as unset, so that the default main sets for the server does not outlive the test.
-    monkeypatch.setenv(JOBS, "unset")
-    monkeypatch.delenv(JOBS)
+    monkeypatch.setattr(
+        serving, "serve", lambda command, env, url, said, verbose: calls.append((command, env, said))
+    )
     ui.main([*([] if "--port" in args else ["--port", str(free_port())]), *args])
-    (argv,) = calls
-    return argv, capsys.readouterr().out
+    ((argv, env, said),) = calls
+    return argv, env, said
 
 
 def test_one_worker_over_the_tracking_store_without_jobs(monkeypatch, capsys, tmp_path):
     db = tmp_path / "store" / "mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
-    argv, out = exec_ui(monkeypatch, capsys)
+    monkeypatch.delenv(JOBS, raising=False)
+    argv, env, said = exec_ui(monkeypatch, capsys)
     assert argv[0] == os.path.join(os.path.dirname(sys.executable), "mlflow") and argv[1] == "server"
     assert option(argv, "--workers") == "1"
-    assert option(argv, "--backend-store-uri") == f"sqlite:///{db}"
-    assert os.environ[JOBS] == "false"
+    assert env["MLFLOW_BACKEND_STORE_URI"] == f"sqlite:///{db}"
+    assert env[JOBS] == "false"
     # MLflow's own Default experiment (created by the UI on a new store) keeps its artifacts beside ours.
     artifacts = tmp_path / "store" / "artifacts"
-    assert option(argv, "--default-artifact-root") == artifacts.as_uri()
-    assert option(argv, "--artifacts-destination") == str(artifacts) and artifacts.is_dir()
-    assert "10.*" not in option(argv, "--allowed-hosts").split(",")  # make server's host checks
-    assert out.startswith(f"MLflow UI over sqlite:///{db} at http://127.0.0.1:")
+    assert env["MLFLOW_DEFAULT_ARTIFACT_ROOT"] == artifacts.as_uri()
+    assert env["MLFLOW_ARTIFACTS_DESTINATION"] == str(artifacts) and artifacts.is_dir()
+    assert "10.*" not in env["MLFLOW_SERVER_ALLOWED_HOSTS"].split(",")  # make server's host checks
+    assert said.startswith(f"MLflow UI over sqlite:///{db} at http://127.0.0.1:")
 
 
 def test_workers_and_a_users_job_setting_are_kept(monkeypatch, capsys, store_uri):
-    calls = []
-    monkeypatch.setattr(os, "execv", lambda path, argv: calls.append(argv))
     monkeypatch.setenv(JOBS, "true")
-    ui.main(["--workers", "3", "--port", str(free_port())])
-    (argv,) = calls
-    assert option(argv, "--workers") == "3" and os.environ[JOBS] == "true"
+    argv, env, _ = exec_ui(monkeypatch, capsys, "--workers", "3")
+    assert option(argv, "--workers") == "3" and env[JOBS] == "true"
 
 
 def test_the_default_store_is_the_local_one(monkeypatch, capsys, tmp_path):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(tmp_path)
-    argv, _ = exec_ui(monkeypatch, capsys)
-    assert option(argv, "--backend-store-uri") == "sqlite:///mlruns/mlflow.db"
-    assert option(argv, "--default-artifact-root") == (tmp_path / "mlruns" / "artifacts").as_uri()
+    _, env, _ = exec_ui(monkeypatch, capsys)
+    assert env["MLFLOW_BACKEND_STORE_URI"] == "sqlite:///mlruns/mlflow.db"
+    assert env["MLFLOW_DEFAULT_ARTIFACT_ROOT"] == (tmp_path / "mlruns" / "artifacts").as_uri()
 
 
 def test_links_to_each_experiments_runs(monkeypatch, capsys, store_uri):
     client = store.connect(store_uri)
     ids = [store.experiment_id(client, name) for name in ("digits", "cifar10")]
     port = free_port()
-    _, out = exec_ui(monkeypatch, capsys, "--port", str(port))
-    lines = out.splitlines()
+    _, _, said = exec_ui(monkeypatch, capsys, "--port", str(port))
+    lines = said.splitlines()
     assert lines[1:] == [
         f"  {name}: http://127.0.0.1:{port}/#/experiments/{i}/runs?workflowType=machine_learning"
         for name, i in zip(("digits", "cifar10"), ids, strict=True)
@@ -131,8 +130,7 @@ def test_server_keeps_its_own_defaults(tmp_path):
     """What `make ui` shares with `make server` leaves the latter 2 workers and no default artifact root
     (experiments created through it put theirs at mlflow-artifacts:/…)."""
     args = server.parse(["--backend-store-uri", f"sqlite:///{tmp_path}/mlflow.db"])
-    argv = server.mlflow_server(args, str(tmp_path))
-    assert option(argv, "--workers") == "2" and "--default-artifact-root" not in argv
+    assert args.workers == 2 and "MLFLOW_DEFAULT_ARTIFACT_ROOT" not in server.settings(args, str(tmp_path))
 
 
 RUNS = "/#/experiments/7/runs?workflowType=machine_learning"
@@ -217,31 +215,52 @@ def get(url: str) -> dict:
         return json.load(response)
 
 
+def status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 @pytest.mark.drivers
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
-def test_make_ui_serves_a_new_store_lightly(tmp_path):
+def test_make_ui_serves_a_new_store_lightly_and_quietly(tmp_path):
     db = tmp_path / "store" / "mlflow.db"
     port = free_port()
     log = tmp_path / "ui.log"
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{db}"}
-    env.pop(JOBS, None)
-    env.pop("WORKERS", None)
+    for variable in (JOBS, "WORKERS", "VERBOSE", *serving.QUIET):
+        env.pop(variable, None)
     command = ["make", "--no-print-directory", "--old-file=.venv/.installed", "ui", f"PORT={port}"]
     with log.open("wb") as out:
         process = subprocess.Popen(
             command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
+    url = f"http://127.0.0.1:{port}"
+    said = f"MLflow UI over sqlite:///{db} at {url}"
     try:
-        url = f"http://127.0.0.1:{port}"
         wait_until_healthy(url, process, log, timeout=120)
         commands = group_processes(process.pid)
         assert not [c for c in commands if "huey" in c or "_job_runner" in c], commands
-        # make, `mlflow server` and one uvicorn process serving the app: no uvicorn supervisor, no workers.
-        assert len(commands) == 3, commands
+        # make, this command, `mlflow server` and one uvicorn process serving the app: no uvicorn supervisor,
+        # no workers; short command lines (MLflow's settings travel in its environment).
+        assert len(commands) == 4 and max(map(len, commands)) < 400, commands
         default = get(f"{url}/api/2.0/mlflow/experiments/get-by-name?experiment_name=Default")["experiment"]
         assert default["artifact_location"] == (tmp_path / "store" / "artifacts" / "0").as_uri()
+        for _ in range(3):  # what the UI asks on every page, in vain
+            assert status(f"{url}/ajax-api/2.0/mlflow/users/current") == 404
+        deadline = time.monotonic() + 30
+        while said not in log.read_text():  # said once the server answers
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
     finally:
         stop(process)
+    # make's echo of its command, then the one line: no request logged, no CORS patterns, no deprecation.
+    lines = log.read_text().splitlines()
+    assert lines[-1] == said and all(line.startswith((".venv/bin/python", "\t")) for line in lines[:-1]), (
+        lines
+    )
 
 
 def test_commands_end_with_where_to_browse_what_they_logged(monkeypatch):
@@ -249,7 +268,8 @@ def test_commands_end_with_where_to_browse_what_they_logged(monkeypatch):
     monkeypatch.delenv("PORT", raising=False)
     route = "#/experiments/3/runs/abc?workflowType=machine_learning"
     local = where_to_browse("sqlite:////tmp/x/mlflow.db", "3", "abc")
-    assert local == f"browse it (after `make ui`): http://127.0.0.1:5000/{route}"
+    command = "MLFLOW_TRACKING_URI=sqlite:////tmp/x/mlflow.db make ui"  # not the default store: it is named
+    assert local == f"browse it (after `{command}`): http://127.0.0.1:5000/{route}"
     assert (
         where_to_browse("https://mlflow.lab:8443", "3", "abc")
         == f"browse it: https://mlflow.lab:8443/{route}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -31,15 +30,15 @@ def running_server(
     timeout: float = STARTUP_TIMEOUT,
     host: str = "127.0.0.1",
     port: int | None = None,
-    store: Path | None = None,
+    backend: str | None = None,
+    workers: int = 1,
 ) -> Iterator[str]:
-    """`make server HOST=host` on `port` (default: a free one) over the store in `root`; yields its URL on
-    127.0.0.1, stops it on exit.
+    """`make server HOST=host WORKERS=workers` on `port` (default: a free one) over the store `backend`;
+    yields its URL on 127.0.0.1, stops it on exit.
 
-    The store is `root/store/mlflow.db`: the one a server left there before, else a copy of `store` (an empty
-    store: the template of conftest) if given, else the server creates it. The artifacts go to
-    `root/artifacts/`, and the server's output to `root/server.log`, quoted in the error if the server does
-    not come up.
+    The store is `backend` (a BACKEND_STORE_URI: conftest's `backend_store_uri`), else `root/store/mlflow.db`,
+    which the server creates. The artifacts go to `root/artifacts/`, and the server's output to
+    `root/server.log`, quoted in the error if the server does not come up.
     """
     port = port or free_port()
     command = [
@@ -50,15 +49,11 @@ def running_server(
         "server",
         f"HOST={host}",
         f"PORT={port}",
-        f"BACKEND_STORE_URI=sqlite:///{root}/store/mlflow.db",
+        f"BACKEND_STORE_URI={backend or f'sqlite:///{root}/store/mlflow.db'}",
         f"ARTIFACTS_DESTINATION={root}/artifacts",
-        "WORKERS=1",
+        f"WORKERS={workers}",
     ]
     root.mkdir(parents=True, exist_ok=True)
-    db = root / "store" / "mlflow.db"
-    if store is not None and not db.exists():
-        db.parent.mkdir(exist_ok=True)
-        shutil.copyfile(store, db)
     log = root / "server.log"
     with log.open("wb") as out:
         # Its own process group, so that stopping it reaches make, mlflow and uvicorn's workers alike.

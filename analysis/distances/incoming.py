@@ -118,6 +118,18 @@ def input_blocks(layers: Sequence[np.ndarray]) -> list[int]:
     return blocks
 
 
+def chain_problem(layers: Sequence[np.ndarray]) -> str | None:
+    """Why `layers` (in forward order) do not form a chain whose every layer's inputs are the previous
+    layer's units, as the incoming sets need (a network with skip connections, a ResNet); None if they do."""
+    if any(layer.ndim < 2 for layer in layers):
+        return f"layers must be units × inputs, not {[layer.shape for layer in layers]}"
+    try:
+        input_blocks(layers)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
 def ticket_sets(layers: Sequence[np.ndarray]) -> tuple[LayerSets, ...]:
     """The incoming sets of every layer of a signed ticket (layers in forward order)."""
     return tuple(layer_sets(layer, block) for layer, block in zip(layers, input_blocks(layers), strict=True))

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.distances.incoming import input_blocks
 from analysis.tickets.cache import TicketCache
 from analysis.tickets.signed import RANDOM, WINNING, Ticket, signed_layers
 from lottery.data.registry import DATASETS
@@ -285,9 +284,9 @@ def load_tickets(
     client, runs: Sequence[TrialRun], cache: TicketCache | None = None
 ) -> tuple[list[Ticket], tuple[str, ...]]:
     """Each run's random ticket and, if it won, its winning ticket, and the names of their layers in forward
-    order — as the tickets hold them (the keys of θ_k's `.npz`), whatever the model. The signs are those of
-    θ_k (`TrialRun.weights_artifact`). UserError naming a run on bad files, or on runs of different
-    architectures.
+    order — as the tickets hold them (the keys of θ_k's `.npz`), whatever the model, chain or not
+    (`analysis.distances.incoming.chain_problem`). The signs are those of θ_k (`TrialRun.weights_artifact`).
+    UserError naming a run on bad files, or on runs of different architectures.
 
     With a `cache`, artifacts are read from it and downloaded only on a miss; without, each is downloaded.
     """
@@ -307,7 +306,7 @@ def load_tickets(
                     f"{run.source}: {MASK_ARTIFACTS[kind]} does not match the shapes of "
                     f"{run.weights_artifact}; re-run the trial that produced it"
                 )
-        shapes = shapes or _checked_shapes(run, weights, layer_names)
+        shapes = shapes or run_shapes
         if run_shapes != shapes:
             raise UserError(
                 f"{run.source}: layer shapes {run_shapes} differ from the other runs' {shapes}; "
@@ -325,18 +324,3 @@ def load_tickets(
             for kind in kinds
         ]
     return tickets, layer_names or ()
-
-
-def _checked_shapes(run: TrialRun, weights: dict[str, np.ndarray], layer_names: Sequence[str]) -> list[tuple]:
-    """The first run's shapes, checked to form a chain network (each layer's inputs split evenly over the
-    previous layer's units), whatever its first layer: convolution or dense."""
-    layers = [weights[name] for name in layer_names]
-    try:
-        if any(layer.ndim < 2 for layer in layers):
-            raise ValueError(f"layers must be units × inputs, not {[layer.shape for layer in layers]}")
-        input_blocks(layers)
-    except ValueError as error:
-        raise UserError(
-            f"{run.source}: {run.weights_artifact} is not a chain network ({error}); the analysis needs one"
-        ) from None
-    return [layer.shape for layer in layers]

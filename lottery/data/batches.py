@@ -1,6 +1,8 @@
 """Batches sliced from one uint8 tensor on the training device (no DataLoader, no per-image Python).
 
-Each batch is normalised on the device: x' = (x / 255 − mean) / std, channel-wise.
+Each batch is normalised on the device: x' = (x / 255 − mean) / std, channel-wise. The batch order is drawn
+on the CPU's generator and copied to the device, so a seed gives the same batches on every device (CUDA's
+generator draws another permutation than the CPU's from the same seed).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ class Normalizer:
 
 
 class ShuffledBatches:
-    """One epoch per iteration: a fresh device-side permutation, seeded by (seed, …, epoch index).
+    """One epoch per iteration: a fresh permutation, seeded by (seed, …, epoch index), drawn on the CPU.
 
     Epoch e (counting from `first_epoch`, one per `iter()`) uses seed derive(*seed_entropy, e), so a
     resumed run draws the same batches as an uninterrupted one.
@@ -47,10 +49,9 @@ class ShuffledBatches:
         return -(-self.labels.shape[0] // self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        device = self.images.device
-        generator = torch.Generator(device=device).manual_seed(derive(*self.seed_entropy, self.epoch))
+        generator = torch.Generator().manual_seed(derive(*self.seed_entropy, self.epoch))
         self.epoch += 1
-        order = torch.randperm(self.labels.shape[0], device=device, generator=generator)
+        order = torch.randperm(self.labels.shape[0], generator=generator).to(self.images.device)
         for start in range(0, order.numel(), self.batch_size):
             index = order[start : start + self.batch_size]
             yield self.normalize(self.images[index]), self.labels[index]

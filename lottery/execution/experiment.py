@@ -38,9 +38,17 @@ def run_experiment(
 ) -> list[TrialOutcome]:
     """Train every unfinished trial, here (`ray` None) or as Ray tasks, sharing the work with any other
     driver of the same configuration; return the outcomes of the trials this driver trained. Progress bars
-    when `show_progress`, or (None) when stdout is a terminal; else a line per epoch."""
+    when `show_progress`, or (None) when stdout is a terminal; else a line per epoch.
+
+    The first line said is the configuration and the store; then a warning for each value that would likely
+    waste the run (`ExperimentConfig.doubts`). A SQLite store whose folder does not exist is refused
+    (`uris.check_store_folder`): a mistyped path would otherwise start a new store unnoticed."""
     show_progress = progress_bars(show_progress)
     uri = uris.resolve_tracking_uri(tracking_uri)
+    say(f"{config.describe()} · {'executor ray · ' if ray else ''}store {_store(uri)}")
+    for doubt in config.doubts():
+        say(f"warning: {doubt}")
+    uris.check_store_folder(uri)
     if ray is not None:
         ray.check_reachable(uri)  # before anything slow: a cluster nothing answers at fails in seconds
     from lottery.data.registry import load_dataset
@@ -56,9 +64,11 @@ def run_experiment(
 
     client = store.connect(uri)
     dataset = load_dataset(config.dataset, data_dir, config.train_splits)
+    for doubt in config.batch_doubts(len(dataset.train)):
+        say(f"warning: {doubt}")
     say(
         f"{config.dataset}: {len(dataset.train)} train / {len(dataset.test)} test images, "
-        f"config {config.config_id()}, store {client.tracking_uri}"
+        f"config {config.config_id()}"
     )
     with Leases(client) as leases:
         scheduler = Scheduler(client, config, dataset, leases, say)
@@ -72,6 +82,12 @@ def run_experiment(
                 if lost is not None:
                     raise lost from None
             raise
+
+
+def _store(uri: str) -> str:
+    """The store as the configuration line names it: a SQLite file not created yet is a new store."""
+    db = uris.sqlite_file(uri)
+    return f"{uri} (new)" if db is not None and not db.exists() else uri
 
 
 def _run_all(scheduler: Scheduler, executor: Executor, say: Callable[[str], None]) -> list[TrialOutcome]:

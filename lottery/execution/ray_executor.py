@@ -10,6 +10,9 @@ others go on; Ctrl-C cancels every task.
 On the local cluster the driver starts (no RAY_ADDRESS) a trial is claimed only when a slot frees up, so its
 run starts when its training can and the UI's Duration is its training time. On the cluster at RAY_ADDRESS
 every trial is claimed at once: a cluster that autoscales grows on the demand it sees.
+
+A trial trains on the GPU Ray assigned it, in a worker of its own, or on the CPU when given none
+(`remote_trial`, `lottery.training.device.assigned_device`).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from lottery.execution.trial import TrialOutcome, TrialTask, failure
 from lottery.execution.worker_lines import WorkerLines
 from lottery.tracking import store
 from lottery.tracking.trial_record import TrialRecord
-from lottery.training.device import training_device
+from lottery.training.device import assigned_device
 from lottery.training.verdict import Verdict
 
 # How often the driver prints the workers' lines and updates the bar, in seconds.
@@ -44,14 +47,15 @@ _CANCEL_GRACE_SECONDS = 10
 
 
 def train_trial(task: TrialTask, dataset: Dataset, tracking_uri: str, threads: int, lines) -> Verdict:
-    """The Ray task: run `task` with `threads` torch threads on this worker's device, sending its summary
-    lines to `lines` (a `WorkerLines` actor)."""
+    """The Ray task: run `task` with `threads` torch threads on the device Ray assigned it, sending its
+    summary lines to `lines` (a `WorkerLines` actor)."""
     torch.set_num_threads(threads)
     try:
+        device = assigned_device(ray.get_gpu_ids())
         client = store.connect(tracking_uri)
         # Fire and forget: a worker blocked in ray.get lends its CPU to another trial, oversubscribing.
         # No bars in a worker (its output is no terminal, and not forwarded): a line per epoch instead.
-        return task.run(on_device(dataset, training_device()), client, lines.put.remote, show_progress=False)
+        return task.run(on_device(dataset, device), client, lines.put.remote, show_progress=False)
     finally:
         ray.get(lines.flush.remote())
 
@@ -80,10 +84,10 @@ class RayExecutor:
             if _spans_machines():
                 check_store_shared(client.tracking_uri, settings.cluster)
                 _check_artifacts_shared(client, first, settings.cluster)
-            options, threads, at_once = _task_resources(settings, self.say)
+            (cpus, gpus), threads, at_once = _task_resources(settings, self.say)
             lines = ray.remote(WorkerLines).options(num_cpus=0).remote()
             dataset_ref = ray.put(self.dataset)
-            remote = ray.remote(train_trial).options(**options, max_retries=settings.max_retries)
+            remote = remote_trial(train_trial, cpus, gpus, settings.max_retries)
             slots = max(at_once, 1) if settings.address is None else math.inf
             pending: dict = {}
 
@@ -100,6 +104,22 @@ class RayExecutor:
             return _collect(pending, refill, done, lines, client, self.say, self.show_progress)
         finally:
             ray.shutdown()
+
+
+def remote_trial(function: Callable, cpus: float, gpus: float, max_retries: int):
+    """`function` as the Ray remote function of a trial taking `cpus` CPUs and `gpus` GPUs.
+
+    A task given GPUs runs in a worker of its own (`max_calls=1`): a reused worker would keep the CUDA device
+    it started first while Ray assigns its next task another GPU. Ray sets that default only for resources
+    given to `ray.remote` itself, never through `.options`, so they are given here. A task given none sees no
+    GPU (CUDA_VISIBLE_DEVICES empty, which Ray leaves as the node has it for such a task): it never trains on
+    a GPU outside Ray's accounting."""
+    options = {"num_cpus": cpus, "num_gpus": gpus, "max_retries": max_retries}
+    if gpus:
+        options["max_calls"] = 1
+    else:
+        options["runtime_env"] = {"env_vars": {"CUDA_VISIBLE_DEVICES": ""}}
+    return ray.remote(**options)(function)
 
 
 def _connect(settings: RaySettings) -> None:
@@ -145,8 +165,10 @@ def _spans_machines() -> bool:
     return any(node["NodeManagerAddress"] != here for node in _alive_nodes())
 
 
-def _task_resources(settings: RaySettings, say: Callable[[str], None]) -> tuple[dict, int, int]:
-    """The Ray options of a trial task, its torch threads and how many trials the cluster runs at once;
+def _task_resources(
+    settings: RaySettings, say: Callable[[str], None]
+) -> tuple[tuple[float, float], int, int]:
+    """The CPUs and GPUs of a trial task, its torch threads and how many trials the cluster runs at once;
     UserError if no node of a local cluster can run one (a remote cluster may be autoscaling, so there it is
     a warning)."""
     total = ray.cluster_resources()
@@ -176,7 +198,7 @@ def _task_resources(settings: RaySettings, say: Callable[[str], None]) -> tuple[
         f"thread{'s' if threads > 1 else ''}, {at_once} at once; a trial whose worker dies is retried "
         f"{settings.max_retries} times"
     )
-    return {"num_cpus": cpus, "num_gpus": gpus}, threads, at_once
+    return (cpus, gpus), threads, at_once
 
 
 def _collect(

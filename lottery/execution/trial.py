@@ -2,9 +2,10 @@
 the selected controls (`lottery.pruning.controls`, the random ticket by default), each trained one round's
 epochs from θ_k.
 
-Trial k starts from θ0 drawn from (SEED, k) only. Resuming picks up at the first round whose metrics
-are missing, from the mask (and θ_k) the store holds for it; a control whose metrics are logged is not
-redone.
+Trial k starts from θ0 drawn from (SEED, k) only. Its rounds train in one fit, each control in a fit of its
+own (its own batch order), all through the IMP callback (`lottery.training.imp`), which records them in the
+trial's run. Resuming picks up at the first round whose metrics are missing, from the mask (and θ_k) the
+store holds for it; a control whose metrics are logged is not redone.
 
 A `TrialTask` binds trial k of a configuration to its MLflow run and the driver's lease on it — the unit
 every executor runs. The driver claims the run before any training, so an executor only ever resumes a
@@ -15,13 +16,14 @@ complete round and never opens a second run for the same trial.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pytorch_lightning as pl
 import torch
 
-from lottery import seeds
+from lottery import models, seeds
 from lottery.data.datamodule import DeviceDataModule
 from lottery.data.dataset import Dataset
 from lottery.errors import UserError, first_line
@@ -31,13 +33,16 @@ from lottery.models import network
 from lottery.pruning import controls
 from lottery.pruning import mask as masks
 from lottery.pruning.controls import Control
-from lottery.tracking import store
-from lottery.tracking.contract import REWIND_ARTIFACT, WINNING_MASK_ARTIFACT, round_mask_artifact
+from lottery.tracking import contract, provenance, store
+from lottery.tracking.contract import REWIND_ARTIFACT, round_mask_artifact
 from lottery.tracking.lease import LeaseLost
 from lottery.tracking.trial_record import TrialRecord
-from lottery.training.classifier import Diverged, MaskedClassifier
+from lottery.training.classifier import Classifier
+from lottery.training.device import deterministic_algorithms
 from lottery.training.fit import Heartbeat, fit
-from lottery.training.imp import IterativeMagnitudePruning, RoundResult
+from lottery.training.imp import IterativeMagnitudePruning
+from lottery.training.imp_run import Diverged
+from lottery.training.tickets import RoundResult
 from lottery.training.verdict import Verdict, judge
 
 
@@ -53,7 +58,8 @@ def theta0_for(seed: int, trial: int, model: str = "conv2") -> dict[str, torch.T
 
 class Trial:
     """Trial `index` (0-based) of `config`, recorded in `record`; `say` prints the summary lines. With
-    `show_progress`, Lightning shows its progress bars; without, `say` also says a line per epoch."""
+    `show_progress`, Lightning shows its progress bars; without, `say` also says a line per epoch. Every fit
+    also runs the Lightning `callbacks` given (after the trial's own)."""
 
     def __init__(
         self,
@@ -63,9 +69,10 @@ class Trial:
         record: TrialRecord,
         say: Callable[[str], None] = print_line,
         show_progress: bool = True,
+        callbacks: Sequence[pl.Callback] = (),
     ) -> None:
         self.config, self.index, self.dataset, self.record = config, index, dataset, record
-        self.say, self.show_progress = say, show_progress
+        self.say, self.show_progress, self.callbacks = say, show_progress, tuple(callbacks)
         self.label = label(config, index)
 
     def run(self) -> Verdict:
@@ -78,12 +85,11 @@ class Trial:
             rewind_point = self.train_rounds(theta0, rewind_point, first)
         final_mask = self.record.load_mask(round_mask_artifact(rounds)) if rounds else masks.full(theta0)
         self.train_controls(rewind_point, final_mask)
-        self.record.log_arrays(WINNING_MASK_ARTIFACT, masks.to_numpy(final_mask))
-        accuracy = self.record.metric_steps("test_acc")
+        accuracy = self.record.metric_steps(contract.TEST_ACC)
         verdict = judge(
             accuracy[0], accuracy[rounds], self.config.winning_tolerance, self.dataset.test.labels
         )
-        self.record.finish(verdict)
+        self.record.finish(final_mask, verdict.winning, verdict.code)
         compared = "".join(
             f", {control.title} {self.record.metric_steps(control.acc_metric)[rounds]:.2%}"
             for control in controls.selected(self.config.controls)
@@ -105,13 +111,38 @@ class Trial:
         stored = self.record.load_arrays(REWIND_ARTIFACT, np.float32)
         return {name: torch.from_numpy(array) for name, array in stored.items()}
 
+    def imp(self, controls: str = "") -> IterativeMagnitudePruning:
+        """The IMP callback of this trial's protocol, `controls` after its rounds, recording in its run."""
+        config = self.config
+        spec = models.spec(config.model)
+        callback = IterativeMagnitudePruning(
+            rounds=config.pruning.rounds,
+            epochs_per_round=config.training.epochs,
+            rates=spec.rates(config.pruning),
+            layers=spec.layer_names,
+            network="model",
+            rewind_step=config.pruning.rewind_step,
+            monitor=contract.TEST_ACC,
+            loss_monitor=contract.TEST_LOSS,
+            dataset=config.dataset,
+            trial=self.index,
+            seed=config.seed,
+            controls=controls,
+            winning_tolerance=config.winning_tolerance,
+        )
+        callback.record_into(self.record, self.on_round_end)
+        return callback
+
     def train_rounds(
         self, theta0: dict[str, torch.Tensor], rewind_point: dict[str, torch.Tensor] | None, first: int
     ) -> dict[str, torch.Tensor]:
         """Rounds `first`..R, from θ0 (round 0) or θ_k ⊙ the stored mask; return θ_k."""
-        mask = masks.full(theta0) if first == 0 else self.record.load_mask(round_mask_artifact(first))
         epochs, rounds = self.config.training.epochs, self.config.pruning.rounds
-        imp = IterativeMagnitudePruning(rewind_point, self.config.pruning, first, self.on_round_end)
+        imp = self.imp()
+        if first > 0:
+            seconds = self.record.metric_steps(contract.TRAINING_SECONDS).get(first - 1, 0.0)
+            mask = self.record.load_mask(round_mask_artifact(first))
+            imp.resume_at(first, mask, rewind_point, theta0, seconds)
         data = DeviceDataModule(
             self.dataset,
             self.config.training.batch_size,
@@ -125,17 +156,18 @@ class Trial:
                 f"{len(data.train_batches)} batches); choose --rewind-step <= {steps}"
             )
         start = theta0 if first == 0 else rewind_point
-        module = MaskedClassifier(self.config.model, start, mask, self.config.training.lr)
-        with self.diverged_as(lambda: f"round {imp.round}"):
+        module = Classifier(self.config.model, start, self.config.training.lr)
+        where = self.heartbeat(lambda epoch: f"round {first + epoch // epochs}/{rounds}")
+        with self.diverged_as():
             fit(
                 module,
                 data,
                 self.config,
                 (rounds + 1 - first) * epochs,
-                [imp, *self.heartbeat(lambda epoch: f"round {first + epoch // epochs}/{rounds}")],
+                [imp, *where, *self.callbacks],
                 self.show_progress,
             )
-        return dict(imp.rewind_point)
+        return dict(imp.tickets.rewind_point)
 
     def heartbeat(self, where: Callable[[int], str]) -> list[Heartbeat]:
         """A line per epoch (`where(epoch)` names the round or the control) when there are no bars."""
@@ -146,22 +178,18 @@ class Trial:
         ]
 
     @contextlib.contextmanager
-    def diverged_as(self, what: Callable[[], str]) -> Iterator[None]:
+    def diverged_as(self) -> Iterator[None]:
         """A `Diverged` from training becomes a user error naming what diverged and the likely cause."""
         try:
             yield
         except Diverged as error:
             raise UserError(
-                f"{what()} diverged ({error}) at learning rate {self.config.training.lr:g}; lower LR and "
-                "re-run: no ticket is made from a diverged round"
+                f"{error.phase} diverged ({error.detail}) at learning rate {self.config.training.lr:g}; "
+                "lower LR and re-run: no ticket is made from a diverged round"
             ) from None
 
     def on_round_end(self, result: RoundResult) -> None:
-        if result.round == 0 and self.config.pruning.rewind_step > 0:  # before round 0's metrics mark it done
-            self.record.log_arrays(
-                REWIND_ARTIFACT, {name: w.numpy() for name, w in result.rewind_point.items()}
-            )
-        self.record.log_round(result)
+        """Round `result.round` is recorded in the run: its summary line."""
         self.say(
             f"{self.label} · round {result.round}/{self.config.pruning.rounds} · "
             f"sparsity {masks.sparsity(result.mask):.1%} · test acc {result.test_acc:.2%}"
@@ -177,28 +205,25 @@ class Trial:
         self, control: Control, rewind_point: dict[str, torch.Tensor], final_mask: masks.Mask
     ) -> None:
         """Train `control` for one round's epochs from where it starts (derived from the final mask and θ_k)
-        on its own batch order; log its artifact, then its metrics at step R (last: they mark it done)."""
-        start = control.start(final_mask, rewind_point, self.config.seed, self.index)
+        on its own batch order; the callback logs its artifact, then its metrics at step R (last: they mark it
+        done)."""
         data = DeviceDataModule(
             self.dataset,
             self.config.training.batch_size,
             control.batches_entropy(self.config.seed, self.index),
         )
-        module = MaskedClassifier(self.config.model, start.weights, start.mask, self.config.training.lr)
-        with self.diverged_as(lambda: f"the {control.title}"):
-            evaluation = fit(
+        imp = self.imp(controls=control.name)
+        imp.resume_at(self.config.pruning.rounds + 1, final_mask, rewind_point)
+        module = Classifier(self.config.model, rewind_point, self.config.training.lr)
+        with self.diverged_as():
+            fit(
                 module,
                 data,
                 self.config,
                 self.config.training.epochs,
-                self.heartbeat(lambda epoch: control.title),
+                [imp, *self.heartbeat(lambda epoch: control.title), *self.callbacks],
                 self.show_progress,
             )
-        self.record.log_arrays(control.artifact, control.recorded(start))
-        self.record.log_metrics(
-            {control.acc_metric: evaluation.acc, control.loss_metric: evaluation.loss},
-            step=self.config.pruning.rounds,
-        )
 
 
 @dataclass(frozen=True)
@@ -212,9 +237,17 @@ class TrialTask:
     def label(self) -> str:
         return label(self.config, self.index)
 
-    def run(self, dataset: Dataset, client, say: Callable[[str], None], show_progress: bool) -> bool:
-        """Train what the run is missing on `dataset` (already on the training device) and finish the run;
-        return the verdict on its final ticket. The run ends KILLED on Ctrl-C and FAILED on an error."""
+    def run(
+        self,
+        dataset: Dataset,
+        client,
+        say: Callable[[str], None],
+        show_progress: bool,
+        callbacks: Sequence[pl.Callback] = (),
+    ) -> Verdict:
+        """Train what the run is missing on `dataset` (already on the training device), with the Lightning
+        `callbacks` in every fit, and finish the run; return the verdict on its final ticket. The run ends
+        KILLED on Ctrl-C and FAILED on an error."""
         record = TrialRecord.open(client, self.run_id, self.generation)
         completed = record.completed_rounds()
         where = f"in {record.name} on {dataset.train.images.device}"
@@ -224,8 +257,11 @@ class TrialTask:
             else f"{self.label}: training {where}"
         )
         record.reopen()
+        device = dataset.train.images.device
+        environment = provenance.environment(device, deterministic_algorithms(device))
+        provenance.record(client, self.run_id, environment)
         try:
-            return Trial(self.config, self.index, dataset, record, say, show_progress).run()
+            return Trial(self.config, self.index, dataset, record, say, show_progress, callbacks).run()
         except LeaseLost:
             raise  # the run is another driver's now: leave its status alone
         except BaseException as error:

@@ -19,6 +19,11 @@ ROLE_ANALYSIS = "analysis"
 ROLE_CONDITION = "condition"
 ROLE_PATTERNS = "patterns"
 
+# The metrics of a trial run at step r (README, "Tracking contract"); each control adds its own at step R.
+TEST_ACC = "test_acc"
+TEST_LOSS = "test_loss"
+TRAINING_SECONDS = "training_seconds"  # seconds spent training rounds 0..r, across resumptions, gaps excluded
+
 # Marks our experiments as model training (runs, metrics), not GenAI, for MLflow UIs that open an experiment
 # by it. The UI of MLflow 3.17 ignores it and opens every experiment by its GenAI / Model training switch:
 # links to our runs carry `workflowType=machine_learning` instead (lottery.tracking.uris.browse_url).

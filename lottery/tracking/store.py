@@ -3,27 +3,42 @@ explicit artifact locations, and artifact downloads that fail in one line.
 
 The default store is `sqlite:///mlruns/mlflow.db` with artifacts in `mlruns/artifacts/<experiment>`;
 `MLFLOW_TRACKING_URI` overrides it. With an `http(s)://` server the server places artifacts (proxied).
+A database behind the store (PostgreSQL, here or behind a server) that is down, refuses the credentials,
+has no connection left or holds an older MLflow schema is named in the one line, with its fix
+(`lottery.tracking.database`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
+import re
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
 from lottery.errors import UserError, first_line
+from lottery.tracking import database
 from lottery.tracking.contract import EXPERIMENT_KIND, MODEL_TRAINING
 from lottery.tracking.uris import (
     DEFAULT_TRACKING_URI,
+    is_database,
     is_remote,
     local_artifact_root,
+    redacted,
     resolve_tracking_uri,
     sqlite_file,
+)
+
+RERUN = (
+    "then re-run the same command: finished trials are skipped, the others resume from their last completed "
+    "round"
 )
 
 # Fail within seconds, not after minutes of retries, when a tracking server is unreachable.
@@ -32,7 +47,7 @@ _HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_T
 
 def connect(uri: str | None = None, *, create: bool = True):
     """An `MlflowClient` for the store (a `StopSafeClient`), checked to answer; UserError (one line) if it
-    does not.
+    does not. A database server (PostgreSQL) is checked first for its driver and an answer within seconds.
 
     `create=False` (readers such as the analysis) refuses a SQLite file that does not exist yet instead of
     creating an empty store: a mistyped path is named, not silently reported empty.
@@ -55,14 +70,20 @@ def connect(uri: str | None = None, *, create: bool = True):
             os.environ.setdefault(key, value)
     else:
         local_artifact_root(uri)  # raises for a file store, which MLflow >= 3.17 refuses
+    if is_database(uri) and db is None:
+        database.check_driver(uri, "MLFLOW_TRACKING_URI")
+        database.inspect(uri, "MLFLOW_TRACKING_URI")
     try:
         with _schema_lock(uri):  # opening a SQLite store creates or migrates its tables
             client = StopSafeClient(tracking_uri=uri, registry_uri=uri)
             client.search_experiments(max_results=1)
     except store_errors() as error:
+        words = database_words(uri, error)
+        if words is not None and database.problem(words) is not None:
+            raise UserError(database.failed(f"the MLflow tracking store {redacted(uri)}", words)) from None
         raise UserError(
-            f"cannot reach the MLflow tracking store {uri} ({first_line(error)}); start the tracking server "
-            "or set MLFLOW_TRACKING_URI to a reachable store"
+            f"cannot reach the MLflow tracking store {redacted(uri)} ({first_line(error)}); start the "
+            "tracking server or set MLFLOW_TRACKING_URI to a reachable store"
         ) from None
     return client
 
@@ -78,16 +99,60 @@ def store_errors() -> tuple[type[BaseException], ...]:
 
 
 def store_lost(client, error: BaseException) -> UserError | None:
-    """If the store stopped answering, the one-line error to end with (`error` is what a call to it raised);
-    None if it still answers, so that `error` is something else (a bug, a bad artifact) to report as such."""
+    """If the store failed, the one-line error to end with (`error` is what a call to it raised): it stopped
+    answering, or its database failed in a way `lottery.tracking.database` knows (even if it answers again:
+    no connection left comes and goes), or a server answered 503, MLflow's word for a database it could
+    not use. None if it answers and `error` is something else (a bug, a bad artifact) to report as such."""
+    uri = redacted(client.tracking_uri)
     try:
         client.search_experiments(max_results=1)
-    except Exception:
+    except Exception as answer:
+        words = database_words(client.tracking_uri, answer)
+        if words is not None and database.problem(words) is not None:
+            return UserError(f"{database.failed(f'lost the MLflow tracking store {uri}', words)}; {RERUN}")
         return UserError(
-            f"lost the MLflow tracking store {client.tracking_uri} ({first_line(error)}); restart it (or "
-            "check the disk it writes to), then re-run the same command: finished trials are skipped, the "
-            "others resume from their last completed round"
+            f"lost the MLflow tracking store {uri} ({first_line(error)}); restart it (or check the disk it "
+            f"writes to), {RERUN}"
         )
+    words = None if is_remote(client.tracking_uri) else database_words(client.tracking_uri, error)
+    if words is not None and database.problem(words) is not None:
+        return UserError(f"{database.failed(f'the MLflow tracking store {uri}', words)}; {RERUN}")
+    if is_remote(client.tracking_uri) and re.search(r"\b503\b", str(error)):
+        return UserError(
+            f"the MLflow tracking server {uri} could not use its database (HTTP 503): it was down or had no "
+            "connection left, as the server's output says; restart it, or lower the server's WORKERS or "
+            f"MLFLOW_SQLALCHEMYSTORE_POOL_SIZE / _MAX_OVERFLOW, or raise max_connections; {RERUN}"
+        )
+    return None
+
+
+def database_words(uri: str, error: BaseException) -> str | None:
+    """A database's own words on a failure of the store `uri`: what its tracking server answers now, or
+    `error` itself when it is a database's error (SQLAlchemy's, or MLflow's quoting one); None otherwise (an
+    unreachable server, a file error), which no database pattern must be read into."""
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if is_remote(uri):
+        return server_says(uri)
+    return str(error) if is_database(uri) and isinstance(error, MlflowException | SQLAlchemyError) else None
+
+
+def server_says(uri: str) -> str | None:
+    """What a tracking server at `uri` answers a search with when it fails (MLflow's JSON `message`, which
+    quotes its database's error); None if it answers, is no server, or cannot be reached."""
+    if not is_remote(uri):
+        return None
+    url = f"{uri.rstrip('/')}/api/2.0/mlflow/experiments/search?max_results=1"
+    try:
+        with urllib.request.urlopen(url, timeout=5):
+            return None
+    except urllib.error.HTTPError as error:
+        with contextlib.suppress(ValueError, OSError):
+            answer = json.loads(error.read())
+            return str(answer.get("message") or "") or None if isinstance(answer, dict) else None
+    except (OSError, ValueError):
+        pass
     return None
 
 

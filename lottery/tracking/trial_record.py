@@ -1,7 +1,9 @@
 """One trial's MLflow run: what the tracking contract records, and what resuming reads back.
 
 Round r is complete once its metrics are logged; the mask round r + 1 trains (`rounds/<r+1>/mask.npz`)
-is logged before them, so a complete round always leaves what the next one needs in the store.
+is logged before them, so a complete round always leaves what the next one needs in the store. The same
+record writes `make train`'s runs and the runs of `lottery.IterativeMagnitudePruning` in a user's own
+`MLFlowLogger` run (`describe` gives those the contract's tags and params).
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunStatus, Ru
 
 from lottery import models
 from lottery.data.dataset import Dataset
+from lottery.errors import UserError
 from lottery.hparams import ExperimentConfig
 from lottery.pruning import mask as masks
+from lottery.pruning.controls import Control, Start
 from lottery.tracking import contract, store
 from lottery.tracking.arrays import load_arrays, save_arrays
 from lottery.tracking.lease import check_held
-from lottery.training.imp import RoundResult
-from lottery.training.verdict import Verdict
+from lottery.tracking.run_names import trial_run_name
 
 
 def init_id(theta0: dict[str, torch.Tensor]) -> str:
@@ -96,12 +99,27 @@ class TrialRecord:
             contract.TAG_CONFIG: config.config_id(),
             contract.TAG_REWIND_STEP: str(config.pruning.rewind_step),
         }
-        run = client.create_run(experiment_id, tags=tags, run_name=f"{config.dataset}/trial-{trial:02d}")
+        run = client.create_run(experiment_id, tags=tags, run_name=trial_run_name(config, trial))
         record = cls(client, run)
         params = [Param(k, v) for k, v in {**config.params(), "trial": str(trial)}.items()]
         client.log_batch(record.run_id, params=params)
         record.log_dataset(dataset)
         return record
+
+    def describe(self, tags: dict[str, str], params: dict[str, str]) -> None:
+        """Give an existing run (a user's `MLFlowLogger` run) the contract's `tags` and `params`. UserError
+        naming the clash if the run already holds one of these params with another value (MLflow never
+        changes a param), e.g. a hyperparameter the user's model saved under the same name."""
+        self._before_write()
+        held = self.client.get_run(self.run_id).data.params
+        clashes = [f"{k}={held[k]!r} (IMP logs {v!r})" for k, v in params.items() if held.get(k, v) != v]
+        if clashes:
+            raise UserError(
+                f"run {self.name} already holds param(s) {', '.join(clashes)}; rename those hyperparameters "
+                "of yours, or give IterativeMagnitudePruning the same values"
+            )
+        new = [Param(k, v) for k, v in params.items() if k not in held]
+        self.client.log_batch(self.run_id, params=new, tags=[RunTag(k, v) for k, v in tags.items()])
 
     @property
     def status(self) -> str:
@@ -169,16 +187,32 @@ class TrialRecord:
     def load_mask(self, artifact: str) -> masks.Mask:
         return masks.from_numpy(self.load_arrays(artifact, np.bool_))
 
-    def log_round(self, result: RoundResult) -> None:
-        if result.next_mask is not None:
-            self.log_arrays(contract.round_mask_artifact(result.round + 1), masks.to_numpy(result.next_mask))
+    def log_round(
+        self,
+        round_index: int,
+        mask: masks.Mask,
+        next_mask: masks.Mask | None,
+        evaluation: dict[str, float],
+        rewind_point: dict[str, torch.Tensor] | None = None,
+    ) -> None:
+        """Round r, which trained `mask`: θ_k (`rewind_point`, late rewinding: given with round 0), then the
+        mask round r + 1 trains, then — marking the round complete — the metrics at step r: `evaluation`
+        (`test_acc`, `test_loss`, `training_seconds`), `sparsity` and `remaining.<layer>`."""
+        if rewind_point is not None:
+            self.log_arrays(contract.REWIND_ARTIFACT, {name: w.numpy() for name, w in rewind_point.items()})
+        if next_mask is not None:
+            self.log_arrays(contract.round_mask_artifact(round_index + 1), masks.to_numpy(next_mask))
         values = {
-            "test_acc": result.test_acc,
-            "test_loss": result.test_loss,
-            "sparsity": masks.sparsity(result.mask),
-            **{f"remaining.{k}": v for k, v in masks.remaining_fraction(result.mask).items()},
+            **evaluation,
+            "sparsity": masks.sparsity(mask),
+            **{f"remaining.{k}": v for k, v in masks.remaining_fraction(mask).items()},
         }
-        self.log_metrics(values, step=result.round)
+        self.log_metrics(values, step=round_index)
+
+    def log_control(self, control: Control, start: Start, acc: float, loss: float, step: int) -> None:
+        """A trained control: its artifact, then its metrics at step `step` = R (last: they mark it done)."""
+        self.log_arrays(control.artifact, control.recorded(start))
+        self.log_metrics({control.acc_metric: acc, control.loss_metric: loss}, step=step)
 
     def log_metrics(self, values: dict[str, float], step: int) -> None:
         self._before_write()
@@ -187,12 +221,16 @@ class TrialRecord:
             self.run_id, metrics=[Metric(k, float(v), now, step) for k, v in values.items()]
         )
 
-    def finish(self, verdict: Verdict) -> None:
-        """Tag the verdict (`lottery.winning`, `lottery.verdict`) and mark the run FINISHED."""
+    def finish(self, final_mask: masks.Mask, winning: bool, verdict: str) -> None:
+        """Log the final ticket's mask (`ticket/winning_mask.npz`), tag the verdict (`lottery.winning`,
+        `lottery.verdict`, with `lottery.role=trial`: a run becomes a ticket only here) and mark the run
+        FINISHED."""
+        self.log_arrays(contract.WINNING_MASK_ARTIFACT, masks.to_numpy(final_mask))
         self._before_write()
         tags = [
-            RunTag(contract.TAG_WINNING, str(verdict.winning).lower()),
-            RunTag(contract.TAG_VERDICT, verdict.code),
+            RunTag(contract.TAG_ROLE, contract.ROLE_TRIAL),
+            RunTag(contract.TAG_WINNING, str(winning).lower()),
+            RunTag(contract.TAG_VERDICT, verdict),
         ]
         self.client.log_batch(self.run_id, tags=tags)
         self.client.set_terminated(self.run_id, RunStatus.to_string(RunStatus.FINISHED))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shlex
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
@@ -49,6 +50,19 @@ def sqlite_file(uri: str) -> Path | None:
         return None
     path = uri[len("sqlite:///") :].partition("?")[0]
     return Path(path) if path and path != ":memory:" else None
+
+
+def check_store_folder(uri: str) -> None:
+    """UserError for a SQLite store, other than the default, whose folder does not exist: a mistyped path
+    (`sqlite:///mlrun/mlflow.db`) would otherwise start a new, empty store there unnoticed."""
+    db = sqlite_file(uri)
+    if db is None or uri == DEFAULT_TRACKING_URI or db.parent.is_dir():
+        return
+    folder = shlex.quote(str(db.parent))
+    raise UserError(
+        f"the tracking store {uri} would be created in {db.parent}/, which does not exist: check "
+        f"MLFLOW_TRACKING_URI for a typo, or create the folder (mkdir -p {folder}) for a new store there"
+    )
 
 
 def local_artifact_root(uri: str) -> Path | None:
@@ -103,10 +117,28 @@ def browse_url(tracking_uri: str, experiment_id: str, run_id: str | None = None)
     return f"{base}/{runs_route(experiment_id, run_id)}"
 
 
+def ui_command(tracking_uri: str) -> str:
+    """The command that serves database `tracking_uri` in the UI: `make ui`, told the store unless it is the
+    default (a store set for one command only is not the next command's)."""
+    if tracking_uri == DEFAULT_TRACKING_URI:
+        return "make ui"
+    return f"MLFLOW_TRACKING_URI={shlex.quote(redacted(tracking_uri))} make ui"
+
+
 def where_to_browse(tracking_uri: str, experiment_id: str, run_id: str | None = None) -> str | None:
     """The line that ends a command: where the UI shows what it logged (`browse_url`), and for a local
-    database that `make ui` serves it; None for a store with no UI of ours."""
+    database the command that serves it (`ui_command`); None for a store with no UI of ours."""
     url = browse_url(tracking_uri, experiment_id, run_id)
     if url is None:
         return None
-    return f"browse it (after `make ui`): {url}" if is_database(tracking_uri) else f"browse it: {url}"
+    if is_database(tracking_uri):
+        return f"browse it (after `{ui_command(tracking_uri)}`): {url}"
+    return f"browse it: {url}"
+
+
+def redacted(uri: str) -> str:
+    """`uri` without its password, for messages."""
+    parsed = urlparse(uri)
+    if parsed.password is None:
+        return uri
+    return parsed._replace(netloc=parsed.netloc.replace(f":{parsed.password}@", ":***@", 1)).geturl()

@@ -1,2 +1,4 @@
-"""Training a masked network with Lightning: the LightningModule (`classifier`), the IMP callback (`imp`),
-one `fit`, the device, and the verdict on a ticket. Imports the foundations, `models`, `pruning`, `data`."""
+"""Training with IMP on Lightning: the IMP callback for any LightningModule (`imp`, the protocol it runs in
+`imp_run`, its options, the prunable layers, restarting a round, its tickets in memory and in the trainer's
+MLflow run), `make train`'s LightningModule (`classifier`), one `fit`, the device, and the verdict on a
+ticket. Imports the foundations, `models`, `pruning`, `data`, `tracking`."""

@@ -1,7 +1,9 @@
 """Fitting a masked classifier with Lightning: one `Trainer` per call, evaluating at the end of each round.
 
 Lightning's banners and its DataLoader-workers warning are silenced for the call only, never globally.
-Without progress bars, a `Heartbeat` says one short line per epoch instead.
+Without progress bars, a `Heartbeat` says one short line per epoch instead. On CUDA, training takes
+deterministic algorithms (`deterministic_algorithms`), so that a resumed run equals an uninterrupted one there
+too; an operation that has none only warns.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import pytorch_lightning as pl
 
 from lottery.data.datamodule import DeviceDataModule
 from lottery.hparams import ExperimentConfig
-from lottery.training.classifier import Evaluation, MaskedClassifier
-from lottery.training.device import lightning_accelerator
+from lottery.training.classifier import Classifier
+from lottery.training.device import deterministic_algorithms, lightning_accelerator
+from lottery.training.progress import RoundProgressBar
+from lottery.training.tickets import Evaluation
 
 
 class Heartbeat(pl.Callback):
@@ -65,7 +69,7 @@ class Heartbeat(pl.Callback):
 
 
 def fit(
-    module: MaskedClassifier,
+    module: Classifier,
     data: DeviceDataModule,
     config: ExperimentConfig,
     epochs: int,
@@ -78,6 +82,7 @@ def fit(
     lightning_log = logging.getLogger("pytorch_lightning")
     level = lightning_log.level
     lightning_log.setLevel(logging.WARNING)  # no "GPU available: …" banner for every round
+    device = data.train_batches.images.device
     try:
         trainer = pl.Trainer(
             max_epochs=epochs,
@@ -88,8 +93,9 @@ def fit(
             enable_model_summary=False,
             enable_progress_bar=show_progress,
             precision="bf16-mixed" if config.training.bf16 else "32-true",
-            callbacks=list(callbacks),
-            **lightning_accelerator(data.train_batches.images.device),
+            callbacks=[*callbacks, *([RoundProgressBar()] if show_progress else [])],
+            deterministic="warn" if deterministic_algorithms(device) else None,
+            **lightning_accelerator(device),
         )
         with warnings.catch_warnings():
             # The data are one tensor on the device, batched by index: no DataLoader workers to add.

@@ -1,0 +1,158 @@
+"""EXECUTOR=ray on a cluster of several nodes, as a lab's cluster is, on this one machine
+(`ray.cluster_utils.Cluster`): a head without CPUs at this machine's address, where the driver connects, and
+three worker nodes of one CPU and a custom resource each, each at an address of its own on the loopback
+network (127.0.0.2 …), so that Ray and our guards see three machines besides the driver's. `make train
+EXECUTOR=ray RAY_ADDRESS=<its address>` logs through a `make server` every node reaches by this machine's
+name.
+
+The cluster is this module's own (conftest's `ray_cluster` is one node, for test_ray_executor.py)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from entry_points import REPO
+from mlflow import MlflowClient
+from tracking_server import running_server
+from trial_store import empty_store, trial_runs
+
+pytestmark = pytest.mark.ray
+
+TIMEOUT = 600
+WORKER_NODES = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
+MAKE = ["make", "--no-print-directory", "--old-file=.venv/.installed"]
+# A round of the toy model on digits takes seconds at 10 epochs: round 1 and the random ticket (20 epochs)
+# are under way on every node when one is removed.
+EPOCHS = "10"
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """The head (no CPU: trials run on worker nodes only) and three worker nodes, in a folder of their own."""
+    from ray.cluster_utils import Cluster
+
+    root = Path(tempfile.mkdtemp(prefix="ray-nodes-"))  # short: Ray's socket paths are limited
+    common = {"temp_dir": str(root), "include_dashboard": False, "object_store_memory": 80 * 2**20}
+    # The head at the default address: Ray resolves a driver's 127.0.0.1 to this machine's address.
+    nodes = Cluster(initialize_head=True, head_node_args={**common, "num_cpus": 0})
+    try:
+        for k, address in enumerate(WORKER_NODES):
+            nodes.add_node(**common, num_cpus=1, node_ip_address=address, resources={f"node{k}": 1})
+        nodes.wait_for_nodes()
+        yield nodes
+    finally:
+        nodes.shutdown()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def raylet(node) -> int:
+    return node.all_processes["raylet"][0].process.pid
+
+
+def training_nodes(cluster) -> dict[int, object]:
+    """The worker nodes running a trial now, by the pid of its worker (a child of the node's raylet)."""
+    nodes = {raylet(node): node for node in cluster.worker_nodes}
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit() or not (entry / "cmdline").read_bytes().startswith(
+                b"ray::train_trial"
+            ):
+                continue
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError):  # the process ended while we looked
+            continue
+        if parent in nodes:
+            found[int(entry.name)] = nodes[parent]
+    return found
+
+
+def make_train(cluster, uri: str, log: Path, trials: int) -> subprocess.Popen:
+    variables = ["DATASET=digits", f"TRIALS={trials}", "ROUNDS=1", f"EPOCHS={EPOCHS}", "EXECUTOR=ray"]
+    variables += [f"RAY_ADDRESS={cluster.address}", "TRAIN_ARGS=--no-progress-bar --model toy"]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RAY_")}
+    env["MLFLOW_TRACKING_URI"] = uri
+    with open(log, "w") as out:
+        return subprocess.Popen(
+            [*MAKE, "train", *variables],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def finish(process: subprocess.Popen) -> int:
+    try:
+        return process.wait(timeout=TIMEOUT)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def shared_server(tmp_path, template_store):
+    """`make server HOST=0.0.0.0`, as for a cluster: (the URL every node reaches, by this machine's name; the
+    same server on loopback)."""
+    backend = empty_store(template_store, tmp_path / "store")
+    with running_server(tmp_path / "server", host="0.0.0.0", backend=backend) as local:
+        yield local.replace("127.0.0.1", socket.gethostname()), local
+
+
+def test_trials_spread_over_the_nodes_and_a_removed_nodes_trial_resumes_elsewhere(
+    cluster, shared_server, tmp_path
+):
+    url, _ = shared_server
+    log = tmp_path / "train.log"
+    process = make_train(cluster, url, log, trials=3)
+    deadline = time.monotonic() + TIMEOUT
+    while log.read_text().count("round 0/1 · sparsity") < 3:  # every trial is in round 1 on its node
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.2)
+    training = training_nodes(cluster)
+    assert len(set(map(id, training.values()))) == 3, log.read_text()  # a trial on each node
+    removed = next(iter(training.values()))
+    cluster.remove_node(removed, allow_graceful=False)  # the machine is gone, its worker with it
+    assert finish(process) == 0, log.read_text()
+
+    output = log.read_text()
+    (resumed,) = re.findall(
+        r"(digits trial \d/3): resuming in (digits/trial-\d\d) .* after (\d) completed", output
+    )
+    assert int(resumed[2]) >= 1, output  # from its last completed round, not from scratch
+    runs = trial_runs(url)
+    assert [run.info.status for run in runs] == ["FINISHED"] * 3, output  # one run a trial, none left RUNNING
+    client = MlflowClient(url)
+    for run in runs:
+        for key, steps in (("test_acc", [0, 1]), ("sparsity", [0, 1]), ("random_test_acc", [1])):
+            logged = Counter(m.step for m in client.get_metric_history(run.info.run_id, key))
+            assert sorted(logged) == steps and max(logged.values()) == 1, (run.info.run_name, key, logged)
+
+
+@pytest.mark.parametrize("store", ["sqlite", "loopback"])
+def test_a_multi_node_cluster_refuses_a_store_only_this_machine_reaches(
+    cluster, shared_server, tmp_path, store
+):
+    _, loopback = shared_server
+    uri = f"sqlite:///{tmp_path}/mlflow.db" if store == "sqlite" else loopback
+    log = tmp_path / "train.log"
+    assert finish(make_train(cluster, uri, log, trials=1)) == 2
+    output = log.read_text()
+    (line,) = [line for line in output.splitlines() if line.startswith("error:")]
+    assert line.startswith(
+        f"error: EXECUTOR=ray on the Ray cluster at {cluster.address} cannot use the tracking"
+    )
+    assert "make server HOST=0.0.0.0" in line and "Traceback" not in output
+    runs = trial_runs(uri)
+    assert all(run.info.status != "FINISHED" and not run.data.metrics for run in runs)  # nothing trained

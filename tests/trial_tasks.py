@@ -1,0 +1,19 @@
+"""Training a trial as an executor does, with Lightning callbacks of a test's own in every fit of it: the
+public seam (`TrialTask.run(..., callbacks)`) through which tests watch training, instead of patching it."""
+
+from __future__ import annotations
+
+from lottery.execution.scheduler import Scheduler
+from lottery.hparams import ExperimentConfig
+from lottery.models import configured
+from lottery.tracking import store
+from lottery.tracking.lease import Leases
+
+
+def train_trial(uri: str, config: ExperimentConfig, dataset, callbacks=(), index: int = 0):
+    """Take trial `index` of `config` up in the store at `uri` and train it on `dataset` (on the CPU) with
+    `callbacks`; return its verdict."""
+    client = store.connect(uri)
+    with Leases(client) as leases:
+        task = Scheduler(client, configured(config), dataset, leases, say=lambda line: None).take(index)
+        return task.run(dataset, client, lambda line: None, False, callbacks)
