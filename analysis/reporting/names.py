@@ -16,10 +16,11 @@ CONFIG_DIGITS = 8  # of a configuration id in a run name: enough to tell a store
 
 def run_name(analysis: Analysis, configs: Mapping[str, str]) -> str:
     """The analysis run's name: which model's tickets, which configuration of each dataset, how many pairs
-    were drawn per condition (a range where conditions had fewer than asked for) and the settings."""
+    were drawn per condition (a range where conditions had fewer than asked for; "no pairs" where the layers
+    form no chain) and the settings."""
     settings = analysis.settings
     drawn = sorted({len(c.pairs) for c in analysis.conditions})
-    pairs = f"{drawn[0]}–{drawn[-1]}" if len(drawn) > 1 else str(drawn[0])
+    pairs = "–".join(str(n) for n in dict.fromkeys([drawn[0], drawn[-1]])) if drawn else "no"
     extra = "" if settings.positive_weight == 0.5 else f" · positive weight {settings.positive_weight:g}"
     config = "+".join(configs[dataset][:CONFIG_DIGITS] for dataset in settings.datasets)
     return (
