@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,6 +161,9 @@ def ui(browser, template_store, tmp_path_factory) -> Iterator[UI]:
     try:
         url = f"http://127.0.0.1:{port}"
         wait_until_healthy(url, server, log, timeout=120.0)
+        deadline = time.monotonic() + 30  # the links follow the first answer
+        while "  digits: " not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
         yield UI(
             url=url,
             port=port,

@@ -27,6 +27,7 @@ from urllib.parse import urlparse
 import ray
 import torch
 from ray.exceptions import RayError, RayTaskError
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from tqdm import tqdm
 
 import lottery
@@ -85,7 +86,9 @@ class RayExecutor:
                 check_store_shared(client.tracking_uri, settings.cluster)
                 _check_artifacts_shared(client, first, settings.cluster)
             (cpus, gpus), threads, at_once = _task_resources(settings, self.say)
-            lines = ray.remote(WorkerLines).options(num_cpus=0).remote()
+            # On the driver's node: a worker node that dies must not take the lines of the others with it.
+            here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+            lines = ray.remote(WorkerLines).options(num_cpus=0, scheduling_strategy=here).remote()
             dataset_ref = ray.put(self.dataset)
             remote = remote_trial(train_trial, cpus, gpus, settings.max_retries)
             slots = max(at_once, 1) if settings.address is None else math.inf
