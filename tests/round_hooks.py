@@ -1,22 +1,54 @@
-"""Acting at a trial's round boundary in tests: an interruption, a lost server, right after a round is
-recorded."""
+"""Trial hooks of the tests (`lottery.execution.trial_hooks`): acting at a trial's round boundary (an
+interruption, a lost server) and watching which rounds and controls a trial trains."""
+
+from __future__ import annotations
 
 from collections.abc import Callable
 
-from lottery.execution.trial import Trial
+from lottery.execution.trial_hooks import TrialHook
 
 
-def after_round(monkeypatch, index: int, act: Callable[[], None]) -> Callable[[], None]:
-    """Make every trial call `act()` once round `index` is recorded; return what undoes it."""
-    original = Trial.on_round_end
+class AfterRound(TrialHook):
+    """Calls `act()` in every trial once round `index` is recorded."""
 
-    def hooked(self, result):
-        original(self, result)
-        if result.round == index:
-            act()
+    def __init__(self, index: int, act: Callable[[], None]) -> None:
+        self.index, self.act = index, act
 
-    monkeypatch.setattr(Trial, "on_round_end", hooked)
-    return lambda: monkeypatch.setattr(Trial, "on_round_end", original)
+    def round_end(self, trial, result) -> None:
+        if result.round == self.index:
+            self.act()
+
+
+class Watch(TrialHook):
+    """Collects the rounds recorded and the controls started, in order, across trials."""
+
+    def __init__(self) -> None:
+        self.rounds: list[int] = []
+        self.controls: list[str] = []
+
+    def round_end(self, trial, result) -> None:
+        self.rounds.append(result.round)
+
+    def control_start(self, trial, control) -> None:
+        self.controls.append(control.name)
+
+
+class FailAt(TrialHook):
+    """Raises `error` in trial `trial` when control `start` is about to start, or once control `end` is
+    recorded."""
+
+    def __init__(
+        self, error: BaseException, trial: int | None = None, start: str = "", end: str = ""
+    ) -> None:
+        self.error, self.trial, self.start, self.end = error, trial, start, end
+
+    def control_start(self, trial, control) -> None:
+        if control.name == self.start and self.trial in (None, trial):
+            raise self.error
+
+    def control_end(self, trial, control) -> None:
+        if control.name == self.end and self.trial in (None, trial):
+            raise self.error
 
 
 def interrupt() -> None:

@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 import torch
 from mlflow import MlflowClient
+from round_hooks import FailAt, Watch
 from trial_store import trial_runs
 
 from lottery import seeds
 from lottery.execution import trial as trial_module
 from lottery.execution.experiment import run_experiment
-from lottery.execution.trial import Trial, theta0_for
+from lottery.execution.trial import theta0_for
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
 from lottery.pruning import controls
 from lottery.pruning import mask as masks
@@ -66,23 +67,11 @@ def with_shuffled(monkeypatch):
     monkeypatch.setitem(controls.CONTROLS, "shuffled", module.__name__)
 
 
-def quiet(uri, lines=None):
+def quiet(uri, lines=None, hooks=()):
     """Train CONFIG with the random ticket and the shuffled one."""
     say = (lambda line: None) if lines is None else lines.append
     config = replace(CONFIG, controls="shuffled,random")
-    return run_experiment(config, "unused", uri, say=say, show_progress=False)
-
-
-def trained_controls(monkeypatch) -> list[str]:
-    """Spy on Trial.train_control: the names of the controls it trains, in order."""
-    trained, original = [], Trial.train_control
-
-    def spy(self, control, theta0, final_mask):
-        trained.append(control.name)
-        original(self, control, theta0, final_mask)
-
-    monkeypatch.setattr(Trial, "train_control", spy)
-    return trained
+    return run_experiment(config, "unused", uri, say=say, show_progress=False, hooks=hooks)
 
 
 def load(uri, run_id, path, tmp_path) -> dict[str, np.ndarray]:
@@ -150,7 +139,7 @@ def test_the_contract_still_loads_without_torch():
 def test_a_registered_control_runs_after_the_random_ticket_with_its_own_streams(
     store_uri, tiny_data, with_shuffled, monkeypatch, tmp_path
 ):
-    trained = trained_controls(monkeypatch)
+    watch = Watch()
     entropies, original_data = [], trial_module.DeviceDataModule
 
     def data_spy(dataset, batch_size, seed_entropy, first_epoch=0):
@@ -159,8 +148,8 @@ def test_a_registered_control_runs_after_the_random_ticket_with_its_own_streams(
 
     monkeypatch.setattr(trial_module, "DeviceDataModule", data_spy)
     lines = []
-    quiet(store_uri, lines)
-    assert trained == ["random", "shuffled"]
+    quiet(store_uri, lines, hooks=[watch])
+    assert watch.controls == ["random", "shuffled"]
     assert entropies[1:] == [
         (SEED, 0, seeds.RANDOM_BATCHES_STREAM),
         (SEED, 0, controls.name_stream("shuffled", "batches")),
@@ -182,27 +171,18 @@ def test_a_registered_control_runs_after_the_random_ticket_with_its_own_streams(
 
 
 def test_a_run_interrupted_after_the_random_ticket_resumes_without_retraining_it(
-    store_uri, tiny_data, with_shuffled, monkeypatch, tmp_path
+    store_uri, tiny_data, with_shuffled, tmp_path
 ):
-    original = Trial.train_control
-
-    def interrupt_before_shuffled(self, control, theta0, final_mask):
-        if control.name == "shuffled":
-            raise KeyboardInterrupt
-        original(self, control, theta0, final_mask)
-
-    monkeypatch.setattr(Trial, "train_control", interrupt_before_shuffled)
     with pytest.raises(KeyboardInterrupt):
-        quiet(store_uri)
+        quiet(store_uri, hooks=[FailAt(KeyboardInterrupt(), start="shuffled")])
     (run,) = trial_runs(store_uri)
     assert run.info.status == "KILLED"
     assert steps(store_uri, run.info.run_id, "random_test_acc") == [1]
     assert steps(store_uri, run.info.run_id, "shuffled_test_acc") == []
 
-    monkeypatch.setattr(Trial, "train_control", original)
-    trained = trained_controls(monkeypatch)
-    quiet(store_uri)
-    assert trained == ["shuffled"]
+    watch = Watch()
+    quiet(store_uri, hooks=[watch])
+    assert watch.controls == ["shuffled"]
     (after,) = trial_runs(store_uri)
     assert after.info.run_id == run.info.run_id and after.info.status == "FINISHED"
     for key in ("random_test_acc", "random_test_loss", "shuffled_test_acc", "shuffled_test_loss"):
@@ -220,23 +200,13 @@ def test_a_run_interrupted_after_the_random_ticket_resumes_without_retraining_it
         assert resumed == MlflowClient(uninterrupted).get_metric_history(other, key)[0].value
 
 
-def test_controls_whose_metrics_are_logged_are_skipped_on_resume(
-    store_uri, tiny_data, with_shuffled, monkeypatch
-):
-    original = Trial.train_controls
-
-    def interrupt_after_the_controls(self, theta0, final_mask):
-        original(self, theta0, final_mask)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(Trial, "train_controls", interrupt_after_the_controls)
+def test_controls_whose_metrics_are_logged_are_skipped_on_resume(store_uri, tiny_data, with_shuffled):
     with pytest.raises(KeyboardInterrupt):
-        quiet(store_uri)
-    monkeypatch.setattr(Trial, "train_controls", original)
-    trained = trained_controls(monkeypatch)
+        quiet(store_uri, hooks=[FailAt(KeyboardInterrupt(), end="shuffled")])  # the last control
+    watch = Watch()
     lines = []
-    quiet(store_uri, lines)
-    assert trained == []
+    quiet(store_uri, lines, hooks=[watch])
+    assert watch.controls == []
     (run,) = trial_runs(store_uri)
     assert run.info.status == "FINISHED"
     assert steps(store_uri, run.info.run_id, "shuffled_test_acc") == [1]

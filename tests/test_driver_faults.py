@@ -13,7 +13,7 @@ import time
 import pytest
 from entry_points import REPO
 from mlflow import MlflowClient
-from round_hooks import after_round
+from round_hooks import AfterRound
 from tracking_server import running_server, stop
 from trial_store import trial_runs
 
@@ -37,19 +37,18 @@ def test_a_server_lost_mid_run_stops_the_driver_in_one_line_and_the_rerun_resume
     tmp_path, tiny_data, monkeypatch, backend_store_uri
 ):
     servers = []
-    undo = after_round(monkeypatch, 0, lambda: stop(servers[0]))
+    stop_the_server = AfterRound(0, lambda: stop(servers[0]))
     monkeypatch.setattr("tracking_server.subprocess.Popen", recording(servers))
     lines = []
     root = tmp_path / "server"
     with running_server(root, backend=backend_store_uri) as url, pytest.raises(UserError) as error:
-        run_experiment(CONFIG, "unused", url, say=lines.append, show_progress=False)
+        run_experiment(CONFIG, "unused", url, say=lines.append, show_progress=False, hooks=[stop_the_server])
     message = str(error.value)
     assert (
         message.startswith(f"lost the MLflow tracking store {url} (") and "re-run the same command" in message
     )
     assert not any("Traceback" in line or "trial 2/3" in line for line in lines)  # nothing more was tried
 
-    undo()
     port = int(url.rsplit(":", 1)[1])
     with running_server(root, port=port, backend=backend_store_uri) as again:  # the same server, restarted
         (run,) = trial_runs(again)

@@ -6,12 +6,11 @@ import time
 import numpy as np
 import pytest
 from mlflow import MlflowClient
-from round_hooks import after_round, interrupt
+from round_hooks import AfterRound, Watch, interrupt
 from trial_store import artifact, empty_store, trial_runs
 
 from lottery.execution.experiment import run_experiment
 from lottery.execution.scheduler import Scheduler
-from lottery.execution.trial import Trial
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
 from lottery.models import configured
 from lottery.tracking import store
@@ -28,18 +27,14 @@ CONFIG = ExperimentConfig(
 )
 
 
-def quiet(uri):
-    return run_experiment(CONFIG, "unused", uri, say=lambda line: None, show_progress=False)
+def quiet(uri, hooks=()):
+    return run_experiment(CONFIG, "unused", uri, say=lambda line: None, show_progress=False, hooks=hooks)
 
 
-def test_interrupted_trial_resumes_in_the_same_run(
-    tmp_path, monkeypatch, tiny_data, store_uri, template_store
-):
+def test_interrupted_trial_resumes_in_the_same_run(tmp_path, tiny_data, store_uri, template_store):
     uri = store_uri
-    original_train = Trial.train_rounds
-    undo = after_round(monkeypatch, 1, interrupt)
     with pytest.raises(KeyboardInterrupt):
-        quiet(uri)
+        quiet(uri, hooks=[AfterRound(1, interrupt)])
     (run,) = trial_runs(uri)
     assert run.info.status == "KILLED"
     client = MlflowClient(uri)
@@ -48,19 +43,10 @@ def test_interrupted_trial_resumes_in_the_same_run(
     assert task.run_id == run.info.run_id and client.get_run(run.info.run_id).info.status == "SCHEDULED"
     assert sorted(m.step for m in client.get_metric_history(run.info.run_id, "test_acc")) == [0, 1]
 
-    undo()
     time.sleep(GAP)  # the idle time between the interruption and the re-run
-    resumed_rounds = []
-    monkeypatch.setattr(
-        Trial,
-        "train_rounds",
-        lambda self, theta0, rewind_point, first: (
-            resumed_rounds.append(first),
-            original_train(self, theta0, rewind_point, first),
-        )[1],
-    )
-    quiet(uri)
-    assert resumed_rounds == [2]
+    watch = Watch()
+    quiet(uri, hooks=[watch])
+    assert watch.rounds == [2]
     (after,) = trial_runs(uri)
     assert after.info.run_id == run.info.run_id and after.info.status == "FINISHED"
     for key in ("test_acc", "sparsity", "random_test_acc", "training_seconds"):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 from mlflow import MlflowClient
-from round_hooks import after_round, interrupt
+from round_hooks import AfterRound, interrupt
 from trial_store import artifact, empty_store, trial_runs
 from trial_tasks import train_trial
 
@@ -32,8 +32,8 @@ CONFIG = ExperimentConfig(
 )
 
 
-def quiet(uri, config=CONFIG):
-    return run_experiment(config, "unused", uri, say=lambda line: None, show_progress=False)
+def quiet(uri, config=CONFIG, hooks=()):
+    return run_experiment(config, "unused", uri, say=lambda line: None, show_progress=False, hooks=hooks)
 
 
 def prunable(module) -> dict[str, np.ndarray]:
@@ -96,13 +96,9 @@ def test_rounds_and_controls_restart_from_the_weights_after_k_steps(store_uri, t
         assert [m.step for m in client.get_metric_history(run_id, key)] == [CONFIG.pruning.rounds]
 
 
-def test_a_resumed_trial_rewinds_to_its_stored_weights(
-    store_uri, tiny_data, monkeypatch, template_store, tmp_path
-):
-    undo = after_round(monkeypatch, 1, interrupt)
+def test_a_resumed_trial_rewinds_to_its_stored_weights(store_uri, tiny_data, template_store, tmp_path):
     with pytest.raises(KeyboardInterrupt):
-        quiet(store_uri)
-    undo()
+        quiet(store_uri, hooks=[AfterRound(1, interrupt)])
     quiet(store_uri)
     uninterrupted = empty_store(template_store, tmp_path / "uninterrupted")
     quiet(uninterrupted)

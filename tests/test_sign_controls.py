@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 from mlflow import MlflowClient
+from round_hooks import Watch
 from trial_store import artifact, trial_runs
 
 from lottery.execution.experiment import run_experiment
-from lottery.execution.trial import Trial, theta0_for
+from lottery.execution.trial import theta0_for
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
 from lottery.pruning import controls
 from lottery.pruning import mask as masks
@@ -116,21 +117,17 @@ def torch_of(arrays):
     return {n: torch.from_numpy(a) for n, a in arrays.items()}
 
 
-def test_a_rerun_with_more_controls_adds_them_to_the_finished_runs(store_uri, tiny_data, monkeypatch):
+def test_a_rerun_with_more_controls_adds_them_to_the_finished_runs(store_uri, tiny_data):
     run_experiment(CONFIG, "unused", store_uri, say=lambda line: None, show_progress=False)
     (before,) = trial_runs(store_uri)
     assert "signs_test_acc" not in before.data.metrics
-    trained, original = [], Trial.train_control
-
-    def spy(self, control, weights, final_mask):
-        trained.append(control.name)
-        original(self, control, weights, final_mask)
-
-    monkeypatch.setattr(Trial, "train_control", spy)
+    watch = Watch()
     lines = []
     more = replace(CONFIG, controls="random,signs")
-    (outcome,) = run_experiment(more, "unused", store_uri, say=lines.append, show_progress=False)
-    assert outcome.error is None and trained == ["signs"]
+    (outcome,) = run_experiment(
+        more, "unused", store_uri, say=lines.append, show_progress=False, hooks=[watch]
+    )
+    assert outcome.error is None and watch.controls == ["signs"]
     assert any("adding the signs control(s)" in line for line in lines)
     (after,) = trial_runs(store_uri)
     assert after.info.run_id == before.info.run_id and after.info.status == "FINISHED"
@@ -139,5 +136,5 @@ def test_a_rerun_with_more_controls_adds_them_to_the_finished_runs(store_uri, ti
         steps = [m.step for m in client.get_metric_history(after.info.run_id, key)]
         assert len(steps) == len(set(steps)), key
     lines = []
-    run_experiment(more, "unused", store_uri, say=lines.append, show_progress=False)
-    assert trained == ["signs"] and any("skipped" in line for line in lines)
+    run_experiment(more, "unused", store_uri, say=lines.append, show_progress=False, hooks=[watch])
+    assert watch.controls == ["signs"] and any("skipped" in line for line in lines)

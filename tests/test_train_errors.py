@@ -2,12 +2,14 @@
 
 import socket
 import time
+from functools import partial
 
 import pytest
 from entry_points import refused
 from trial_store import trial_runs
 
 from experiments.train import main
+from lottery.execution.trial_hooks import TrialHook
 
 TINY = ["--trials", "1", "--rounds", "1", "--epochs", "1"]
 RAY = [*TINY, "--executor", "ray"]
@@ -74,17 +76,20 @@ def test_command_line_error_has_no_traceback(tmp_path):
     assert result.stderr.strip() == "error: EPOCHS must lie in 1..1000, got 0"
 
 
-def test_a_crashed_trial_fails_is_reported_and_the_next_one_runs(capsys, store_uri, tiny_data, monkeypatch):
-    from lottery.execution.trial import Trial
+class CrashInTrial1(TrialHook):
+    """A bug in trial 1/2, once its rounds are done."""
 
-    original = Trial.train_controls
-
-    def crash_in_trial_1(self, theta0, final_mask):
-        if self.index == 0:
+    def control_start(self, trial, control):
+        if trial == 0:
             raise RuntimeError("boom")
-        original(self, theta0, final_mask)
 
-    monkeypatch.setattr(Trial, "train_controls", crash_in_trial_1)
+
+def test_a_crashed_trial_fails_is_reported_and_the_next_one_runs(capsys, store_uri, tiny_data, monkeypatch):
+    from lottery.execution import experiment
+
+    monkeypatch.setattr(
+        experiment, "run_experiment", partial(experiment.run_experiment, hooks=[CrashInTrial1()])
+    )
     # the toy network learns little in one epoch: no warning that it stayed at chance, only the failure line
     monkeypatch.setattr("lottery.training.verdict.chance_threshold", lambda labels: (0.0, 0.0))
     with pytest.raises(SystemExit) as exit_info:

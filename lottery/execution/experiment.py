@@ -14,7 +14,7 @@ Ray load inside `run_experiment`, once the settings are checked, so a refused se
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from lottery.execution.output import print_line, progress_bars
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from lottery.execution.executor import Executor
     from lottery.execution.scheduler import Scheduler
     from lottery.execution.trial import TrialOutcome
+    from lottery.execution.trial_hooks import TrialHook
 
 
 def run_experiment(
@@ -35,10 +36,16 @@ def run_experiment(
     ray: RaySettings | None = None,
     say: Callable[[str], None] = print_line,
     show_progress: bool | None = None,
+    hooks: Sequence[TrialHook] = (),
 ) -> list[TrialOutcome]:
     """Train every unfinished trial, here (`ray` None) or as Ray tasks, sharing the work with any other
     driver of the same configuration; return the outcomes of the trials this driver trained. Progress bars
     when `show_progress`, or (None) when stdout is a terminal; else a line per epoch.
+
+    `hooks` (`lottery.execution.trial_hooks.TrialHook`) are told of every trial's phases — each round's end,
+    each control's start and end — where the trial trains (here, or pickled to its Ray worker); what a hook
+    raises stops the trial as the same error from training would. The seam through which tests observe
+    trials and inject faults (an interruption, a lost store) without patching the trial's methods.
 
     The first line said is the configuration and the store; then a warning for each value that would likely
     waste the run (`ExperimentConfig.doubts`). A SQLite store whose folder does not exist is refused
@@ -73,7 +80,7 @@ def run_experiment(
     with Leases(client) as leases:
         scheduler = Scheduler(client, config, dataset, leases, say)
         try:
-            return _run_all(scheduler, executor_for(ray, dataset, client, say, show_progress), say)
+            return _run_all(scheduler, executor_for(ray, dataset, client, say, show_progress, hooks), say)
         except BaseException as error:  # Ctrl-C, a lost store, or the executor itself failed
             status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
             scheduler.abandon_held(status)

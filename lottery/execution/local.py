@@ -4,22 +4,31 @@ training device (moved there when the first trial starts)."""
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from lottery.data.datamodule import on_device
 from lottery.data.dataset import Dataset
 from lottery.errors import UserError
 from lottery.execution.trial import TrialOutcome, TrialTask, failure
+from lottery.execution.trial_hooks import TrialHook
 from lottery.tracking import store
 from lottery.training.device import training_device
 
 
 class LocalExecutor:
-    """An `Executor`: each task in this process, in order; `say` prints, `show_progress` shows bars (else
-    `say` says a line per epoch)."""
+    """An `Executor`: each task in this process, in order, with `hooks`; `say` prints, `show_progress` shows
+    bars (else `say` says a line per epoch)."""
 
-    def __init__(self, dataset: Dataset, client, say: Callable[[str], None], show_progress: bool) -> None:
+    def __init__(
+        self,
+        dataset: Dataset,
+        client,
+        say: Callable[[str], None],
+        show_progress: bool,
+        hooks: Sequence[TrialHook] = (),
+    ) -> None:
         self.dataset, self.client, self.say, self.show_progress = dataset, client, say, show_progress
+        self.hooks = tuple(hooks)
         self._on_device: Dataset | None = None
 
     def run(self, tasks: Iterable[TrialTask], done: Callable[[str], None]) -> list[TrialOutcome]:
@@ -30,7 +39,7 @@ class LocalExecutor:
         for task in tasks:
             try:
                 dataset = self._dataset()
-                verdict = task.run(dataset, self.client, self.say, self.show_progress)
+                verdict = task.run(dataset, self.client, self.say, self.show_progress, hooks=self.hooks)
                 outcomes.append(TrialOutcome(task, verdict=verdict))
             except Exception as error:
                 if not isinstance(error, UserError):

@@ -21,7 +21,7 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from urllib.parse import urlparse
 
 import ray
@@ -36,6 +36,7 @@ from lottery.data.dataset import Dataset
 from lottery.errors import UserError, first_line
 from lottery.execution.ray_settings import RaySettings, check_store_shared
 from lottery.execution.trial import TrialOutcome, TrialTask, failure
+from lottery.execution.trial_hooks import TrialHook
 from lottery.execution.worker_lines import WorkerLines
 from lottery.tracking import store
 from lottery.tracking.trial_record import TrialRecord
@@ -47,29 +48,38 @@ _POLL_SECONDS = 0.5
 _CANCEL_GRACE_SECONDS = 10
 
 
-def train_trial(task: TrialTask, dataset: Dataset, tracking_uri: str, threads: int, lines) -> Verdict:
-    """The Ray task: run `task` with `threads` torch threads on the device Ray assigned it, sending its
-    summary lines to `lines` (a `WorkerLines` actor)."""
+def train_trial(
+    task: TrialTask, dataset: Dataset, tracking_uri: str, threads: int, lines, hooks: Sequence[TrialHook]
+) -> Verdict:
+    """The Ray task: run `task` with `threads` torch threads on the device Ray assigned it and the driver's
+    `hooks`, sending its summary lines to `lines` (a `WorkerLines` actor)."""
     torch.set_num_threads(threads)
     try:
         device = assigned_device(ray.get_gpu_ids())
         client = store.connect(tracking_uri)
         # Fire and forget: a worker blocked in ray.get lends its CPU to another trial, oversubscribing.
         # No bars in a worker (its output is no terminal, and not forwarded): a line per epoch instead.
-        return task.run(on_device(dataset, device), client, lines.put.remote, show_progress=False)
+        on_it = on_device(dataset, device)
+        return task.run(on_it, client, lines.put.remote, show_progress=False, hooks=hooks)
     finally:
         ray.get(lines.flush.remote())
 
 
 class RayExecutor:
-    """An `Executor`: every task a Ray task on the cluster of `settings`; `say` prints above one bar of
-    finished trials when `show_progress`."""
+    """An `Executor`: every task a Ray task on the cluster of `settings`, with `hooks` (pickled to its
+    worker); `say` prints above one bar of finished trials when `show_progress`."""
 
     def __init__(
-        self, settings: RaySettings, dataset: Dataset, client, say: Callable[[str], None], show_progress: bool
+        self,
+        settings: RaySettings,
+        dataset: Dataset,
+        client,
+        say: Callable[[str], None],
+        show_progress: bool,
+        hooks: Sequence[TrialHook] = (),
     ) -> None:
         self.settings, self.dataset, self.client = settings, dataset, client
-        self.say, self.show_progress = say, show_progress
+        self.say, self.show_progress, self.hooks = say, show_progress, tuple(hooks)
 
     def run(self, tasks: Iterable[TrialTask], done: Callable[[str], None]) -> list[TrialOutcome]:
         """Run the tasks as Ray tasks, claiming them as slots free up (see the module docstring), and collect
@@ -95,7 +105,8 @@ class RayExecutor:
             pending: dict = {}
 
             def submit(task: TrialTask) -> None:
-                pending[remote.remote(task, dataset_ref, client.tracking_uri, threads, lines)] = task
+                ref = remote.remote(task, dataset_ref, client.tracking_uri, threads, lines, self.hooks)
+                pending[ref] = task
 
             def refill() -> None:
                 """Claim and submit tasks until every slot is taken or none is left."""

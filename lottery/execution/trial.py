@@ -28,6 +28,7 @@ from lottery.data.datamodule import DeviceDataModule
 from lottery.data.dataset import Dataset
 from lottery.errors import UserError, first_line
 from lottery.execution.output import print_line
+from lottery.execution.trial_hooks import TrialHook, TrialHooks
 from lottery.hparams import ExperimentConfig
 from lottery.models import network
 from lottery.pruning import controls
@@ -59,7 +60,8 @@ def theta0_for(seed: int, trial: int, model: str = "conv2") -> dict[str, torch.T
 class Trial:
     """Trial `index` (0-based) of `config`, recorded in `record`; `say` prints the summary lines. With
     `show_progress`, Lightning shows its progress bars; without, `say` also says a line per epoch. Every fit
-    also runs the Lightning `callbacks` given (after the trial's own)."""
+    also runs the Lightning `callbacks` given (after the trial's own); `hooks` are told of its phases
+    (`lottery.execution.trial_hooks`)."""
 
     def __init__(
         self,
@@ -70,9 +72,11 @@ class Trial:
         say: Callable[[str], None] = print_line,
         show_progress: bool = True,
         callbacks: Sequence[pl.Callback] = (),
+        hooks: Sequence[TrialHook] = (),
     ) -> None:
         self.config, self.index, self.dataset, self.record = config, index, dataset, record
         self.say, self.show_progress, self.callbacks = say, show_progress, tuple(callbacks)
+        self.hooks = TrialHooks(hooks)
         self.label = label(config, index)
 
     def run(self) -> Verdict:
@@ -194,12 +198,15 @@ class Trial:
             f"{self.label} · round {result.round}/{self.config.pruning.rounds} · "
             f"sparsity {masks.sparsity(result.mask):.1%} · test acc {result.test_acc:.2%}"
         )
+        self.hooks.round_end(self.index, result)
 
     def train_controls(self, rewind_point: dict[str, torch.Tensor], final_mask: masks.Mask) -> None:
         """The selected controls in registry order, but those whose metrics are logged at step R already."""
         for control in controls.selected(self.config.controls):
             if not all(self.config.pruning.rounds in self.record.metric_steps(m) for m in control.metrics):
+                self.hooks.control_start(self.index, control)
                 self.train_control(control, rewind_point, final_mask)
+                self.hooks.control_end(self.index, control)
 
     def train_control(
         self, control: Control, rewind_point: dict[str, torch.Tensor], final_mask: masks.Mask
@@ -244,10 +251,11 @@ class TrialTask:
         say: Callable[[str], None],
         show_progress: bool,
         callbacks: Sequence[pl.Callback] = (),
+        hooks: Sequence[TrialHook] = (),
     ) -> Verdict:
         """Train what the run is missing on `dataset` (already on the training device), with the Lightning
-        `callbacks` in every fit, and finish the run; return the verdict on its final ticket. The run ends
-        KILLED on Ctrl-C and FAILED on an error."""
+        `callbacks` in every fit and `hooks` told of its phases, and finish the run; return the verdict on
+        its final ticket. The run ends KILLED on Ctrl-C and FAILED on an error."""
         record = TrialRecord.open(client, self.run_id, self.generation)
         completed = record.completed_rounds()
         where = f"in {record.name} on {dataset.train.images.device}"
@@ -261,7 +269,7 @@ class TrialTask:
         environment = provenance.environment(device, deterministic_algorithms(device))
         provenance.record(client, self.run_id, environment)
         try:
-            return Trial(self.config, self.index, dataset, record, say, show_progress, callbacks).run()
+            return Trial(self.config, self.index, dataset, record, say, show_progress, callbacks, hooks).run()
         except LeaseLost:
             raise  # the run is another driver's now: leave its status alone
         except BaseException as error:
