@@ -1,10 +1,11 @@
 """The public seam of a trial's phases: hooks that `run_experiment` hands to every trial it trains.
 
 A `TrialHook` is told when a round is recorded and when each control starts and ends, in the process that
-trains the trial (a Ray worker under `EXECUTOR=ray`: hooks travel there pickled, so define them at module
-level). A hook may observe (the rounds a resumed trial trains, the controls it runs) or inject a fault:
-whatever it raises stops the trial as the same error raised by its training would — Ctrl-C
-(`KeyboardInterrupt`) ends the run KILLED, any other error FAILED, a lost store stops the driver.
+trains the trial (a Ray worker under `EXECUTOR=ray`: hooks travel there pickled, so a hook's class must be
+importable there, or registered with `ray.cloudpickle.register_pickle_by_value`). A hook may observe (the
+rounds a resumed trial trains, the controls it runs) or inject a fault: whatever it raises stops the trial
+as the same error raised by its training would — Ctrl-C (`KeyboardInterrupt`) ends the run KILLED, any other
+error FAILED, a lost store stops the driver.
 
 Each method is a no-op here; a hook overrides those it needs. `trial` is the trial's 0-based index.
 """
