@@ -82,12 +82,9 @@ def run_experiment(
         try:
             return _run_all(scheduler, executor_for(ray, dataset, client, say, show_progress, hooks), say)
         except BaseException as error:  # Ctrl-C, a lost store, or the executor itself failed
-            status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
-            scheduler.abandon_held(status)
+            scheduler.end_held(error)
             if isinstance(error, Exception):
-                lost = store.store_lost(client, error)
-                if lost is not None:
-                    raise lost from None
+                store.raise_if_lost(client, error)
             raise
 
 

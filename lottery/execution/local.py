@@ -43,9 +43,7 @@ class LocalExecutor:
                 outcomes.append(TrialOutcome(task, verdict=verdict))
             except Exception as error:
                 if not isinstance(error, UserError):
-                    lost = store.store_lost(self.client, error)
-                    if lost is not None:
-                        raise lost from None
+                    store.raise_if_lost(self.client, error)
                     self.say(traceback.format_exc().rstrip())  # a bug or a crash: keep its traceback
                 outcomes.append(failure(task, error))
                 self.say(f"{task.label} failed: {outcomes[-1].error}")

@@ -39,7 +39,7 @@ from lottery.execution.trial import TrialOutcome, TrialTask, failure
 from lottery.execution.trial_hooks import TrialHook
 from lottery.execution.worker_lines import WorkerLines
 from lottery.tracking import store
-from lottery.tracking.trial_record import TrialRecord
+from lottery.tracking.trial_record import end_run
 from lottery.training.device import assigned_device
 from lottery.training.verdict import Verdict
 
@@ -237,14 +237,12 @@ def _collect(
                 ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=_POLL_SECONDS)
                 _print_lines(lines, say)
                 for ref in ready:
-                    outcome, trace = _outcome(ref, pending.pop(ref))
-                    if outcome.error is not None:
-                        lost = store.store_lost(client, RuntimeError(outcome.error))
-                        if lost is not None:
-                            raise lost
+                    outcome, cause, trace = _outcome(ref, pending.pop(ref))
+                    if cause is not None:
+                        store.raise_if_lost(client, cause)
                         if trace is not None:  # a bug or a crash: keep the worker's traceback for the report
                             say(trace)
-                        TrialRecord.open(client, outcome.task.run_id).abandon("FAILED")  # its worker died
+                        end_run(client, outcome.task.run_id, cause)  # its worker may have died first
                         say(f"{outcome.task.label} failed: {outcome.error}")
                     outcomes.append(outcome)
                     done(outcome.task.run_id)
@@ -264,12 +262,13 @@ def _print_lines(lines, say: Callable[[str], None]) -> None:
         say(line)
 
 
-def _outcome(ref, task: TrialTask) -> tuple[TrialOutcome, str | None]:
-    """How the task ended, and the worker's traceback when it ended in something other than a user error."""
+def _outcome(ref, task: TrialTask) -> tuple[TrialOutcome, BaseException | None, str | None]:
+    """How the task ended; what stopped it, if anything; and the worker's traceback when that was something
+    other than a user error."""
     try:
-        return TrialOutcome(task, verdict=ray.get(ref)), None
+        return TrialOutcome(task, verdict=ray.get(ref)), None, None
     except RayTaskError as error:
         cause = error.cause if isinstance(error.cause, BaseException) else error
-        return failure(task, cause), None if isinstance(cause, UserError) else str(error).rstrip()
+        return failure(task, cause), cause, None if isinstance(cause, UserError) else str(error).rstrip()
     except RayError as error:  # the worker died more often than retried, or the task was cancelled
-        return failure(task, error), None
+        return failure(task, error), error, None

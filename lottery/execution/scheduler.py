@@ -19,7 +19,7 @@ from lottery.hparams import ExperimentConfig
 from lottery.pruning.controls import selected
 from lottery.tracking import store
 from lottery.tracking.lease import HOLDER, Leases, LeaseState
-from lottery.tracking.trial_record import TrialRecord
+from lottery.tracking.trial_record import TrialRecord, end_run
 
 _CLAIM_ATTEMPTS = 5
 
@@ -113,11 +113,9 @@ class Scheduler:
         )
         return self.client.get_run(record.run_id)
 
-    def abandon_held(self, status: str) -> None:
-        """Mark every run this driver still holds `status` (KILLED or FAILED) if unfinished; a store that
-        cannot be reached is left as it is (the re-run resumes those runs)."""
+    def end_held(self, reason: BaseException) -> None:
+        """End every unfinished run this driver still holds, stopped by `reason` (`end_run`); a store that
+        fails is left as it is (the re-run resumes those runs)."""
         for run_id in list(self.leases.held):
-            try:
-                TrialRecord.open(self.client, run_id).abandon(status)
-            except store.store_errors():
+            if not end_run(self.client, run_id, reason):
                 return

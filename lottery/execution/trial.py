@@ -34,10 +34,10 @@ from lottery.models import network
 from lottery.pruning import controls
 from lottery.pruning import mask as masks
 from lottery.pruning.controls import Control
-from lottery.tracking import contract, provenance, store
+from lottery.tracking import contract, provenance
 from lottery.tracking.contract import REWIND_ARTIFACT, round_mask_artifact
 from lottery.tracking.lease import LeaseLost
-from lottery.tracking.trial_record import TrialRecord
+from lottery.tracking.trial_record import TrialRecord, end_run
 from lottery.training.classifier import Classifier
 from lottery.training.device import deterministic_algorithms
 from lottery.training.fit import Heartbeat, fit
@@ -273,15 +273,8 @@ class TrialTask:
         except LeaseLost:
             raise  # the run is another driver's now: leave its status alone
         except BaseException as error:
-            abort_quietly(record, "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
+            end_run(client, self.run_id, error)
             raise
-
-
-def abort_quietly(record: TrialRecord, status: str) -> None:
-    """Mark the run `status`, unless the store itself is what failed: the error that stopped the trial is
-    the one to report, and the re-run resumes the run whatever its status."""
-    with contextlib.suppress(*store.store_errors()):
-        record.abort(status)
 
 
 @dataclass(frozen=True)

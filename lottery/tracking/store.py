@@ -126,6 +126,14 @@ def store_lost(client, error: BaseException) -> UserError | None:
     return None
 
 
+def raise_if_lost(client, error: BaseException) -> None:
+    """Raise `store_lost`'s one-line error (`error` being what stopped a call or a trial) if the store
+    failed; return if it answers, leaving `error` to be reported as what it is."""
+    lost = store_lost(client, error)
+    if lost is not None:
+        raise lost from None
+
+
 def database_words(uri: str, error: BaseException) -> str | None:
     """A database's own words on a failure of the store `uri`: what its tracking server answers now, or
     `error` itself when it is a database's error (SQLAlchemy's, or MLflow's quoting one); None otherwise (an

@@ -121,10 +121,6 @@ class TrialRecord:
         new = [Param(k, v) for k, v in params.items() if k not in held]
         self.client.log_batch(self.run_id, params=new, tags=[RunTag(k, v) for k, v in tags.items()])
 
-    @property
-    def status(self) -> str:
-        return self.client.get_run(self.run_id).info.status
-
     def log_dataset(self, dataset: Dataset) -> None:
         entity = DatasetEntity(
             name=dataset.name,
@@ -235,12 +231,18 @@ class TrialRecord:
         self.client.log_batch(self.run_id, tags=tags)
         self.client.set_terminated(self.run_id, RunStatus.to_string(RunStatus.FINISHED))
 
-    def abort(self, status: str) -> None:
-        """Mark the run KILLED or FAILED (never FINISHED); re-running resumes it."""
-        self.client.set_terminated(self.run_id, status)
 
-    def abandon(self, status: str) -> None:
-        """Mark the run `status` (KILLED or FAILED) if it is still SCHEDULED or RUNNING: nothing will finish
-        it in this session (its worker was stopped or died)."""
-        if self.status in ("SCHEDULED", "RUNNING"):
-            self.abort(status)
+def end_run(client, run_id: str, reason: BaseException) -> bool:
+    """End the run of a trial that `reason` stopped, the one way a run ends unfinished: KILLED when `reason`
+    is Ctrl-C or SIGTERM (`KeyboardInterrupt`), FAILED for anything else (an error, a worker that died), and
+    only while the run is SCHEDULED or RUNNING (a finished run stays FINISHED). Re-running resumes it.
+
+    False, leaving the run as it is, when the store fails: the error that stopped the trial is the one to
+    report, and the re-run resumes the run whatever its status."""
+    status = "KILLED" if isinstance(reason, KeyboardInterrupt) else "FAILED"
+    try:
+        if client.get_run(run_id).info.status in ("SCHEDULED", "RUNNING"):
+            client.set_terminated(run_id, status)
+    except store.store_errors():
+        return False
+    return True
