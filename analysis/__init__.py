@@ -6,6 +6,6 @@ The map, lowest first; each imports only those before it: `distances` (incoming-
 NNSTD±) → `tickets` (trial runs, grouped by model, and their signed tickets, from the store or the cache) →
 `patterns` (signed 3×3 kernels) → `statistics` (conditions, pairs, tests, the controls against the ticket)
 → `pipeline` (the whole analysis in memory) → `reporting` (tables, figures, MLflow) → `__main__`. From
-`lottery` it uses only `errors`, `data.registry`, `tracking` and the torch-free registries `models` and
-`pruning.controls`.
+`lottery` it uses only `errors`, `data.registry`, `tracking`, the torch-free registries `models` and
+`pruning.controls`, and `seeds` (every seeded draw derives there).
 """

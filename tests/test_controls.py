@@ -116,8 +116,8 @@ def test_a_new_control_shifts_no_stream_and_clashes_are_refused(with_shuffled, m
     random_ticket, shuffled = registered["random"], registered["shuffled"]
     assert random_ticket.streams == (seeds.RANDOM_TICKET_STREAM, seeds.RANDOM_BATCHES_STREAM)
     assert shuffled.streams == (
-        controls.name_stream("shuffled", "draws"),
-        controls.name_stream("shuffled", "batches"),
+        seeds.name_stream("shuffled", "draws"),
+        seeds.name_stream("shuffled", "batches"),
     )
     streams = [s for c in registered.values() for s in c.streams]
     assert len({*streams, seeds.INIT_STREAM, seeds.IMP_BATCHES_STREAM}) == len(streams) + 2
@@ -152,7 +152,7 @@ def test_a_registered_control_runs_after_the_random_ticket_with_its_own_streams(
     assert watch.controls == ["random", "shuffled"]
     assert entropies[1:] == [
         (SEED, 0, seeds.RANDOM_BATCHES_STREAM),
-        (SEED, 0, controls.name_stream("shuffled", "batches")),
+        (SEED, 0, seeds.name_stream("shuffled", "batches")),
     ]
     (run,) = trial_runs(store_uri)
     run_id = run.info.run_id

@@ -18,7 +18,7 @@ ANALYSIS = (("parallel",), ("distances",), ("tickets",), ("patterns",), ("statis
 ANALYSIS += (("reporting",), ("__main__",))
 # What the analysis may take from the library.
 ANALYSIS_USES = ("lottery.errors", "lottery.data.registry", "lottery.tracking", "lottery.models")
-ANALYSIS_USES += ("lottery.pruning.controls",)
+ANALYSIS_USES += ("lottery.pruning.controls", "lottery.seeds")
 
 
 def imported(path: Path, module: str) -> Iterator[str]:

@@ -22,7 +22,6 @@ the one carried forward changes the later layers. Two ways to choose it (`ties`)
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,6 +31,7 @@ from analysis.distances.incoming import LayerSets, ticket_sets
 from analysis.distances.matching import LayerMatch, first_matching, inverse, solve
 from analysis.distances.ned import cost_matrix
 from analysis.parallel import thread_map
+from lottery import seeds
 
 # metric name -> whether it compares signed sets (NED±) rather than plain ones (NED)
 METRICS: dict[str, bool] = {"nnstd": False, "nnstd_pm": True}
@@ -117,7 +117,7 @@ class _Layers:
 
 
 def _pair_generator(seed: int, key: tuple[int, ...], draw: int) -> np.random.Generator:
-    return np.random.default_rng([seed, *key, draw])
+    return seeds.numpy_rng(seed, *key, draw)
 
 
 def _average(rows: np.ndarray) -> np.ndarray:
@@ -171,7 +171,7 @@ def nnstd(
 
 def pair_key(first: str, second: str) -> tuple[int, int]:
     """A seed key for the pair of tickets named `first` and `second`, the same in either order."""
-    return tuple(sorted(zlib.crc32(name.encode()) for name in (first, second)))
+    return tuple(sorted(seeds.name_entropy(name) for name in (first, second)))
 
 
 @dataclass(frozen=True)

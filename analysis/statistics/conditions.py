@@ -14,7 +14,6 @@ condition's draw does not depend on the others.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -23,6 +22,7 @@ import numpy as np
 
 from analysis.tickets.signed import Ticket
 from analysis.tickets.store import require_distinct
+from lottery import seeds
 
 RANDOM = "random"
 MIN_PAIRS = 2  # a t-test needs at least two distances per condition
@@ -43,7 +43,7 @@ class Condition:
 
 def named_generator(seed: int, name: str) -> np.random.Generator:
     """The generator for condition (or group) `name`: depends on the run's seed and the name only."""
-    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+    return seeds.numpy_rng(seed, seeds.name_entropy(name))
 
 
 def eligible_pairs(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
@@ -65,13 +66,21 @@ def network_class(name: str) -> type[PrunableNetwork]:
     return importlib.import_module(MODELS[name]).Network
 
 
+def glorot_std(shape: Sequence[int]) -> float:
+    """The standard deviation of Glorot-normal (Xavier) weights of a layer of `shape` (PyTorch layout: out,
+    in, kernel…): sqrt(2 / (fan_in + fan_out)), fan_in = in · kernel area, fan_out = out · kernel area —
+    θ0's distribution, and that of the controls that draw weights afresh."""
+    receptive = math.prod(shape[2:])
+    return math.sqrt(2.0 / float((shape[0] + shape[1]) * receptive))
+
+
 def initial_weights(name: str, generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """θ0 of model `name`: Glorot-normal weights for each prunable layer, drawn on the CPU from `generator`
-    in forward order (float32)."""
+    """θ0 of model `name`: Glorot-normal weights (`glorot_std`) for each prunable layer, drawn on the CPU from
+    `generator` in forward order (float32)."""
     network = network_class(name)()
     with torch.no_grad():
         for weight in network.prunable_weights().values():
-            nn.init.xavier_normal_(weight, generator=generator)
+            weight.normal_(0.0, glorot_std(weight.shape), generator=generator)
     return {layer: w.detach().clone() for layer, w in network.prunable_weights().items()}
 
 

@@ -5,19 +5,20 @@ winning mask (re-initialised, signs kept, signs flipped). Each control is a modu
 registry order, after its last round.
 
 Importing a control loads no torch (the tracking contract takes the random ticket's artifact from its
-declaration, and the analysis and the CLI read the contract without torch): `lottery.seeds` and
-`lottery.pruning.mask` are imported where a control is drawn.
+declaration, and the analysis and the CLI read the contract without torch): `lottery.pruning.mask` is
+imported where a control is drawn.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from lottery import seeds
 
 if TYPE_CHECKING:
     import torch
@@ -44,13 +45,6 @@ class Start:
 # (final ticket's mask, the ticket's start weights θ0 or θ_k, a Generator seeded for this control and
 # trial) -> where the control starts
 Derive = Callable[["Mask", Mapping[str, "torch.Tensor"], np.random.Generator], Start]
-
-
-def name_stream(name: str, purpose: str) -> int:
-    """A stream number that depends only on a control's name and the stream's `purpose`: 32 bits of a digest
-    with the top bit set, so it never meets the foundations' small stream numbers (`seeds`)."""
-    digest = hashlib.sha256(f"lottery.control/{name}/{purpose}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") | 1 << 31
 
 
 @dataclass(frozen=True)
@@ -88,13 +82,11 @@ class Control:
         """The stream numbers of its draws and of its batch order, after (seed, trial) in their entropy."""
         if self.legacy_streams is not None:
             return self.legacy_streams()
-        return name_stream(self.name, "draws"), name_stream(self.name, "batches")
+        return seeds.name_stream(self.name, "draws"), seeds.name_stream(self.name, "batches")
 
     def start(self, final_mask: Mask, weights: Mapping[str, torch.Tensor], seed: int, trial: int) -> Start:
         """Where the control starts in trial `trial` of a configuration seeded `seed`, from the final ticket's
         mask and its start `weights` (θ0, or θ_k under late rewinding)."""
-        from lottery import seeds
-
         return self.derive(final_mask, weights, seeds.numpy_rng(seed, trial, self.streams[0]))
 
     def recorded(self, start: Start) -> dict[str, np.ndarray]:
@@ -135,16 +127,17 @@ def selected(names: str) -> tuple[Control, ...]:
 
 
 def redrawn(weights: Mapping[str, torch.Tensor], rng: np.random.Generator) -> dict[str, torch.Tensor]:
-    """Fresh weights of the same shapes from θ0's distribution, Glorot-normal: N(0, 2 / (fan_in + fan_out))
-    with fan_in = in-channels · kernel area and fan_out = out-channels · kernel area, layer by layer in
-    order, float32."""
+    """Fresh weights of the same shapes from θ0's distribution, Glorot-normal
+    (`lottery.models.network.glorot_std`), drawn from `rng` layer by layer in order, float32."""
     import torch
+
+    from lottery.models.network import glorot_std
 
     fresh = {}
     for name, weight in weights.items():
-        receptive = int(np.prod(weight.shape[2:], dtype=np.int64))
-        std = np.sqrt(2.0 / ((weight.shape[0] + weight.shape[1]) * receptive))
-        draw = rng.standard_normal(tuple(weight.shape)).astype(np.float32) * np.float32(std)
+        draw = rng.standard_normal(tuple(weight.shape)).astype(np.float32) * np.float32(
+            glorot_std(weight.shape)
+        )
         fresh[name] = torch.from_numpy(draw).to(weight.device)
     return fresh
 
@@ -152,8 +145,6 @@ def redrawn(weights: Mapping[str, torch.Tensor], rng: np.random.Generator) -> di
 def registered() -> tuple[Control, ...]:
     """Every registered control in registry order. ValueError when two of them share a stream, an artifact
     or a metric, or a stream is one of the foundations'."""
-    from lottery import seeds
-
     declared = tuple(control(name) for name in CONTROLS)
     streams = [s for c in declared for s in c.streams]
     for kind, values in (

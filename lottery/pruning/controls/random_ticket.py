@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lottery import seeds
 from lottery.pruning.controls import Control, Start
 
 if TYPE_CHECKING:
@@ -28,8 +29,6 @@ def derive(final_mask: Mask, weights: Mapping[str, torch.Tensor], rng: np.random
 
 def streams() -> tuple[int, int]:
     """The streams of the random ticket's mask and batches since before the registry."""
-    from lottery import seeds  # torch: only when a mask is drawn
-
     return seeds.RANDOM_TICKET_STREAM, seeds.RANDOM_BATCHES_STREAM
 
 
