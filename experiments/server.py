@@ -33,6 +33,7 @@ from lottery.tracking.uris import (
     WILDCARD_HOSTS,
     is_loopback,
     redacted,
+    refuse_file_store,
     sqlite_file,
     ui_url,
 )
@@ -107,13 +108,10 @@ def check_backend(uri: str, setting: str = "make server BACKEND_STORE_URI") -> D
     """The state of the backend store `uri`, which `setting` chooses; UserError, naming the fix, unless
     MLflow can open it: a database URL whose driver is installed and whose database answers. Creates a
     SQLite file's folder."""
-    scheme = urlparse(uri).scheme
-    dialect = scheme.partition("+")[0]
-    if scheme in ("", "file"):
-        raise UserError(
-            f"backend store {uri!r} is a file store, which MLflow >= 3.17 refuses: "
-            f"use {DEFAULT_TRACKING_URI} or a database URL (`mlflow migrate-filestore` converts an old store)"
-        )
+    dialect = urlparse(uri).scheme.partition("+")[0]
+    refuse_file_store(
+        uri, "backend store", "a database URL (`mlflow migrate-filestore` converts an old store)"
+    )
     if dialect == "postgres":
         raise UserError(
             f"backend store {redacted(uri)!r}: SQLAlchemy spells the scheme postgresql://, not postgres://"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from experiments.options import add_options, build
 from lottery.data.registry import canonical_name
-from lottery.errors import ArgumentParser, UserError, exit_on_user_error
+from lottery.errors import ArgumentParser, UserError, exit_on_user_error, print_error
 from lottery.execution.ray_settings import RaySettings
 from lottery.hparams import ExperimentConfig
 from lottery.models import MODELS
@@ -136,7 +136,7 @@ def report(config: ExperimentConfig, outcomes: list[TrialOutcome], browse: str |
             "command: finished trials are skipped, the others resume"
         )
         if any(o.crashed for o in failed):  # a bug or a crash, its traceback above: not the user's doing
-            print(f"error: {summary}", file=sys.stderr)
+            print_error(summary)
             raise SystemExit(1)
         raise UserError(summary)
 
@@ -159,10 +159,10 @@ def main(argv: list[str] | None = None) -> None:
 
 def _where_to_browse(invocation: Invocation) -> str | None:
     """The line naming where the UI shows the dataset's trial runs (the experiment named after it)."""
-    from mlflow import MlflowClient
+    from lottery.tracking.client import StopSafeClient
 
     uri = resolve_tracking_uri(invocation.tracking_uri)
-    experiment = MlflowClient(uri).get_experiment_by_name(invocation.config.dataset)
+    experiment = StopSafeClient(uri).get_experiment_by_name(invocation.config.dataset)
     return None if experiment is None else where_to_browse(uri, experiment.experiment_id)
 
 

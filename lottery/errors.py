@@ -74,7 +74,7 @@ def exit_on_user_error(main: Callable[..., T]) -> Callable[..., T]:
         try:
             return main(*args, **kwargs)
         except UserError as error:
-            print(f"error: {error}", file=sys.stderr)
+            print_error(str(error))
             raise SystemExit(2) from None
         except KeyboardInterrupt:
             terminated = signal.SIGTERM in stopped_by
@@ -91,6 +91,13 @@ def exit_on_user_error(main: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
-def first_line(error: BaseException) -> str:
-    """The first line of an error's message (at most 200 characters), for one-line reports."""
-    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+def print_error(message: str) -> None:
+    """The one line a command that fails ends with, on stderr: `error: <message>`."""
+    print(f"error: {message}", file=sys.stderr)
+
+
+def first_line(error: BaseException | str) -> str:
+    """The first line of an error's message, or of a text such as another program's (at most 200 characters),
+    for one-line reports; an error without a message is named by its type."""
+    fallback = error if isinstance(error, str) else type(error).__name__
+    return (str(error).strip().splitlines() or [fallback])[0][:200]

@@ -1,10 +1,13 @@
-"""A signal ends an entry point in one line, whatever the libraries it interrupts log while cleaning up."""
+"""A signal ends an entry point in one line, whatever the libraries it interrupts log while cleaning up; every
+store call the sources make completes before a stop takes effect."""
 
 import logging
 import os
+import re
 import signal
 
 import pytest
+from entry_points import REPO
 
 from lottery.errors import exit_on_user_error
 
@@ -72,3 +75,11 @@ def test_a_stop_inside_a_store_call_takes_effect_when_the_call_ends(
     assert capsys.readouterr().err.splitlines() == ["terminated (SIGTERM): re-run the same command to resume"]
     assert statuses == [seen]  # the call completed before the stop; a second stop cut it short
     assert client.get_run(run_id).info.status == "KILLED"
+
+
+def test_every_store_call_of_the_sources_defers_stops():
+    from lottery.tracking.client import DEFERRED
+
+    sources = [path for top in ("lottery", "analysis", "experiments") for path in (REPO / top).rglob("*.py")]
+    called = {name for path in sources for name in re.findall(r"\bclient\.([a-z_]+)\(", path.read_text())}
+    assert called and called <= set(DEFERRED), sorted(called - set(DEFERRED))

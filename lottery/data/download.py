@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from lottery.errors import UserError
+from lottery.errors import UserError, first_line
 
 CHUNK_BYTES = 1 << 20
 TIMEOUT_SECONDS = 60
@@ -33,8 +33,8 @@ class Remote:
 
 
 def _one_line(error: BaseException) -> str:
-    reason = getattr(error, "reason", None) or error
-    return " ".join(str(reason).split()) or type(error).__name__
+    """`error` in one line, by urllib's `reason` when it has one (a URLError's message wraps it)."""
+    return first_line(getattr(error, "reason", None) or error)
 
 
 def download(remote: Remote, destination: Path, offline_hint: str) -> Path:

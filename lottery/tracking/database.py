@@ -153,8 +153,7 @@ def failed(where: str, error: BaseException | str) -> str:
 
 def _cause(error: BaseException | str) -> str:
     """The database's own words, without SQLAlchemy's "(psycopg.OperationalError) connection failed:"."""
-    line = first_line(error) if isinstance(error, BaseException) else str(error).strip().splitlines()[0]
-    return line.rpartition(" failed: ")[2].removeprefix("FATAL:").strip()
+    return first_line(error).rpartition(" failed: ")[2].removeprefix("FATAL:").strip()
 
 
 def pool_connections(workers: int) -> int:

@@ -70,12 +70,18 @@ def local_artifact_root(uri: str) -> Path | None:
     db = sqlite_file(uri)
     if db is not None:
         return (db.parent / ARTIFACTS_DIRNAME).resolve()
+    refuse_file_store(uri, "tracking URI", "an http(s):// server")
+    return None
+
+
+def refuse_file_store(uri: str, what: str, instead: str) -> None:
+    """UserError if `uri` (the `what`) is a file store (a path, `file://`), which MLflow >= 3.17 refuses,
+    naming the default store and `instead` as what to use."""
     if urlparse(uri).scheme in ("", "file"):
         raise UserError(
-            f"tracking URI {uri!r} is a file store, which MLflow >= 3.17 refuses: "
-            f"use {DEFAULT_TRACKING_URI} or an http(s):// server"
+            f"{what} {uri!r} is a file store, which MLflow >= 3.17 refuses: use {DEFAULT_TRACKING_URI} or "
+            f"{instead}"
         )
-    return None
 
 
 def is_database(uri: str) -> bool:
