@@ -16,7 +16,7 @@ from analysis.patterns import Patterns, has_kernels, kernel_patterns
 from analysis.statistics.conditions import (
     FORMS,
     MIN_PAIRS,
-    RANDOM,
+    RANDOM_CONDITION,
     Condition,
     build_conditions,
     eligible_pairs,
@@ -85,7 +85,7 @@ def pattern_groups(
     tickets: Sequence[Ticket], datasets: Sequence[str], k: int | None, seed: int
 ) -> tuple[dict[str, np.ndarray], list[str]]:
     """`random` (the random pool) and `WTs_<ds>`: up to k tickets each, drawn seeded by (seed, group name)."""
-    members = {RANDOM: [i for i, t in enumerate(tickets) if not t.winning]}
+    members = {RANDOM_CONDITION: [i for i, t in enumerate(tickets) if not t.winning]}
     members |= {
         f"WTs_{ds}": [i for i, t in enumerate(tickets) if t.winning and t.dataset == ds] for ds in datasets
     }
@@ -115,13 +115,13 @@ def _conditions(tickets: Sequence[Ticket], settings: Settings) -> tuple[list[Con
     if problem is not None:
         return [], [f"distances skipped: {settings.model}'s layers do not form a chain ({problem})"]
     conditions, skipped = build_conditions(tickets, settings.datasets, settings.pairs, settings.seed)
-    if not any(c.name == RANDOM for c in conditions):
+    if not any(c.name == RANDOM_CONDITION for c in conditions):
         pool = np.flatnonzero([not t.winning for t in tickets])
         raise NoBaseline(
             f"no Table 1 for the {settings.model} tickets of {', '.join(settings.datasets)}: its baseline "
-            f"`{RANDOM}` has {len(eligible_pairs(tickets, pool, None))} eligible pair(s) of random tickets, "
-            f"{MIN_PAIRS} needed, and {FORMS['random']} form it — train more trials (make train … TRIALS=3), "
-            "then re-run the analysis"
+            f"`{RANDOM_CONDITION}` has {len(eligible_pairs(tickets, pool, None))} eligible pair(s) of random "
+            f"tickets, {MIN_PAIRS} needed, and {FORMS['random']} form it — train more trials (make train … "
+            "TRIALS=3), then re-run the analysis"
         )
     return conditions, skipped
 

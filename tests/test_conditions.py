@@ -10,7 +10,7 @@ import pytest
 
 from analysis.pipeline import pattern_groups
 from analysis.statistics.conditions import build_conditions, eligible_pairs
-from analysis.tickets.signed import RANDOM, WINNING, Ticket
+from analysis.tickets.signed import RANDOM_KIND, WINNING_KIND, Ticket
 
 DATASETS = ("digits", "cifar10", "svhn")
 
@@ -20,7 +20,7 @@ def trial_tickets(datasets=DATASETS, trials: int = 6, winning=lambda ds, k: True
     tickets = []
     for ds in datasets:
         for k in range(trials):
-            kinds = (WINNING, RANDOM) if winning(ds, k) else (RANDOM,)
+            kinds = (WINNING_KIND, RANDOM_KIND) if winning(ds, k) else (RANDOM_KIND,)
             tickets += [Ticket(ds, k, kind, f"init-{k}", f"run-{ds}-{k}", ()) for kind in kinds]
     return tickets
 
@@ -133,7 +133,7 @@ def test_non_winning_trials_give_only_random_tickets():
 
 
 def test_eligible_pairs_within_and_across():
-    tickets = [Ticket("d", k, WINNING, init, "", ()) for k, init in enumerate("aabc")]
+    tickets = [Ticket("d", k, WINNING_KIND, init, "", ()) for k, init in enumerate("aabc")]
     within = eligible_pairs(tickets, np.arange(4), None)
     assert sorted(map(tuple, within)) == [p for p in combinations(range(4), 2) if p != (0, 1)]
     across = eligible_pairs(tickets, np.array([0, 1]), np.array([2, 3, 1]))

@@ -15,7 +15,7 @@ from analysis.reporting.names import run_name
 from analysis.reporting.published import condition_key, paper_comparison, published
 from analysis.reporting.report import metric_prefix
 from analysis.reporting.tables import format_table_1, rounded, table_1
-from analysis.tickets.signed import RANDOM, WINNING, Ticket
+from analysis.tickets.signed import RANDOM_KIND, WINNING_KIND, Ticket
 
 
 def _stats(conditions: dict[str, float], seed: int = 0) -> pd.DataFrame:
@@ -103,7 +103,7 @@ def _analysis():
     tickets = [
         Ticket("digits", k, kind, f"init-{k}", f"run-{k}", tuple(random_signed(SMALL_SHAPES, rng)))
         for k in range(3)
-        for kind in (WINNING, RANDOM)
+        for kind in (WINNING_KIND, RANDOM_KIND)
     ]
     return analyse(
         tickets, Settings(("digits",), pairs=3, ties="first"), tuple(SMALL_SHAPES), log=lambda _: None

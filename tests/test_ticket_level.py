@@ -11,11 +11,10 @@ import pytest
 import scipy.stats
 
 from analysis.pipeline import theta0_units
-from analysis.statistics.conditions import RANDOM, build_conditions
+from analysis.statistics.conditions import RANDOM_CONDITION, build_conditions
 from analysis.statistics.stats import condition_stats
 from analysis.statistics.ticket_level import Design, comparison_design, condition_design, ticket_test
-from analysis.tickets.signed import RANDOM as RANDOM_KIND
-from analysis.tickets.signed import WINNING, Ticket
+from analysis.tickets.signed import RANDOM_KIND, WINNING_KIND, Ticket
 
 ALPHA = 0.05
 
@@ -23,7 +22,9 @@ ALPHA = 0.05
 def trial_tickets(trials: int) -> list[Ticket]:
     """Each trial's winning and random ticket of one dataset, both grown from its θ0."""
     return [
-        Ticket("d", k, kind, f"init-{k}", "", ()) for k in range(trials) for kind in (WINNING, RANDOM_KIND)
+        Ticket("d", k, kind, f"init-{k}", "", ())
+        for k in range(trials)
+        for kind in (WINNING_KIND, RANDOM_KIND)
     ]
 
 
@@ -31,7 +32,7 @@ def comparison(trials: int, condition: str, seed: int = 0) -> tuple[np.ndarray, 
     """(pairs of the condition then of random, their θ0 units, group) as the analysis draws them (50 each)."""
     tickets = trial_tickets(trials)
     drawn = {c.name: c.pairs for c in build_conditions(tickets, ("d",), 50, seed)[0]}
-    pairs, control = drawn[f"{condition}_d"], drawn[RANDOM]
+    pairs, control = drawn[f"{condition}_d"], drawn[RANDOM_CONDITION]
     both = np.concatenate([pairs, control])
     return both, theta0_units(tickets)[both], np.r_[np.zeros(len(pairs)), np.ones(len(control))]
 
@@ -203,17 +204,18 @@ def test_condition_stats_carries_the_ticket_level_test():
     table = condition_stats(distances, ("l1",), 0.05, pairs=pairs, units=units).set_index(
         ["condition", "layer"]
     )
-    values = np.concatenate([distances["WTs_d"]["nnstd"][:, 0], distances[RANDOM]["nnstd"][:, 0]])[None]
-    expected = ticket_test(comparison_design(pairs["WTs_d"], pairs[RANDOM], units), values)
+    random = distances[RANDOM_CONDITION]["nnstd"][:, 0]
+    values = np.concatenate([distances["WTs_d"]["nnstd"][:, 0], random])[None]
+    expected = ticket_test(comparison_design(pairs["WTs_d"], pairs[RANDOM_CONDITION], units), values)
     row = table.loc[("WTs_d", "all")]
     assert row["p_tickets"] == pytest.approx(expected.p_value[0], rel=1e-12)
     assert row["dof_tickets"] == pytest.approx(expected.dof[0], rel=1e-12)
     assert (row["diff_ci_low_tickets"], row["diff_ci_high_tickets"]) == pytest.approx(
         (expected.diff_ci_low[0], expected.diff_ci_high[0]), rel=1e-12
     )
-    share = condition_design(pairs[RANDOM], units)
-    assert table.loc[(RANDOM, "all"), "ticket_share"] == pytest.approx(
-        share.ticket_share(distances[RANDOM]["nnstd"].T)[0], rel=1e-12
+    share = condition_design(pairs[RANDOM_CONDITION], units)
+    assert table.loc[(RANDOM_CONDITION, "all"), "ticket_share"] == pytest.approx(
+        share.ticket_share(distances[RANDOM_CONDITION]["nnstd"].T)[0], rel=1e-12
     )
     assert table.loc[("WTs_d", "l1"), "p_tickets"] == pytest.approx(row["p_tickets"], rel=1e-12)
 

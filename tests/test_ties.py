@@ -14,7 +14,7 @@ from analysis.distances.incoming import ticket_sets
 from analysis.distances.matching import TIE_TOLERANCE, solve
 from analysis.distances.nnstd import Method, nnstd, pair_distance
 from analysis.pipeline import Settings, analyse
-from analysis.tickets.signed import RANDOM, WINNING, Ticket
+from analysis.tickets.signed import RANDOM_KIND, WINNING_KIND, Ticket
 
 # small enough to be quick, sparse as the paper's tickets: the first layer's 16 filters keep ~8.5 of 27
 # weights, so equal NED values, and ties, are common
@@ -134,7 +134,7 @@ def test_the_analysis_under_each_rule():
     tickets = [
         Ticket("digits", k, kind, f"init-{k}", f"run-{k}", tuple(random_signed(TIED_SHAPES, rng)))
         for k in range(4)
-        for kind in (WINNING, RANDOM)
+        for kind in (WINNING_KIND, RANDOM_KIND)
     ]
     layer_names = list(TIED_SHAPES)
     first, average = (

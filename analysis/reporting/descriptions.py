@@ -11,7 +11,7 @@ import pandas as pd
 
 from analysis.pipeline import Analysis
 from analysis.reporting.tables import METRIC_TITLES, number
-from analysis.statistics.conditions import RANDOM, SAME_INIT, Condition
+from analysis.statistics.conditions import RANDOM_CONDITION, SAME_INIT, Condition
 from analysis.statistics.stats import OVERALL
 from analysis.tickets.store import TrialRun
 
@@ -186,7 +186,7 @@ def condition_note(analysis: Analysis, condition: Condition) -> str:
         if rows.empty:
             continue
         row = rows.iloc[0]
-        if condition.name == RANDOM or pd.isna(row["diff_mean"]):
+        if condition.name == RANDOM_CONDITION or pd.isna(row["diff_mean"]):
             text.append(f"{title} {row['mean']:.4f} (SD {row['std']:.4f}).")
             continue
         verdict = "significant" if row["significant"] else "not significant"
@@ -203,7 +203,9 @@ def patterns_note(analysis: Analysis, group: str) -> str:
     """A pattern group run's description: whose first-layer kernels, and the headline pattern metrics."""
     patterns = analysis.patterns[group]
     metrics = patterns.metrics()
-    whose = "random tickets" if group == RANDOM else f"winning tickets of {group.removeprefix('WTs_')}"
+    whose = (
+        "random tickets" if group == RANDOM_CONDITION else f"winning tickets of {group.removeprefix('WTs_')}"
+    )
     return (
         f"**`{group}`**: the signed 3×3 kernels of the first conv layer of {patterns.tickets} {whose}. "
         f"Positive / negative remaining weights {metrics['sign_ratio']:.2f}; neighbouring positive pairs "

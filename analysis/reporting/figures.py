@@ -36,7 +36,7 @@ from scipy.stats import binom
 from analysis.patterns import SIDE, Patterns
 from analysis.pipeline import Analysis
 from analysis.reporting.tables import METRIC_TITLES
-from analysis.statistics.conditions import RANDOM
+from analysis.statistics.conditions import RANDOM_CONDITION
 
 _SIGNS = ListedColormap(["tab:blue", "white", "tab:red"])  # −1, 0, +1
 CATEGORY_COLOURS = {
@@ -139,8 +139,8 @@ def _boxes(axes, analysis: Analysis, values: list[np.ndarray]) -> None:
         if conditions[k].category != conditions[k - 1].category:
             axes.axhline(k - 0.5, color="0.8", linewidth=0.6)
     names = [c.name for c in conditions]
-    if RANDOM in names:
-        axes.axvline(float(np.median(values[names.index(RANDOM)])), **_REFERENCE, zorder=0)
+    if RANDOM_CONDITION in names:
+        axes.axvline(float(np.median(values[names.index(RANDOM_CONDITION)])), **_REFERENCE, zorder=0)
     axes.set_yticks(
         positions, [f"{c.name}  ({len(v)} pairs)" for c, v in zip(conditions, values, strict=True)]
     )
@@ -160,7 +160,7 @@ def _box_legend(figure: Figure, analysis: Analysis) -> None:
         Line2D([], [], linestyle="none", **_MEAN, label="mean"),
         Line2D([], [], color="black", linewidth=1, label="whiskers: furthest pair within 1.5 box lengths"),
         Line2D([], [], linestyle="none", **_FLIER, label="a pair beyond the whiskers"),
-        *([Line2D([], [], **_REFERENCE, label="random's median")] if RANDOM in categories else []),
+        *([Line2D([], [], **_REFERENCE, label="random's median")] if RANDOM_CONDITION in categories else []),
         *[Patch(facecolor=CATEGORY_COLOURS.get(c, "white"), edgecolor="black", label=c) for c in categories],
     ]
     columns = -(-(len(handles) - len(categories)) // 2) + -(-len(categories) // 2)  # marks, then categories

@@ -24,7 +24,7 @@ from analysis.tickets.signed import Ticket
 from analysis.tickets.store import require_distinct
 from lottery import seeds
 
-RANDOM = "random"
+RANDOM_CONDITION = "random"
 MIN_PAIRS = 2  # a t-test needs at least two distances per condition
 
 
@@ -89,7 +89,7 @@ def _groups(
     dataset_of = np.array([t.dataset for t in tickets], dtype=object)
     pool = np.flatnonzero(~is_winning)
     winning = {ds: np.flatnonzero(is_winning & (dataset_of == ds)) for ds in datasets}
-    groups = [(RANDOM, "random", pool, None, ())]
+    groups = [(RANDOM_CONDITION, "random", pool, None, ())]
     groups += [(f"WTs_{ds}", "WTs", winning[ds], None, (ds,)) for ds in datasets]
     groups += [(f"mixed_{ds}", "mixed", winning[ds], pool, (ds,)) for ds in datasets]
     for a, b in combinations(datasets, 2):

@@ -48,7 +48,7 @@ import pandas as pd
 import pingouin
 import scipy.stats
 
-from analysis.statistics.conditions import RANDOM
+from analysis.statistics.conditions import RANDOM_CONDITION
 from analysis.statistics.ticket_level import TicketTest, comparison_design, condition_design, ticket_test
 
 EFFECT_BOUNDS: tuple[tuple[float, str], ...] = (
@@ -209,17 +209,17 @@ def condition_stats(
     units = np.asarray(units)
     rows: list[dict] = []
     families: dict[tuple[str, str], list[tuple[int, Comparison]]] = defaultdict(list)
-    control = distances.get(RANDOM)
+    control = distances.get(RANDOM_CONDITION)
     for condition, by_metric in distances.items():
         for metric, per_layer in by_metric.items():
             views = scopes(per_layer, layer_names)
             batch = np.stack(list(views.values()))
             shares = ticket_shares(pairs[condition], units, batch)
-            compared = condition != RANDOM and control is not None and metric in control
+            compared = condition != RANDOM_CONDITION and control is not None and metric in control
             if compared:
                 control_scopes = scopes(control[metric], layer_names)
                 y = np.stack(list(control_scopes.values()))
-                test = compare_tickets(pairs[condition], pairs[RANDOM], units, batch, y)
+                test = compare_tickets(pairs[condition], pairs[RANDOM_CONDITION], units, batch, y)
             spreads = (tie_spreads or {}).get(condition, {}).get(metric)
             for index, (layer, values) in enumerate(views.items()):
                 if compared:
@@ -240,7 +240,7 @@ def condition_stats(
     control_spreads = {
         row["metric"]: row["tie_spread"]
         for row in rows
-        if row["condition"] == RANDOM and row["layer"] == OVERALL
+        if row["condition"] == RANDOM_CONDITION and row["layer"] == OVERALL
     }
     for (metric, layer), members in families.items():
         indices, raw = zip(*members, strict=True)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-WINNING = "winning"
-RANDOM = "random"
+WINNING_KIND = "winning"
+RANDOM_KIND = "random"
 
 
 def signed_layers(
@@ -34,7 +34,7 @@ class Ticket:
 
     dataset: str
     trial: int
-    kind: str  # WINNING or RANDOM
+    kind: str  # WINNING_KIND or RANDOM_KIND
     init: str
     run_id: str
     layers: tuple[np.ndarray, ...]
@@ -45,4 +45,4 @@ class Ticket:
 
     @property
     def winning(self) -> bool:
-        return self.kind == WINNING
+        return self.kind == WINNING_KIND

@@ -24,14 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from analysis.tickets.cache import TicketCache
-from analysis.tickets.signed import RANDOM, WINNING, Ticket, signed_layers
+from analysis.tickets.signed import RANDOM_KIND, WINNING_KIND, Ticket, signed_layers
 from lottery.data.registry import DATASETS
 from lottery.errors import UserError
 from lottery.models import MODELS
 from lottery.tracking import contract, store
 from lottery.tracking.arrays import load_arrays
 
-MASK_ARTIFACTS = {WINNING: contract.WINNING_MASK_ARTIFACT, RANDOM: contract.RANDOM_MASK_ARTIFACT}
+MASK_ARTIFACTS = {WINNING_KIND: contract.WINNING_MASK_ARTIFACT, RANDOM_KIND: contract.RANDOM_MASK_ARTIFACT}
 MODEL_PARAM = "model"
 DEFAULT_MODEL = "conv2"  # what trial runs that predate the `model` param trained
 ACCURACY_METRIC = "test_acc"  # the ticket's test accuracy; a control's is `<control>_test_acc`
@@ -293,7 +293,7 @@ def load_tickets(
     tickets: list[Ticket] = []
     shapes, layer_names = None, None
     for run in runs:
-        kinds = (WINNING, RANDOM) if run.winning else (RANDOM,)
+        kinds = (WINNING_KIND, RANDOM_KIND) if run.winning else (RANDOM_KIND,)
         weights = _read(client, run, run.weights_artifact, layer_names, np.float32, cache)
         layer_names = layer_names or tuple(weights)
         masks = {

@@ -1,4 +1,5 @@
-"""Running experiments: a trial and its task (`trial`), taking trials up under leases (`scheduler`), the
+"""Running experiments: a trial and its task (`trial`), the hooks told of its phases (`trial_hooks`, the
+public seam for observing a trial and injecting faults), taking trials up under leases (`scheduler`), the
 experiment (`experiment`), what a driver prints (`output`), and the executors behind one interface
 (`executor`: `local`, `ray_executor`).
 The top of the library: imports any package of `lottery`, and nothing imports it but the entry points."""
