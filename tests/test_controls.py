@@ -9,13 +9,14 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import pytorch_lightning as pl
 import torch
 from mlflow import MlflowClient
 from round_hooks import FailAt, Watch
 from trial_store import trial_runs
+from trial_tasks import train_trial
 
 from lottery import seeds
-from lottery.execution import trial as trial_module
 from lottery.execution.experiment import run_experiment
 from lottery.execution.trial import theta0_for
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
@@ -136,21 +137,24 @@ def test_the_contract_still_loads_without_torch():
     assert result.stdout.split() == ["ticket/random_mask.npz", "False"]
 
 
+class BatchOrders(pl.Callback):
+    """What seeds the batch order of each fit it runs in, in order."""
+
+    def __init__(self) -> None:
+        self.entropies: list[tuple[int, ...]] = []
+
+    def on_fit_start(self, trainer, module) -> None:
+        self.entropies.append(trainer.datamodule.train_batches.seed_entropy)
+
+
 def test_a_registered_control_runs_after_the_random_ticket_with_its_own_streams(
-    store_uri, tiny_data, with_shuffled, monkeypatch, tmp_path
+    store_uri, tiny_data, with_shuffled, tmp_path
 ):
-    watch = Watch()
-    entropies, original_data = [], trial_module.DeviceDataModule
-
-    def data_spy(dataset, batch_size, seed_entropy, first_epoch=0):
-        entropies.append(seed_entropy)
-        return original_data(dataset, batch_size, seed_entropy, first_epoch)
-
-    monkeypatch.setattr(trial_module, "DeviceDataModule", data_spy)
-    lines = []
-    quiet(store_uri, lines, hooks=[watch])
+    watch, orders, lines = Watch(), BatchOrders(), []
+    config = replace(CONFIG, controls="shuffled,random")
+    train_trial(store_uri, config, tiny_data, callbacks=[orders], hooks=[watch], say=lines.append)
     assert watch.controls == ["random", "shuffled"]
-    assert entropies[1:] == [
+    assert orders.entropies[1:] == [
         (SEED, 0, seeds.RANDOM_BATCHES_STREAM),
         (SEED, 0, seeds.name_stream("shuffled", "batches")),
     ]
