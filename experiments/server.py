@@ -35,6 +35,7 @@ from lottery.tracking.uris import (
     redacted,
     sqlite_file,
     ui_url,
+    url_host,
 )
 
 DEFAULT_ARTIFACTS_DESTINATION = "./mlruns/artifacts"
@@ -242,7 +243,7 @@ def notes(args: argparse.Namespace, state: DatabaseState) -> list[str]:
 
 def tracking_url(host: str, port: int) -> str:
     name = socket.gethostname() if host in WILDCARD_HOSTS else host
-    return f"http://{f'[{name}]' if ':' in name else name}:{port}"
+    return f"http://{url_host(name)}:{port}"
 
 
 def announcement(host: str, port: int) -> str:

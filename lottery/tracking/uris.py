@@ -40,6 +40,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def url_host(host: str) -> str:
+    """`host` as a URL spells it: an IPv6 address in brackets (`::1` → `[::1]`), any other host as is."""
+    return f"[{host}]" if ":" in host else host
+
+
 def is_remote(uri: str) -> bool:
     return urlparse(uri).scheme in ("http", "https", "databricks")
 
@@ -88,7 +93,7 @@ def ui_url(host: str | None = None, port: int | str | None = None) -> str:
     browser on this machine reaches it."""
     host = host or os.environ.get("HOST") or DEFAULT_HOST
     host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # every interface: loopback among them
-    return f"http://{f'[{host}]' if ':' in host else host}:{port or os.environ.get('PORT') or DEFAULT_PORT}"
+    return f"http://{url_host(host)}:{port or os.environ.get('PORT') or DEFAULT_PORT}"
 
 
 def runs_route(experiment_id: str, run_id: str | None = None) -> str:
@@ -106,10 +111,9 @@ def browse_url(tracking_uri: str, experiment_id: str, run_id: str | None = None)
     a store with no UI of ours (Databricks, a file store)."""
     parsed = urlparse(tracking_uri)
     if parsed.scheme in ("http", "https") and parsed.hostname:
-        host = f"[{parsed.hostname}]" if ":" in parsed.hostname else parsed.hostname
         port = f":{parsed.port}" if parsed.port else ""
         # No user name or password (printed at the end of a run), no query: the UI is at the server's path.
-        base = f"{parsed.scheme}://{host}{port}{parsed.path.rstrip('/')}"
+        base = f"{parsed.scheme}://{url_host(parsed.hostname)}{port}{parsed.path.rstrip('/')}"
     elif is_database(tracking_uri):
         base = ui_url()
     else:
