@@ -1,6 +1,6 @@
 """Which tracking store a URI names: the default local SQLite store, `MLFLOW_TRACKING_URI`, servers, the
-SQLite file and the artifact folder beside it, whether a host is this machine's loopback, and where the
-MLflow UI shows an experiment's runs."""
+SQLite file and the artifact folder beside it, whether an artifact location is a local folder, whether a host
+is this machine's loopback, how a URL spells a host, and where the MLflow UI shows an experiment's runs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import shlex
 from pathlib import Path
 from urllib.parse import quote, urlparse
+from urllib.request import url2pathname
 
 from lottery.errors import UserError
 
@@ -43,6 +44,15 @@ def is_loopback(host: str) -> bool:
 def url_host(host: str) -> str:
     """`host` as a URL spells it: an IPv6 address in brackets (`::1` → `[::1]`), any other host as is."""
     return f"[{host}]" if ":" in host else host
+
+
+def local_path(location: str) -> Path | None:
+    """The local file or folder an artifact location names (`file:///…` on this host, or a plain path); None
+    for a remote one (`mlflow-artifacts:/…`, http(s), s3, …)."""
+    parsed = urlparse(location)
+    if parsed.scheme == "file" and parsed.netloc in ("", "localhost"):
+        return Path(url2pathname(parsed.path))
+    return Path(location) if parsed.scheme == "" else None
 
 
 def is_remote(uri: str) -> bool:
