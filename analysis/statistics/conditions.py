@@ -21,8 +21,8 @@ from itertools import combinations
 
 import numpy as np
 
+from analysis.tickets.selection import require_distinct
 from analysis.tickets.signed import Ticket
-from analysis.tickets.store import require_distinct
 
 RANDOM = "random"
 MIN_PAIRS = 2  # a t-test needs at least two distances per condition
