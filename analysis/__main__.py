@@ -18,14 +18,9 @@ from analysis.pipeline import NoBaseline, Settings, analyse
 from analysis.reporting.report import ANALYSIS_EXPERIMENT, log_analysis
 from analysis.reporting.tables import format_controls, format_table_1
 from analysis.tickets.cache import TicketCache, default_root
-from analysis.tickets.store import (
-    TrialRun,
-    finished_trial_runs,
-    load_tickets,
-    of_model,
-    select_models,
-    select_runs,
-)
+from analysis.tickets.loading import load_tickets
+from analysis.tickets.selection import of_model, select_models, select_runs
+from analysis.tickets.store import TrialRun, finished_trial_runs
 from lottery.data.registry import canonical_name
 from lottery.errors import ArgumentParser, exit_on_user_error
 from lottery.tracking import store, uris

@@ -126,6 +126,37 @@ def _conditions(tickets: Sequence[Ticket], settings: Settings) -> tuple[list[Con
     return conditions, skipped
 
 
+def _kernel_pattern_groups(
+    tickets: Sequence[Ticket], settings: Settings
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """The kernel-pattern groups and the notes of those skipped: none, with a note, where the first layer is
+    not a 3×3 convolution."""
+    if not tickets or has_kernels(tickets[0].layers[0].shape):
+        return pattern_groups(tickets, settings.datasets, settings.k, settings.seed)
+    return {}, [f"kernel patterns skipped: {settings.model}'s first layer is not a 3×3 convolution"]
+
+
+def _condition_distances(
+    tickets: Sequence[Ticket], conditions: Sequence[Condition], settings: Settings, log: Callable[[str], None]
+) -> dict[str, dict[str, Distances]]:
+    """Per condition and metric, the distances of its pairs; each ticket's incoming-edge sets built once,
+    however many pairs it sits in."""
+    all_pairs = np.concatenate([c.pairs for c in conditions]) if conditions else np.zeros((0, 2), np.int64)
+    used, local_pairs = np.unique(all_pairs, return_inverse=True)
+    log(
+        f"comparing {len(all_pairs)} pairs of {len(used)} tickets in {len(conditions)} conditions "
+        f"(NNSTD, NNSTD±; {settings.tie_rule})"
+    )
+    sets = thread_map(lambda i: ticket_sets(tickets[i].layers), used)
+    names = [tickets[i].label for i in used]  # stable across stores, unlike run ids: reproducible draws
+    distances = pair_distances(sets, local_pairs.reshape(-1, 2), settings.method, names)
+    bounds = np.cumsum([0] + [len(c.pairs) for c in conditions])
+    return {
+        c.name: {metric: values[start:stop] for metric, values in distances.items()}
+        for c, start, stop in zip(conditions, bounds[:-1], bounds[1:], strict=True)
+    }
+
+
 def analyse(
     tickets: Sequence[Ticket],
     settings: Settings,
@@ -142,29 +173,10 @@ def analyse(
     the `random` condition cannot be formed, before any distance is computed.
     """
     conditions, skipped = _conditions(tickets, settings)
-    if not tickets or has_kernels(tickets[0].layers[0].shape):
-        groups, skipped_groups = pattern_groups(tickets, settings.datasets, settings.k, settings.seed)
-    else:
-        groups = {}
-        skipped_groups = [f"kernel patterns skipped: {settings.model}'s first layer is not a 3×3 convolution"]
+    groups, skipped_groups = _kernel_pattern_groups(tickets, settings)
     for message in skipped + skipped_groups:
         log(message)
-
-    all_pairs = np.concatenate([c.pairs for c in conditions]) if conditions else np.zeros((0, 2), np.int64)
-    used, local_pairs = np.unique(all_pairs, return_inverse=True)
-    log(
-        f"comparing {len(all_pairs)} pairs of {len(used)} tickets in {len(conditions)} conditions "
-        f"(NNSTD, NNSTD±; {settings.tie_rule})"
-    )
-    sets = thread_map(lambda i: ticket_sets(tickets[i].layers), used)
-    names = [tickets[i].label for i in used]  # stable across stores, unlike run ids: reproducible draws
-    distances = pair_distances(sets, local_pairs.reshape(-1, 2), settings.method, names)
-
-    bounds = np.cumsum([0] + [len(c.pairs) for c in conditions])
-    by_condition: dict[str, dict[str, Distances]] = {
-        c.name: {metric: values[start:stop] for metric, values in distances.items()}
-        for c, start, stop in zip(conditions, bounds[:-1], bounds[1:], strict=True)
-    }
+    by_condition = _condition_distances(tickets, conditions, settings, log)
     layer_values = {c: {m: d.layers for m, d in by_metric.items()} for c, by_metric in by_condition.items()}
     spreads = {c: {m: d.spread for m, d in by_metric.items()} for c, by_metric in by_condition.items()}
     return Analysis(

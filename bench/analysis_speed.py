@@ -29,7 +29,7 @@ from analysis.distances.nnstd import DEFAULT_DRAWS, METRICS, Method, pair_distan
 from analysis.parallel import available_cpus, thread_map
 from analysis.pipeline import Settings, analyse
 from analysis.reporting.report import log_analysis
-from analysis.tickets.signed import RANDOM, WINNING, Ticket
+from analysis.tickets.signed import RANDOM_KIND, WINNING_KIND, Ticket
 from lottery.models.conv2 import Network as Conv2
 from lottery.tracking import store
 from tests.analysis_fixtures import PAPER_PRUNED, conv2_shapes, naive_nnstd, random_signed
@@ -63,12 +63,14 @@ def _paper_tickets(rng: np.random.Generator) -> list[Ticket]:
     """20 winning tickets per dataset and 20 random ones; trial k's tickets share θ0 across datasets."""
     shapes = conv2_shapes()
     winning = [
-        Ticket(ds, k, WINNING, f"init-{k}", f"{ds}-{k}", tuple(random_signed(shapes, rng)))
+        Ticket(ds, k, WINNING_KIND, f"init-{k}", f"{ds}-{k}", tuple(random_signed(shapes, rng)))
         for ds in DATASETS
         for k in range(TRIALS)
     ]
     random = [
-        Ticket(DATASETS[0], k, RANDOM, f"init-{k}", f"{DATASETS[0]}-{k}", tuple(random_signed(shapes, rng)))
+        Ticket(
+            DATASETS[0], k, RANDOM_KIND, f"init-{k}", f"{DATASETS[0]}-{k}", tuple(random_signed(shapes, rng))
+        )
         for k in range(TRIALS)
     ]
     return winning + random

@@ -37,11 +37,10 @@ import scipy.stats
 from analysis.distances.incoming import ticket_sets
 from analysis.distances.nnstd import METRICS, Method, pair_distances
 from analysis.pipeline import theta0_units
-from analysis.statistics.conditions import RANDOM, build_conditions
+from analysis.statistics.conditions import RANDOM_CONDITION, build_conditions
 from analysis.statistics.stats import compare_tickets, condition_stats, scopes, ticket_shares
 from analysis.statistics.ticket_level import Design, comparison_design, condition_design, ticket_test
-from analysis.tickets.signed import RANDOM as RANDOM_KIND
-from analysis.tickets.signed import WINNING, Ticket
+from analysis.tickets.signed import RANDOM_KIND, WINNING_KIND, Ticket
 from bench.analysis_speed import DATASETS as PAPER_DATASETS
 from tests.analysis_fixtures import PAPER_PRUNED, SMALL_SHAPES
 
@@ -65,14 +64,14 @@ def trial_tickets(trials: int, layers=lambda kind, k: ()) -> list[Ticket]:
     return [
         Ticket(DATASET, k, kind, f"init-{k}", f"run-{k}", layers(kind, k))
         for k in range(trials)
-        for kind in (WINNING, RANDOM_KIND)
+        for kind in (WINNING_KIND, RANDOM_KIND)
     ]
 
 
 def comparisons(tickets: list[Ticket], seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """`WTs` and `mixed` → (the condition's pairs, random's pairs), as the analysis draws them."""
     conditions = {c.name: c.pairs for c in build_conditions(tickets, (DATASET,), PAIRS, seed)[0]}
-    return {name: (conditions[f"{name}_{DATASET}"], conditions[RANDOM]) for name in COMPARISONS}
+    return {name: (conditions[f"{name}_{DATASET}"], conditions[RANDOM_CONDITION]) for name in COMPARISONS}
 
 
 def _candidates(design: Design, units: np.ndarray, distances: np.ndarray) -> dict[str, np.ndarray]:
@@ -230,7 +229,7 @@ def paper_scale_cost(repeats: int = 3) -> list[str]:
     """The statistics of the paper-scale design (80 tickets: 20 winning of each of 3 datasets, 20 random;
     13 conditions, 560 pairs, both metrics, overall and per layer; random distances), and the ticket-level
     test's part of them, medians side by side."""
-    tickets = [Ticket(ds, k, WINNING, f"init-{k}", "", ()) for ds in PAPER_DATASETS for k in range(20)]
+    tickets = [Ticket(ds, k, WINNING_KIND, f"init-{k}", "", ()) for ds in PAPER_DATASETS for k in range(20)]
     tickets += [Ticket(PAPER_DATASETS[0], k, RANDOM_KIND, f"init-{k}", "", ()) for k in range(20)]
     conditions = build_conditions(tickets, PAPER_DATASETS, PAIRS, 0)[0]
     rng = np.random.default_rng(0)
@@ -243,9 +242,9 @@ def paper_scale_cost(repeats: int = 3) -> list[str]:
             for metric, values in by_metric.items():
                 batch = np.stack(list(scopes(values, layers).values()))
                 ticket_shares(pairs[name], units, batch)
-                if name != RANDOM:
-                    control = np.stack(list(scopes(distances[RANDOM][metric], layers).values()))
-                    compare_tickets(pairs[name], pairs[RANDOM], units, batch, control)
+                if name != RANDOM_CONDITION:
+                    control = np.stack(list(scopes(distances[RANDOM_CONDITION][metric], layers).values()))
+                    compare_tickets(pairs[name], pairs[RANDOM_CONDITION], units, batch, control)
 
     def statistics() -> None:
         condition_stats(distances, layers, 0.01, pairs=pairs, units=units)

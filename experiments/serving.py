@@ -1,4 +1,5 @@
-"""Running `mlflow server` for `make server` and `make ui`, quietly.
+"""Running `mlflow server` for `make server` and `make ui`: the options both take (`add_listen_options`), the
+variables that configure it (`settings`), and the server itself, quietly (`run`).
 
 `mlflow server` runs as a child of the command, configured through its environment variables, so that its
 command line stays short in `ps` and a database password never appears there. Unless asked (`--verbose`,
@@ -11,6 +12,7 @@ command in one line, naming the fix when a database error is the cause.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import signal
@@ -23,9 +25,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from experiments.security import security_settings
 from lottery.errors import UserError
 from lottery.tracking import database
-from lottery.tracking.uris import redacted
+from lottery.tracking.uris import DEFAULT_HOST, DEFAULT_PORT, redacted, ui_url
+
+DEFAULT_ARTIFACTS_DESTINATION = "./mlruns/artifacts"
 
 # MLflow's server-side jobs run GenAI features (scorers, trace rollups) we do not use: a job runner and seven
 # huey consumers, ~1.8 GB. Off unless the user sets the variable.
@@ -43,6 +48,59 @@ CHATTER = ("[MLflow] Security middleware enabled", "Registry store URI not provi
 BOLD, PLAIN = "\033[1m", "\033[0m"
 _POLL_SECONDS = 0.25
 _KEPT_LINES = 200
+
+
+def add_listen_options(p: argparse.ArgumentParser, workers: int) -> None:
+    """--host, --port, --allowed-hosts and --workers (default `workers`), for `make server` and `make ui`."""
+    p.add_argument(
+        "--host", default=DEFAULT_HOST, help="interface to listen on; 0.0.0.0 serves other machines"
+    )
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to listen on")
+    p.add_argument(
+        "--allowed-hosts",
+        default="",
+        help="more names clients reach the server by, comma-separated ('*': any), besides localhost, "
+        "private IPs and, unless HOST is loopback, this machine's names",
+    )
+    p.add_argument("--workers", type=int, default=workers, help="server processes, about 250 MB each")
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="log every request and MLflow's start-up notes (VERBOSE=1 with make)",
+    )
+
+
+def checked(args: argparse.Namespace) -> argparse.Namespace:
+    """`args`, their --port and --workers checked."""
+    if not 1 <= args.port <= 65535:
+        raise UserError(f"PORT must lie in 1..65535, got {args.port}")
+    if args.workers < 1:
+        raise UserError(f"WORKERS must be >= 1, got {args.workers}")
+    return args
+
+
+def settings(args: argparse.Namespace, destination: str, default_artifact_root: str | None = None) -> dict:
+    """The variables that configure `mlflow server` for `args`: the store `args.backend_store_uri` (its
+    model registry too), artifacts kept in `destination`, new experiments' artifacts (MLflow's Default
+    among them) at `default_artifact_root`, else at `mlflow-artifacts:/…` (`destination`, through the
+    server), and the requests it accepts."""
+    uri = args.backend_store_uri
+    chosen = {
+        "MLFLOW_BACKEND_STORE_URI": uri,
+        "MLFLOW_REGISTRY_STORE_URI": uri,
+        "MLFLOW_ARTIFACTS_DESTINATION": destination,
+        **security_settings(args.host, args.port, args.allowed_hosts),
+    }
+    if default_artifact_root:
+        chosen["MLFLOW_DEFAULT_ARTIFACT_ROOT"] = default_artifact_root
+    return chosen
+
+
+def run(args: argparse.Namespace, chosen: dict, said: str) -> None:
+    """Serve with the variables `chosen`, saying `said` once the server answers."""
+    command = mlflow_command(args.host, args.port, args.workers)
+    env = environment(chosen, args.verbose)
+    serve(command, env, ui_url(args.host, args.port), said, args.verbose)
 
 
 def mlflow_command(host: str, port: int, workers: int) -> list[str]:

@@ -10,18 +10,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from experiments.server import (
+from experiments.preflight import check_artifacts, check_backend, check_port, store_experiments
+from experiments.serving import (
     DEFAULT_ARTIFACTS_DESTINATION,
     add_listen_options,
-    check_artifacts,
-    check_backend,
-    check_port,
     checked,
     run,
     settings,
-    store_experiments,
+    stand_out,
 )
-from experiments.serving import stand_out
 from lottery.errors import ArgumentParser, UserError, exit_on_user_error
 from lottery.tracking.uris import (
     is_remote,

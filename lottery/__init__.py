@@ -7,7 +7,7 @@ callback (torch, Lightning, MLflow) loads on first use of the name.
 The map, lowest layer first; a package imports only from those above it in this list:
 - `errors`, `hparams`, `seeds`: foundations — user errors, typed hyperparameters, seeded random streams.
 - `models`: the networks, each declaring its prunable layers, their groups and its input shape (a registry).
-- `pruning`: masks, magnitude pruning, and the controls (random tickets).
+- `pruning`: masks, magnitude pruning, the controls (random ticket, re-initialised, signs kept or flipped).
 - `data`: datasets by name, resident on the training device.
 - `tracking`: the MLflow store, the tracking contract, `.npz` I/O, a trial's run, leases.
 - `training`: the IMP callback, the LightningModule, fitting, the device, a ticket's verdict.

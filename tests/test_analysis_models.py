@@ -20,7 +20,9 @@ from mlflow import MlflowClient
 
 from analysis.__main__ import main
 from analysis.pipeline import Settings, analyse
-from analysis.tickets.store import finished_trial_runs, load_tickets, of_model, select_runs
+from analysis.tickets.loading import load_tickets
+from analysis.tickets.selection import of_model, select_runs
+from analysis.tickets.store import finished_trial_runs
 from lottery.tracking import contract, store
 from lottery.tracking.arrays import load_arrays
 

@@ -18,7 +18,9 @@ from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 import analysis.__main__ as cli
 from analysis.__main__ import main
 from analysis.statistics.stats import NUMERIC_STATISTICS, OVERALL_ONLY
-from analysis.tickets.store import finished_trial_runs, load_tickets, select_runs
+from analysis.tickets.loading import load_tickets
+from analysis.tickets.selection import select_runs
+from analysis.tickets.store import finished_trial_runs
 from lottery.errors import UserError, first_line
 from lottery.models.conv2 import Network as Conv2
 from lottery.tracking import contract, store
@@ -151,7 +153,7 @@ def test_missing_artifact_names_the_run(store_uri, capsys):
     run_id = log_trials(store_uri, "digits", 3)[0]
     artifact_file(store_uri, run_id, "ticket/winning_mask.npz").unlink()
     line = error_line(capsys, [])
-    assert f"run digits/trial-00 ({run_id})" in line and "cannot download ticket/winning_mask.npz" in line
+    assert f"run digits/trial-00 ({run_id})" in line and "ticket/winning_mask.npz is missing" in line
 
 
 def test_load_tickets_refuses_networks_of_other_shapes(store_uri):

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from lottery import seeds
-from lottery.hparams import PruningHparams
-from lottery.models import GROUPS, MODELS, PAPER_RATES, spec
+from lottery.hparams import RATE_GROUPS, PruningHparams
+from lottery.models import MODELS, PAPER_RATES, spec
 from lottery.models.network import build, initial_weights, network_class
 
 # model -> the shape of each prunable weight, in forward order (PyTorch layout)
@@ -52,7 +52,7 @@ def test_a_model_declares_the_layers_it_builds(name):
     weighted = [n for n, m in network.named_modules() if getattr(m, "weight", None) is not None]
     assert sorted(weighted) == sorted(declared.layer_names)
     groups = [declared.group(layer) for layer in declared.layer_names]
-    assert set(groups) <= set(GROUPS) and groups[-1] == "output" and groups.count("output") == 1
+    assert set(groups) <= set(RATE_GROUPS) and groups[-1] == "output" and groups.count("output") == 1
     for layer, shape in zip(declared.layer_names, SHAPES[name], strict=True):
         assert (declared.group(layer) == "conv") == (len(shape) == 4), layer
     images = torch.zeros(2, *declared.input_shape)

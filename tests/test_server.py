@@ -415,3 +415,10 @@ def test_cross_origin_requests_from_a_name_that_looks_private_are_refused(tmp_pa
         assert (
             send(url, "GET", GET_DEFAULT, origin=private).getheader("Access-Control-Allow-Origin") == private
         )
+
+
+@pytest.mark.parametrize(
+    ("host", "url"), [("::1", "http://[::1]:5000"), ("127.0.0.1", "http://127.0.0.1:5000")]
+)
+def test_an_ipv6_host_is_bracketed_in_the_url_workers_take(host, url):
+    assert f"export MLFLOW_TRACKING_URI={url}" in server.announcement(host, 5000)

@@ -1,11 +1,17 @@
-"""The ticket cache: one download per artifact, corrupt and half-downloaded files, where it lives, the CLI."""
+"""The ticket cache: one download per artifact, corrupt and half-downloaded files, where it lives, the CLI; a
+local store's artifacts read in place, never cached.
+
+The cache serves remote artifacts: the `store` fixture's runs name https:// locations (`remote_looking`),
+which the patched download fetches from the local store behind them."""
 
 from __future__ import annotations
 
 import os
 import stat
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import urlparse
 
 import numpy as np
 import pytest
@@ -13,26 +19,49 @@ from analysis_fixtures import artifact_file, error_line, log_trials
 
 import analysis.__main__ as cli
 from analysis.tickets.cache import TicketCache
-from analysis.tickets.store import finished_trial_runs, load_tickets, select_runs
+from analysis.tickets.loading import load_tickets
+from analysis.tickets.selection import select_runs
+from analysis.tickets.store import TrialRun, finished_trial_runs
 from lottery.errors import UserError
 from lottery.models.conv2 import Network as Conv2
-from lottery.tracking import contract
+from lottery.tracking import contract, uris
 from lottery.tracking import store as tracking
 
 LAYER_NAMES = Conv2.SPEC.layer_names
 
 REMOTE = "http://tracking.example:5000"
+REMOTE_ARTIFACTS = "https://artifacts.example"
+
+
+def remote_looking(runs: list[TrialRun]) -> list[TrialRun]:
+    """`runs` with their local artifact folders named as https:// locations of the same path."""
+    return [replace(run, artifact_uri=REMOTE_ARTIFACTS + urlparse(run.artifact_uri).path) for run in runs]
 
 
 @pytest.fixture(name="store")
-def store_fixture(store_uri):
-    """Two winning trials and a losing one: 3 + 3 + 2 = 8 artifacts."""
+def store_fixture(store_uri, monkeypatch):
+    """Two winning trials and a losing one: 3 + 3 + 2 = 8 artifacts, their runs remote-looking (`runs`, what
+    the downloads fetch from the local store) or as the store has them (`local_runs`)."""
     run_ids = log_trials(store_uri, "digits", 2) + log_trials(
         store_uri, "digits", 1, first_trial=2, winning=False
     )
     client = tracking.connect(store_uri)
     _, runs, _ = select_runs(finished_trial_runs(client), None)
-    return SimpleNamespace(uri=store_uri, client=client, runs=runs, run_ids=run_ids, artifacts=8)
+    download = tracking.download_artifact
+
+    def from_the_local_store(client, run, artifact, directory):
+        path = urlparse(run.artifact_uri).path
+        return download(client, replace(run, artifact_uri=Path(path).as_uri()), artifact, directory)
+
+    monkeypatch.setattr(tracking, "download_artifact", from_the_local_store)
+    return SimpleNamespace(
+        uri=store_uri,
+        client=client,
+        runs=remote_looking(runs),
+        local_runs=runs,
+        run_ids=run_ids,
+        artifacts=8,
+    )
 
 
 @pytest.fixture(name="cache_root")
@@ -42,8 +71,8 @@ def cache_root_fixture(tmp_path) -> Path:
 
 
 @pytest.fixture(name="downloads")
-def downloads_fixture(monkeypatch) -> list[tuple[str, str]]:
-    """The (run id, artifact) of every download from the store, in order."""
+def downloads_fixture(store, monkeypatch) -> list[tuple[str, str]]:
+    """The (run id, artifact) of every download from the (remote-looking) store, in order."""
     calls: list[tuple[str, str]] = []
     download = tracking.download_artifact
 
@@ -208,11 +237,68 @@ def test_only_a_remote_store_gets_a_cache(tmp_path, monkeypatch):
         cli.parse(["--no-cache", "--cache-dir", "x"])
 
 
-def test_the_cli_reports_what_the_cache_saved(store, cache_root, monkeypatch, capsys):
-    load_tickets(store.client, store.runs[:1], TicketCache(cache_root))
+def analysed(capsys, monkeypatch, cache_root, remote: bool) -> str:
+    """What `python -m analysis --pairs 1` prints with a ticket cache in `cache_root`, the store's runs
+    remote-looking if `remote`, its tables: every line but those on where the tickets came from."""
     monkeypatch.setattr(cli, "ticket_cache_for", lambda uri, args: TicketCache(args.cache_dir))
     monkeypatch.setattr(cli, "log_analysis", lambda *args: "-")  # what is logged is test_analysis_store's
+    as_stored = finished_trial_runs
+    monkeypatch.setattr(
+        cli, "finished_trial_runs", lambda client: (remote_looking if remote else list)(as_stored(client))
+    )
     cli.main(["--cache-dir", str(cache_root), "--pairs", "1"])
-    out = capsys.readouterr().out
+    return capsys.readouterr().out
+
+
+def test_the_cli_reports_what_the_cache_saved(store, cache_root, monkeypatch, capsys):
+    load_tickets(store.client, store.runs[:1], TicketCache(cache_root))
+    out = analysed(capsys, monkeypatch, cache_root, remote=True)
     assert f"tickets of 3 runs: 5 artifacts downloaded, 3 from the cache in {cache_root}\n" in out
     assert len(cached_files(cache_root)) == store.artifacts
+
+
+def test_a_local_store_is_read_in_place_into_the_same_tables(
+    store, downloads, cache_root, monkeypatch, capsys
+):
+    cache = TicketCache(cache_root)
+    in_place = load_tickets(store.client, store.local_runs, cache)[0]
+    assert downloads == [] and (cache.downloaded, cache.cached) == (0, 0)
+    assert_same_tickets(in_place, load_tickets(store.client, store.runs, TicketCache(cache_root))[0])
+    for path in cache_root.iterdir():
+        path.rename(cache_root.parent / f"remote-{path.name}")  # what the remote read cached, put aside
+    downloads.clear()
+
+    local = analysed(capsys, monkeypatch, cache_root, remote=False)
+    assert downloads == [] and list(cache_root.iterdir()) == []
+    remote = analysed(capsys, monkeypatch, cache_root, remote=True)
+    assert len(downloads) == store.artifacts
+    assert "tickets of 3 runs: 0 artifacts downloaded, 0 from the cache" in local
+    assert local.replace("0 artifacts downloaded, 0 from", "8 artifacts downloaded, 0 from") == remote
+
+
+def test_a_missing_local_artifact_names_the_run_and_the_file(store, cache_root):
+    run_id = store.run_ids[0]
+    missing = artifact_file(store.uri, run_id, contract.WINNING_MASK_ARTIFACT)
+    missing.unlink()
+    with pytest.raises(UserError) as error:
+        load_tickets(store.client, store.local_runs, TicketCache(cache_root))
+    assert str(error.value) == (
+        f"run digits/trial-00 ({run_id}): {contract.WINNING_MASK_ARTIFACT} is missing from the run's "
+        f"artifacts ({missing}); re-run the trial that produced it"
+    )
+
+
+@pytest.mark.parametrize(
+    ("location", "local"),
+    [
+        ("file:///data/mlruns/artifacts/1/abc/artifacts", "/data/mlruns/artifacts/1/abc/artifacts"),
+        ("file://localhost/data/a%20b", "/data/a b"),
+        ("/data/mlruns/artifacts", "/data/mlruns/artifacts"),
+        ("file://other-host/data/artifacts", None),
+        ("mlflow-artifacts:/1/abc/artifacts", None),
+        ("https://artifacts.example/1/abc/artifacts", None),
+        ("s3://bucket/mlruns/1/abc/artifacts", None),
+    ],
+)
+def test_which_artifact_locations_are_local(location, local):
+    assert uris.local_path(location) == (None if local is None else Path(local))

@@ -130,7 +130,7 @@ def test_server_keeps_its_own_defaults(tmp_path):
     """What `make ui` shares with `make server` leaves the latter 2 workers and no default artifact root
     (experiments created through it put theirs at mlflow-artifacts:/…)."""
     args = server.parse(["--backend-store-uri", f"sqlite:///{tmp_path}/mlflow.db"])
-    assert args.workers == 2 and "MLFLOW_DEFAULT_ARTIFACT_ROOT" not in server.settings(args, str(tmp_path))
+    assert args.workers == 2 and "MLFLOW_DEFAULT_ARTIFACT_ROOT" not in serving.settings(args, str(tmp_path))
 
 
 RUNS = "/#/experiments/7/runs?workflowType=machine_learning"

@@ -20,8 +20,8 @@ from itertools import combinations
 
 import numpy as np
 
+from analysis.tickets.selection import require_distinct
 from analysis.tickets.signed import Ticket
-from analysis.tickets.store import require_distinct
 from lottery import seeds
 
 RANDOM_CONDITION = "random"

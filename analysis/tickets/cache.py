@@ -1,4 +1,5 @@
-"""The ticket cache: trial runs' artifacts kept on local disk so that re-analysing a remote store is cheap.
+"""The ticket cache: trial runs' remote artifacts kept on local disk so that re-analysing a remote store is
+cheap (`analysis.tickets.loading` reads local artifacts in place, never through the cache).
 
 Layout: `<root>/<run_id>/<artifact path>`, e.g. `<root>/3f2a…/ticket/init.npz`. Only FINISHED trial runs are
 analysed and their artifacts never change, so a cached file stays valid for good. A miss is downloaded into

@@ -1,1 +1,4 @@
-"""Datasets by name (`registry.load_dataset`), each as uint8 tensors on the training device."""
+"""Datasets by name (`registry.load_dataset`: `digits`, `cifar10`, `cinic10`, `svhn`, each a module), each as
+uint8 tensors on the training device (`dataset`) and batched by index slicing (`batches`, `datamodule`). The
+official files are fetched once (`download`, `archive`), decoded once into a cache (`official`, `cache`);
+`filesystem` names what went wrong under DATA_DIR. Imports only the foundations."""

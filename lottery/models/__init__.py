@@ -1,12 +1,12 @@
 """The networks, by name: each model module declares its prunable weight layers (names in forward order and
-the pruning group of each, one of `GROUPS`) and its input shape, and builds its `nn.Module`; θ0 is
-Glorot-normal for every model.
+the pruning group of each, one of `lottery.hparams.RATE_GROUPS`) and its input shape, and builds its
+`nn.Module`; θ0 is Glorot-normal for every model.
 
 Adding a model is one module here that defines `SPEC` (a `ModelSpec`) and the `Network` class, registered in
 `MODELS`. Every other part — masks, pruning rates, the tracking contract's `.npz` keys, the analysis — takes
-the layers from the spec or from the ticket. This module is free of torch (the CLI lists the models before
-loading anything heavy); `network` builds them. Imports only the foundations (`lottery.errors`, `hparams`,
-`seeds`) and torch.
+the layers from the spec or from the ticket. This module (the registry and the specs) is free of torch, so
+the CLI lists the models before loading anything heavy; `network`, which builds them and draws θ0, and the
+model modules import torch. Imports only the foundations (`lottery.errors`, `hparams`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import cast
 
 from lottery.errors import UserError
-from lottery.hparams import RATE_GROUPS, ExperimentConfig, PruningHparams
+from lottery.hparams import ExperimentConfig, PruningHparams
 
 # model name -> module under lottery.models defining SPEC and Network
 MODELS: dict[str, str] = {
@@ -26,7 +26,6 @@ MODELS: dict[str, str] = {
     "lenet300": "lottery.models.lenet300",
     "toy": "lottery.models.toy",
 }
-GROUPS = RATE_GROUPS  # the pruning groups: each has its own rate (PruningHparams)
 PAPER_RATES = {"conv": 0.1, "dense": 0.2, "output": 0.1}  # Frankle & Carbin's per-round rates for Conv-2/4
 
 

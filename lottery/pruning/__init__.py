@@ -1,2 +1,3 @@
-"""Masks (one bool tensor per prunable layer), one IMP pruning step by magnitude, and the random-ticket
-control. Imports only the foundations and `lottery.models`."""
+"""Masks (one bool tensor per prunable layer), one IMP pruning step by magnitude (`mask`), and the controls a
+ticket is compared against (`controls`: the random ticket, re-initialised, signs kept, signs flipped; each
+loads torch only when drawn). Imports only the foundations."""

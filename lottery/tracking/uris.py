@@ -1,6 +1,6 @@
 """Which tracking store a URI names: the default local SQLite store, `MLFLOW_TRACKING_URI`, servers, the
-SQLite file and the artifact folder beside it, whether a host is this machine's loopback, and where the
-MLflow UI shows an experiment's runs."""
+SQLite file and the artifact folder beside it, whether an artifact location is a local folder, whether a host
+is this machine's loopback, how a URL spells a host, and where the MLflow UI shows an experiment's runs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import shlex
 from pathlib import Path
 from urllib.parse import quote, urlparse
+from urllib.request import url2pathname
 
 from lottery.errors import UserError
 
@@ -38,6 +39,20 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def url_host(host: str) -> str:
+    """`host` as a URL spells it: an IPv6 address in brackets (`::1` → `[::1]`), any other host as is."""
+    return f"[{host}]" if ":" in host else host
+
+
+def local_path(location: str) -> Path | None:
+    """The local file or folder an artifact location names (`file:///…` on this host, or a plain path); None
+    for a remote one (`mlflow-artifacts:/…`, http(s), s3, …)."""
+    parsed = urlparse(location)
+    if parsed.scheme == "file" and parsed.netloc in ("", "localhost"):
+        return Path(url2pathname(parsed.path))
+    return Path(location) if parsed.scheme == "" else None
 
 
 def is_remote(uri: str) -> bool:
@@ -94,7 +109,7 @@ def ui_url(host: str | None = None, port: int | str | None = None) -> str:
     browser on this machine reaches it."""
     host = host or os.environ.get("HOST") or DEFAULT_HOST
     host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # every interface: loopback among them
-    return f"http://{f'[{host}]' if ':' in host else host}:{port or os.environ.get('PORT') or DEFAULT_PORT}"
+    return f"http://{url_host(host)}:{port or os.environ.get('PORT') or DEFAULT_PORT}"
 
 
 def runs_route(experiment_id: str, run_id: str | None = None) -> str:
@@ -112,10 +127,9 @@ def browse_url(tracking_uri: str, experiment_id: str, run_id: str | None = None)
     a store with no UI of ours (Databricks, a file store)."""
     parsed = urlparse(tracking_uri)
     if parsed.scheme in ("http", "https") and parsed.hostname:
-        host = f"[{parsed.hostname}]" if ":" in parsed.hostname else parsed.hostname
         port = f":{parsed.port}" if parsed.port else ""
         # No user name or password (printed at the end of a run), no query: the UI is at the server's path.
-        base = f"{parsed.scheme}://{host}{port}{parsed.path.rstrip('/')}"
+        base = f"{parsed.scheme}://{url_host(parsed.hostname)}{port}{parsed.path.rstrip('/')}"
     elif is_database(tracking_uri):
         base = ui_url()
     else:
