@@ -33,13 +33,14 @@ DEFERRED = (
 )
 
 
-def _deferring(method: Callable) -> Callable:
-    """`method` run with Ctrl-C and SIGTERM deferred to its end."""
+def _deferring(name: str) -> Callable:
+    """MlflowClient's method `name`, looked up at each call, run with Ctrl-C and SIGTERM deferred to its
+    end."""
 
-    @functools.wraps(method)
-    def deferring(*args, **kwargs):
+    @functools.wraps(getattr(MlflowClient, name))
+    def deferring(self, *args, **kwargs):
         with stops_deferred():
-            return method(*args, **kwargs)
+            return getattr(MlflowClient, name)(self, *args, **kwargs)
 
     return deferring
 
@@ -50,5 +51,5 @@ class StopSafeClient(MlflowClient):
     follows a stop (marking runs KILLED, releasing leases) finds the store as the last call left it."""
 
 
-for _name in DEFERRED:  # wrapped once, here: each is MlflowClient's method, deferring
-    setattr(StopSafeClient, _name, _deferring(getattr(MlflowClient, _name)))
+for _name in DEFERRED:  # wrapped once, here
+    setattr(StopSafeClient, _name, _deferring(_name))
