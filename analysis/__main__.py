@@ -15,7 +15,7 @@ from pathlib import Path
 
 from analysis.distances.nnstd import TIES
 from analysis.pipeline import NoBaseline, Settings, analyse
-from analysis.reporting.report import ANALYSIS_EXPERIMENT, log_analysis
+from analysis.reporting.report import log_analysis
 from analysis.reporting.tables import format_controls, format_table_1
 from analysis.tickets.cache import TicketCache, default_root
 from analysis.tickets.store import (
@@ -28,7 +28,7 @@ from analysis.tickets.store import (
 )
 from lottery.data.registry import canonical_name
 from lottery.errors import ArgumentParser, exit_on_user_error
-from lottery.tracking import store, uris
+from lottery.tracking import contract, store, uris
 
 DEFAULTS = Settings(datasets=())  # every default lives in Settings
 MAX_PAIRS = 10_000  # per condition: 10 conditions of 10,000 pairs take hours already
@@ -219,8 +219,9 @@ def analyse_model(
     controls = format_controls(analysis.controls)
     if controls:
         print(f"{controls}\n")
-    print(f"logged as run {run_id} ({model}) in experiment '{ANALYSIS_EXPERIMENT}' of {client.tracking_uri}")
-    experiment = store.experiment_id(client, ANALYSIS_EXPERIMENT)
+    experiment_name = contract.ANALYSIS_EXPERIMENT
+    print(f"logged as run {run_id} ({model}) in experiment '{experiment_name}' of {client.tracking_uri}")
+    experiment = store.experiment_id(client, experiment_name)
     line = uris.where_to_browse(client.tracking_uri, experiment, run_id)
     if line is not None:
         print(line)

@@ -26,8 +26,9 @@ from analysis.statistics.controls import COLUMNS as CONTROL_COLUMNS
 from analysis.statistics.controls import controls_table
 from analysis.statistics.stats import condition_stats
 from analysis.tickets.signed import Ticket
-from analysis.tickets.store import DEFAULT_MODEL, TrialRun
+from analysis.tickets.store import TrialRun
 from lottery.errors import UserError
+from lottery.tracking import contract
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Settings:
     ties: str = "average"
     tie_draws: int = DEFAULT_DRAWS
     positive_weight: float = DEFAULT_POSITIVE_WEIGHT
-    model: str = DEFAULT_MODEL
+    model: str = contract.LEGACY_MODEL
     configs: tuple[
         str, ...
     ] = ()  # configurations asked for by id (or a prefix); else each dataset's most runs

@@ -12,7 +12,14 @@ from pathlib import Path
 from entry_points import REPO
 
 # Lowest first; a package may import the packages of its own rank and of the ranks before it.
-LOTTERY = (("errors", "hparams", "seeds"), ("models",), ("pruning",), ("data",), ("tracking",), ("training",))
+LOTTERY = (
+    ("errors", "options", "hparams", "seeds"),
+    ("models",),
+    ("pruning",),
+    ("data",),
+    ("tracking",),
+    ("training",),
+)
 LOTTERY += (("execution",),)
 ANALYSIS = (("parallel",), ("distances",), ("tickets",), ("patterns",), ("statistics",), ("pipeline",))
 ANALYSIS += (("reporting",), ("__main__",))

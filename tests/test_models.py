@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from lottery import seeds
-from lottery.hparams import PruningHparams
-from lottery.models import GROUPS, MODELS, PAPER_RATES, spec
+from lottery.hparams import PAPER_RATES, PruningHparams
+from lottery.models import GROUPS, MODELS, spec
 from lottery.models.network import build, initial_weights, network_class
 
 # model -> the shape of each prunable weight, in forward order (PyTorch layout)

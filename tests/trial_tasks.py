@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from lottery.execution.scheduler import Scheduler
 from lottery.hparams import ExperimentConfig
-from lottery.models import configured
 from lottery.tracking import store
 from lottery.tracking.lease import Leases
 
@@ -15,5 +14,5 @@ def train_trial(uri: str, config: ExperimentConfig, dataset, callbacks=(), index
     `callbacks`; return its verdict."""
     client = store.connect(uri)
     with Leases(client) as leases:
-        task = Scheduler(client, configured(config), dataset, leases, say=lambda line: None).take(index)
+        task = Scheduler(client, config, dataset, leases, say=lambda line: None).take(index)
         return task.run(dataset, client, lambda line: None, False, callbacks)

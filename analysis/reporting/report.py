@@ -45,10 +45,8 @@ from analysis.tickets.store import TrialRun
 from lottery.errors import UserError, first_line
 from lottery.tracking import contract, store, uris
 
-ANALYSIS_EXPERIMENT = "analysis"
 HEADLINE_STATS = ("diff_mean", "cohen_d", "p_tickets")
 CONTROL_STATS = {"control_acc_mean": "acc_mean", "diff_mean": "diff_mean", "p_value": "p_value", "d_z": "d_z"}
-PARENT_TAG = "mlflow.parentRunId"
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on a param value
 FINISHED = RunStatus.to_string(RunStatus.FINISHED)
 FAILED = RunStatus.to_string(RunStatus.FAILED)
@@ -167,7 +165,7 @@ def _log_condition(client, run_id: str, analysis: Analysis, condition: Condition
     ]
     tags = [
         RunTag(contract.TAG_CATEGORY, condition.category),
-        RunTag(descriptions.NOTE_TAG, descriptions.condition_note(analysis, condition)),
+        RunTag(contract.TAG_NOTE, descriptions.condition_note(analysis, condition)),
     ]
     for row in analysis.stats[analysis.stats["condition"] == condition.name].to_dict("records"):
         prefix = metric_prefix(row["metric"], row["layer"])
@@ -195,7 +193,7 @@ def _log_patterns(client, run_id: str, analysis: Analysis, group: str) -> None:
         metrics=[Metric(key, float(value), now, 0) for key, value in patterns.metrics().items()],
         params=[Param("tickets", str(patterns.tickets))],
     )
-    client.set_tag(run_id, descriptions.NOTE_TAG, descriptions.patterns_note(analysis, group))
+    client.set_tag(run_id, contract.TAG_NOTE, descriptions.patterns_note(analysis, group))
     client.log_text(run_id, "".join(f"{t.label} {t.run_id}\n" for t in members), "tickets.txt")
     client.log_figure(
         run_id, figures.filter_counts(patterns, group, analysis.patterns.values()), "figures/fig2_filters.png"
@@ -225,7 +223,7 @@ def log_analysis(client, analysis: Analysis, runs: Sequence[TrialRun], notes: Se
         for dataset, config in configs.items()
     }
     params = [
-        Param("model", settings.model),
+        Param(contract.PARAM_MODEL, settings.model),
         Param("datasets", ",".join(settings.datasets)),
         Param("pairs", str(settings.pairs)),
         Param("seed", str(settings.seed)),
@@ -234,26 +232,29 @@ def log_analysis(client, analysis: Analysis, runs: Sequence[TrialRun], notes: Se
         Param("ties", settings.ties),
         Param("tie_draws", str(settings.tie_draws) if settings.ties == "average" else "none"),
         Param("positive_weight", str(settings.positive_weight)),
-        *[Param(f"config.{dataset}", config) for dataset, config in configs.items()],
-        *[Param(f"config_choice.{dataset}", choice) for dataset, choice in chosen.items()],
-        *_chunked("source_runs", [run.run_id for run in runs]),
+        *[Param(f"{contract.CONFIG_PARAM_PREFIX}{dataset}", config) for dataset, config in configs.items()],
+        *[
+            Param(f"{contract.CONFIG_CHOICE_PARAM_PREFIX}{dataset}", choice)
+            for dataset, choice in chosen.items()
+        ],
+        *_chunked(contract.SOURCE_RUNS, [run.run_id for run in runs]),
     ]
     comparison = published.paper_comparison(analysis.stats)
     with _ending_together(client) as open_run:
-        experiment = store.experiment_id(client, ANALYSIS_EXPERIMENT)
+        experiment = store.experiment_id(client, contract.ANALYSIS_EXPERIMENT)
         parent = open_run(
             experiment,
             unique_name(client, experiment, run_name(analysis, configs)),
             {
                 contract.TAG_ROLE: contract.ROLE_ANALYSIS,
-                descriptions.NOTE_TAG: descriptions.analysis_note(
-                    analysis, runs, notes, not comparison.empty
-                ),
+                contract.TAG_NOTE: descriptions.analysis_note(analysis, runs, notes, not comparison.empty),
             },
         )
 
         def child(role: str, name: str) -> str:
-            return open_run(experiment, f"{role} · {name}", {PARENT_TAG: parent, contract.TAG_ROLE: role})
+            return open_run(
+                experiment, f"{role} · {name}", {contract.TAG_PARENT: parent, contract.TAG_ROLE: role}
+            )
 
         client.log_batch(
             parent, params=params, metrics=_headline_metrics(analysis) + _control_metrics(analysis.controls)
@@ -277,7 +278,7 @@ def log_analysis(client, analysis: Analysis, runs: Sequence[TrialRun], notes: Se
         if not analysis.controls.empty:
             _log_table(client, parent, "controls", analysis.controls)
         _log_table(client, parent, "pair_distances", tables.table_pairs(analysis))
-        _log_table(client, parent, "source_runs", tables.table_source_runs(runs))
+        _log_table(client, parent, contract.SOURCE_RUNS, tables.table_source_runs(runs))
         if analysis.conditions:
             client.log_figure(parent, figures.distance_distributions(analysis), "figures/fig1_distances.png")
             client.log_figure(

@@ -32,9 +32,6 @@ from lottery.tracking import contract, store
 from lottery.tracking.arrays import load_arrays
 
 MASK_ARTIFACTS = {WINNING: contract.WINNING_MASK_ARTIFACT, RANDOM: contract.RANDOM_MASK_ARTIFACT}
-MODEL_PARAM = "model"
-DEFAULT_MODEL = "conv2"  # what trial runs that predate the `model` param trained
-ACCURACY_METRIC = "test_acc"  # the ticket's test accuracy; a control's is `<control>_test_acc`
 _REQUIRED_TAGS = (
     contract.TAG_DATASET,
     contract.TAG_TRIAL,
@@ -84,7 +81,7 @@ def all_pages(fetch: Callable) -> list:
 
 def is_accuracy_metric(name: str) -> bool:
     """`test_acc` or a control's `<control>_test_acc`."""
-    return name == ACCURACY_METRIC or name.endswith(f"_{ACCURACY_METRIC}")
+    return name == contract.TEST_ACC or name.endswith(f"_{contract.TEST_ACC}")
 
 
 def _trial_run(run) -> TrialRun:
@@ -106,7 +103,7 @@ def _trial_run(run) -> TrialRun:
         run_id=run.info.run_id,
         name=name,
         artifact_uri=run.info.artifact_uri,
-        model=run.data.params.get(MODEL_PARAM, DEFAULT_MODEL),
+        model=run.data.params.get(contract.PARAM_MODEL, contract.LEGACY_MODEL),
         dataset=tags[contract.TAG_DATASET],
         trial=int(tags[contract.TAG_TRIAL]),
         init=tags[contract.TAG_INIT],
