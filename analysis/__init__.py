@@ -5,7 +5,7 @@ Each model's tickets are analysed on their own (one analysis run per model).
 The map, lowest first; each imports only those before it: `distances` (incoming-edge sets, NED, NNSTD and
 NNSTD±) → `tickets` (trial runs, grouped by model, and their signed tickets, from the store or the cache) →
 `patterns` (signed 3×3 kernels) → `statistics` (conditions, pairs, tests, the controls against the ticket)
-→ `pipeline` (the whole analysis in memory) → `reporting` (tables, figures, MLflow) → `__main__`. From
-`lottery` it uses only `errors`, `data.registry`, `tracking` and the torch-free registries `models` and
-`pruning.controls`.
+→ `settings` (its options, declared once) → `pipeline` (the whole analysis in memory) → `reporting`
+(tables, figures, MLflow) → `__main__`. From `lottery` it uses only `errors`, `options`, `data.registry`,
+`tracking` and the torch-free registries `models` and `pruning.controls`.
 """

@@ -24,9 +24,9 @@ from lottery.hparams import (
     ExperimentConfig,
     PruningHparams,
     TrainingHparams,
-    hparam,
 )
-from lottery.options import add_options, build, default_of, leaf_fields, option_name
+from lottery.hparams import config_digest as config_digest_of
+from lottery.options import add_options, build, check_bounds, default_of, hparam, leaf_fields, option_name
 
 FIELDS = {f.name: (f, kind) for f, kind in leaf_fields(ExperimentConfig)}
 
@@ -125,6 +125,44 @@ def test_a_bool_field_is_a_flag():
     with pytest.raises(SystemExit):
         parser.parse_args(["--off", "yes"])
     assert "how many, at most 9" in parser.format_help()
+
+
+def test_bounds_are_declared_once_and_checked_where_built():
+    @dataclasses.dataclass(frozen=True)
+    class Toy:
+        """A toy."""
+
+        count: int = hparam(3, "how many", minimum=1, maximum=9, label="COUNT")
+        share: float = hparam(0.5, "a share", minimum=0, maximum=1, strict=True)
+        floor: int = hparam(0, "at least zero", minimum=0, flags=("-F", "--floor"))
+
+        def __post_init__(self) -> None:
+            check_bounds(self)
+
+    parser = argparse.ArgumentParser()
+    add_options(parser, Toy, "toy")
+    assert "how many, 1 to 9" in " ".join(parser.format_help().split())
+    assert build(Toy, parser.parse_args(["--count", "9", "-F", "2"])) == Toy(9, 0.5, 2)
+    for argv, message in (
+        (["--count", "10"], "COUNT must lie in 1..9, got 10"),
+        (["--share", "1"], "--share must lie in (0, 1), got 1.0"),
+        (["--share", "nan"], "--share must lie in (0, 1), got nan"),
+        (["--floor", "-1"], "-F must be >= 0, got -1"),
+    ):
+        with pytest.raises(UserError, match=re.escape(message)):
+            build(Toy, parser.parse_args(argv))
+
+
+def test_a_hyperparameter_added_since_keeps_older_digests():
+    config = ExperimentConfig(trials=3)
+    assert config.config_id() == ExperimentConfig(trials=5).config_id()  # trials do not identify it
+    params = config.params()
+    assert params["rewind_step"] == "0"
+    assert config_digest_of(params) == config_digest_of(
+        {k: v for k, v in params.items() if k != "rewind_step"}
+    )
+    params["rewind_step"] = "5"
+    assert config_digest_of(params) != config.config_id()
 
 
 def test_the_params_and_the_digest_stay_those_of_existing_stores():

@@ -21,11 +21,19 @@ LOTTERY = (
     ("training",),
 )
 LOTTERY += (("execution",),)
-ANALYSIS = (("parallel",), ("distances",), ("tickets",), ("patterns",), ("statistics",), ("pipeline",))
+ANALYSIS = (
+    ("parallel",),
+    ("distances",),
+    ("tickets",),
+    ("patterns",),
+    ("statistics",),
+    ("settings",),
+    ("pipeline",),
+)
 ANALYSIS += (("reporting",), ("__main__",))
 # What the analysis may take from the library.
 ANALYSIS_USES = ("lottery.errors", "lottery.data.registry", "lottery.tracking", "lottery.models")
-ANALYSIS_USES += ("lottery.pruning.controls",)
+ANALYSIS_USES += ("lottery.pruning.controls", "lottery.options")
 
 
 def imported(path: Path, module: str) -> Iterator[str]:
