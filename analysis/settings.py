@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 
 from analysis.distances.nnstd import DEFAULT_DRAWS, DEFAULT_POSITIVE_WEIGHT, TIES, Method
 from lottery.options import check_bounds, hparam, logged_name
+from lottery.tracking import contract
 
 MAX_PAIRS = 10_000  # per condition: 10 conditions of 10,000 pairs take hours already
 MAX_DRAWS = 1_000  # per direction and pair: 1000 already costs minutes per pair where ties abound
@@ -40,7 +41,7 @@ class Settings:
         minimum=1,
         flags=("-K", "--k"),
         metavar="K",
-        param="K",
+        param=contract.PARAM_TICKETS_PER_GROUP,
     )
     ties: str = hparam(
         "average",

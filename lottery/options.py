@@ -1,14 +1,14 @@
-"""Command-line options derived from typed dataclasses, so that each default, bound and help text lives in one
-place: the field, declared with `hparam`. Every command line of the project comes from here
-(`python -m experiments.train`: `ExperimentConfig`, `RaySettings`, `Placement`; `python -m analysis`: the
-analysis's `Settings`, `CacheOptions`).
+"""Options declared once, as dataclass fields made by `hparam` (default, help, bounds, choices, how the
+option is spelled and logged), and the command lines derived from them: every command line of the project
+comes from here (`python -m experiments.train`: `ExperimentConfig`, `Placement`, `RaySettings`; `python -m
+analysis`: the analysis's `Settings` and its ticket cache's options).
 
 `add_options(parser, ExperimentConfig, "experiment")` adds one option per field — `batch_size` becomes
 `--batch-size` unless the field names its own flags, typed by its annotation (`X | None` as X, a `bool` a
 flag, `tuple[str, ...]` one or more values), with the field's default ($VARIABLE first where it names one),
 help, bounds and choices; a field holding a dataclass (`training: TrainingHparams`) contributes that
 dataclass's fields, in an argument group named after the field. `build(ExperimentConfig, args)` makes the
-dataclass back from the parsed arguments; the dataclass checks the values (`hparams.check_bounds`).
+dataclass back from the parsed arguments; the dataclass checks the values (`check_bounds`, where built).
 """
 
 from __future__ import annotations
@@ -62,8 +62,7 @@ def hparam(
     its value as `metavar`."""
     metadata: dict[str, Any] = {HELP: help, MINIMUM: minimum, MAXIMUM: maximum, STRICT: strict}
     metadata |= {CHOICES: choices, ADDED_SINCE: added_since, IDENTIFIES: identifies, PARAM: param}
-    metadata |= {LABEL: label, FLAGS: flags}
-    metadata |= {ENV: env, METAVAR: metavar}
+    metadata |= {LABEL: label, FLAGS: flags, ENV: env, METAVAR: metavar}
     return cast(T, field(default=default, metadata=metadata))
 
 

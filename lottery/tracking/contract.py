@@ -80,6 +80,7 @@ TAG_DEVICES = "lottery.devices"  # every `<device> (<name>)` that trained the ru
 # --- The analysis (`analysis.reporting.report`): its experiment, and the params of an analysis run beyond
 # its settings' own (`analysis.pipeline.Settings`, named by their fields).
 ANALYSIS_EXPERIMENT = "analysis"
+PARAM_TICKETS_PER_GROUP = "K"  # the setting `k` (`-K`), under the name the paper gives it
 SOURCE_RUNS = "source_runs"  # the param of the trial runs analysed (continued in `.2`, …), and their table
 CONFIG_PARAM_PREFIX = "config."  # `config.<dataset>`: the configuration analysed
 CONFIG_CHOICE_PARAM_PREFIX = "config_choice."  # `config_choice.<dataset>`: `--config` or `most runs`
