@@ -161,8 +161,8 @@ def _log_condition(client, run_id: str, analysis: Analysis, condition: Condition
     are left out."""
     now = store.now_ms()
     metrics = [
-        Metric("pairs.eligible", condition.eligible, now, 0),
-        Metric("pairs.used", len(condition.pairs), now, 0),
+        Metric(contract.PAIRS_ELIGIBLE, condition.eligible, now, 0),
+        Metric(contract.PAIRS_USED, len(condition.pairs), now, 0),
     ]
     tags = [
         RunTag(contract.TAG_CATEGORY, condition.category),
@@ -192,10 +192,12 @@ def _log_patterns(client, run_id: str, analysis: Analysis, group: str) -> None:
     client.log_batch(
         run_id,
         metrics=[Metric(key, float(value), now, 0) for key, value in patterns.metrics().items()],
-        params=[Param("tickets", str(patterns.tickets))],
+        params=[Param(contract.PARAM_GROUP_TICKETS, str(patterns.tickets))],
     )
     client.set_tag(run_id, contract.TAG_NOTE, descriptions.patterns_note(analysis, group))
-    client.log_text(run_id, "".join(f"{t.label} {t.run_id}\n" for t in members), "tickets.txt")
+    client.log_text(
+        run_id, "".join(f"{t.label} {t.run_id}\n" for t in members), contract.GROUP_TICKETS_ARTIFACT
+    )
     client.log_figure(
         run_id, figures.filter_counts(patterns, group, analysis.patterns.values()), "figures/fig2_filters.png"
     )
@@ -275,7 +277,7 @@ def log_analysis(client, analysis: Analysis, runs: Sequence[TrialRun], notes: Se
         metrics = _headline_metrics(analysis) + _control_metrics(analysis.controls)
         client.log_batch(parent, params=_analysis_params(analysis.settings, runs), metrics=metrics)
         if notes:
-            client.log_text(parent, "\n".join(notes) + "\n", "notes.txt")
+            client.log_text(parent, "\n".join(notes) + "\n", contract.NOTES_ARTIFACT)
         for condition in analysis.conditions:
             _log_condition(client, child(contract.ROLE_CONDITION, condition.name), analysis, condition)
         for group in analysis.patterns:

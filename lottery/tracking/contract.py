@@ -81,6 +81,11 @@ TAG_DEVICES = "lottery.devices"  # every `<device> (<name>)` that trained the ru
 # its settings' own (`analysis.pipeline.Settings`, named by their fields).
 ANALYSIS_EXPERIMENT = "analysis"
 PARAM_TICKETS_PER_GROUP = "K"  # the setting `k` (`-K`), under the name the paper gives it
+NOTES_ARTIFACT = "notes.txt"  # what the analysis skipped or merged, a line each
+PAIRS_ELIGIBLE = "pairs.eligible"  # a condition run's metric: the pairs the condition allows
+PAIRS_USED = "pairs.used"  # a condition run's metric: the pairs drawn
+PARAM_GROUP_TICKETS = "tickets"  # a patterns run's param: how many tickets its group holds
+GROUP_TICKETS_ARTIFACT = "tickets.txt"  # a patterns run's artifact: which, `<label> <run id>` a line
 SOURCE_RUNS = "source_runs"  # the param of the trial runs analysed (continued in `.2`, …), and their table
 CONFIG_PARAM_PREFIX = "config."  # `config.<dataset>`: the configuration analysed
 CONFIG_CHOICE_PARAM_PREFIX = "config_choice."  # `config_choice.<dataset>`: `--config` or `most runs`
