@@ -35,7 +35,7 @@ class Placement:
     )
     executor: str = hparam(
         "local",
-        "local: one after another in this process; ray: every trial a Ray task (options: executor ray)",
+        "local: one after another in this process; ray: every trial a Ray task (options below)",
         choices=("local", "ray"),
     )
 
@@ -60,8 +60,8 @@ def parser() -> ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_options(p, ExperimentConfig, "experiment", choices={"model": list(MODELS)})
-    add_options(p, Placement, "data, tracking and output")
-    add_options(p, RaySettings, "executor ray")
+    add_options(p, Placement, "data, tracking, output and executor")
+    add_options(p, RaySettings, "the Ray executor (--executor ray)")
     return p
 
 
