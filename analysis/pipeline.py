@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 
 from analysis.distances.incoming import chain_problem, ticket_sets
-from analysis.distances.nnstd import DEFAULT_DRAWS, DEFAULT_POSITIVE_WEIGHT, Distances, Method, pair_distances
+from analysis.distances.nnstd import Distances, pair_distances
 from analysis.parallel import thread_map
 from analysis.patterns import Patterns, has_kernels, kernel_patterns
+from analysis.settings import Settings
 from analysis.statistics.conditions import (
     FORMS,
     MIN_PAIRS,
@@ -26,39 +27,8 @@ from analysis.statistics.controls import COLUMNS as CONTROL_COLUMNS
 from analysis.statistics.controls import controls_table
 from analysis.statistics.stats import condition_stats
 from analysis.tickets.signed import Ticket
-from analysis.tickets.store import DEFAULT_MODEL, TrialRun
+from analysis.tickets.store import TrialRun
 from lottery.errors import UserError
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The analysis's options: datasets in scope, pairs per condition, seed (of the pair, group and tie
-    draws), α, tickets per pattern group, how distances treat ties and weigh NED±'s signs, the model whose
-    tickets these are (an analysis covers one), and the configurations asked for."""
-
-    datasets: tuple[str, ...]
-    pairs: int = 50
-    seed: int = 0
-    alpha: float = 0.01
-    k: int | None = None  # None: every ticket of the group
-    ties: str = "average"
-    tie_draws: int = DEFAULT_DRAWS
-    positive_weight: float = DEFAULT_POSITIVE_WEIGHT
-    model: str = DEFAULT_MODEL
-    configs: tuple[
-        str, ...
-    ] = ()  # configurations asked for by id (or a prefix); else each dataset's most runs
-
-    @property
-    def method(self) -> Method:
-        return Method(self.ties, self.tie_draws, self.seed, self.positive_weight)
-
-    @property
-    def tie_rule(self) -> str:
-        """How tied matchings are treated, in words."""
-        if self.ties == "first":
-            return "ties: scipy's first optimal matching (the paper's procedure)"
-        return f"ties: averaged over matchings drawn among the optimal ones, {self.tie_draws} draws each way"
 
 
 class NoBaseline(UserError):

@@ -16,6 +16,7 @@ from lottery.data.dataset import Dataset, Split
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
 from lottery.models import spec
 from lottery.seeds import IMP_BATCHES_STREAM
+from lottery.tracking import contract
 from lottery.training.classifier import Classifier
 from lottery.training.fit import Heartbeat, fit
 from lottery.training.imp import IterativeMagnitudePruning
@@ -38,8 +39,8 @@ def one_epoch(setup: Setup, dataset: Dataset, config: ExperimentConfig) -> tuple
         epochs_per_round=config.training.epochs,
         layers=spec(setup.model).layer_names,
         network="model",
-        monitor="test_acc",
-        loss_monitor="test_loss",
+        monitor=contract.TEST_ACC,
+        loss_monitor=contract.TEST_LOSS,
         controls=(),
     )
     imp.record_into(None, lambda result: None)
@@ -105,4 +106,8 @@ def fit_is_deterministic(setup: Setup, sizes: tuple[int, int], batch_size: int) 
     with applied(Flags()):
         (first, first_eval), (second, second_eval) = (one_epoch(setup, dataset, config) for _ in range(2))
     same = all(torch.equal(a, b) for a, b in zip(first.parameters(), second.parameters(), strict=True))
-    return {"weights_equal": same, "evaluation_equal": first_eval == second_eval, "test_acc": first_eval.acc}
+    return {
+        "weights_equal": same,
+        "evaluation_equal": first_eval == second_eval,
+        contract.TEST_ACC: first_eval.acc,
+    }

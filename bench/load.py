@@ -28,6 +28,8 @@ from collections import Counter
 from contextlib import nullcontext
 from pathlib import Path
 
+from lottery.tracking import contract
+
 DRIVERS = (4, 16, 32, 64)
 ROUNDS = 12  # the paper's: round 0 and 11 pruning rounds
 PROCESSES = 4
@@ -40,7 +42,7 @@ WORKERS = 2
 def metrics(step: int):
     from mlflow.entities import Metric
 
-    keys = ("test_acc", "test_loss", "sparsity", *(f"remaining.{layer}" for layer in LAYERS))
+    keys = (contract.TEST_ACC, contract.TEST_LOSS, contract.SPARSITY, *map(contract.remaining_metric, LAYERS))
     return [Metric(key, 0.5, int(time.time() * 1000), step) for key in keys]
 
 
@@ -77,13 +79,15 @@ def drive(client, experiment_id: str, index: int, mask: Path, recorder: Recorder
         True,
         client.create_run,
         experiment_id,
-        tags={"lottery.role": "trial", "lottery.trial": str(index)},
+        tags={contract.TAG_ROLE: contract.ROLE_TRIAL, contract.TAG_TRIAL: str(index)},
         run_name=f"load/trial-{index:02d}",
     )
     if run is None:
         return
     run_id, steps = run.info.run_id, []
-    params = [Param(f"hparam_{k}", str(k)) for k in range(17)] + [Param("lottery.lease.1", f"load {index}")]
+    params = [Param(f"hparam_{k}", str(k)) for k in range(17)] + [
+        Param(f"{contract.LEASE_PARAM_PREFIX}1", f"load {index}")
+    ]
     recorder.call("log_batch params", True, client.log_batch, run_id, params=params)
     recorder.call("update_run", True, client.update_run, run_id, status="RUNNING")
     for step in range(ROUNDS):
@@ -92,8 +96,12 @@ def drive(client, experiment_id: str, index: int, mask: Path, recorder: Recorder
         recorder.call("get_run", False, client.get_run, run_id)
         if recorder.call("log_batch metrics", True, client.log_batch, run_id, metrics=metrics(step)):
             steps.append(step)
-        recorder.call("set_tag", True, client.set_tag, run_id, "lottery.lease", f"1 load {time.time():.0f}")
-    recorder.call("log_batch tags", True, client.log_batch, run_id, tags=[RunTag("lottery.winning", "true")])
+        recorder.call(
+            "set_tag", True, client.set_tag, run_id, contract.TAG_LEASE, f"1 load {time.time():.0f}"
+        )
+    recorder.call(
+        "log_batch tags", True, client.log_batch, run_id, tags=[RunTag(contract.TAG_WINNING, "true")]
+    )
     recorder.call("set_terminated", True, client.set_terminated, run_id, "FINISHED")
     with recorder.lock:
         recorder.acknowledged[run_id] = steps

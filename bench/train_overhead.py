@@ -16,6 +16,7 @@ from lottery.execution.trial import theta0_for
 from lottery.hparams import ExperimentConfig
 from lottery.models.conv2 import Network as Conv2
 from lottery.pruning import mask as masks
+from lottery.tracking import contract
 from lottery.training.classifier import Classifier
 from lottery.training.fit import fit
 from lottery.training.imp import IterativeMagnitudePruning
@@ -34,7 +35,9 @@ def lightning_epoch(dataset, theta0, mask) -> float:
     """`fit` exactly as a trial calls it, with the IMP callback in round 1 of the half-pruned ticket; a round
     has 10 epochs, so this first one runs no evaluation."""
     module = Classifier("conv2", theta0, lr=2e-4)
-    imp = IterativeMagnitudePruning(layers=LAYER_NAMES, network="model", monitor="test_acc", controls=())
+    imp = IterativeMagnitudePruning(
+        layers=LAYER_NAMES, network="model", monitor=contract.TEST_ACC, controls=()
+    )
     imp.record_into(None, lambda result: None)  # driven as a trial drives it: one epoch of the round
     imp.resume_at(1, mask, theta0, theta0)
     data = DeviceDataModule(dataset, BATCH_SIZE, (0,))
@@ -60,7 +63,7 @@ def plain_epoch(dataset, theta0, mask) -> float:
 
 def main() -> None:
     dataset = load()
-    theta0 = theta0_for(0, 0)
+    theta0 = theta0_for(0, 0, "conv2")
     mask = half_pruned_mask(theta0)
     plain_epoch(dataset, theta0, mask)  # warm-up: allocator, oneDNN kernels
     times = {"plain": [], "lightning": []}

@@ -3,22 +3,41 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from experiments.options import add_options, build
 from lottery.data.registry import canonical_name
 from lottery.errors import ArgumentParser, UserError, exit_on_user_error, print_error
 from lottery.execution.ray_settings import RaySettings
 from lottery.hparams import ExperimentConfig
 from lottery.models import MODELS
+from lottery.options import add_options, build, hparam
 from lottery.pruning.controls import selected
 from lottery.tracking.uris import resolve_tracking_uri, where_to_browse
 
 if TYPE_CHECKING:
     from lottery.execution.trial import TrialOutcome
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the experiment reads its data and records its runs, how it shows progress, where trials run."""
+
+    data_dir: str = hparam("data", "where the datasets live: $DATA_DIR if set", env="DATA_DIR")
+    tracking_uri: str | None = hparam(
+        None, "the tracking store (None: $MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db)"
+    )
+    progress_bar: bool | None = hparam(
+        None,
+        "progress bars, or (--no-progress-bar) a line per round and per epoch; None: bars only when "
+        "stdout is a terminal",
+    )
+    executor: str = hparam(
+        "local",
+        "local: one after another in this process; ray: every trial a Ray task (options below)",
+        choices=("local", "ray"),
+    )
 
 
 @dataclass(frozen=True)
@@ -33,63 +52,16 @@ class Invocation:
 
 
 def parser() -> ArgumentParser:
-    """The command line: an option for every hyperparameter, derived from `ExperimentConfig`'s fields (their
-    defaults, help and bounds live there), then the options that say where and how it runs."""
-    ray_defaults = RaySettings()
+    """The command line, derived from dataclasses that hold each option's default, help and bounds: the
+    hyperparameters (`ExperimentConfig`), where it runs (`Placement`), and the Ray executor's settings."""
     p = ArgumentParser(
         prog="python -m experiments.train",
         description=__doc__,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_options(p, ExperimentConfig, "experiment", choices={"model": list(MODELS)})
-    where = p.add_argument_group("data, tracking and output")
-    where.add_argument(
-        "--data-dir",
-        default=os.environ.get("DATA_DIR") or "data",
-        help="where the datasets live: $DATA_DIR if set",
-    )
-    where.add_argument(
-        "--tracking-uri",
-        default=None,
-        help="the tracking store (None: $MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db)",
-    )
-    where.add_argument(
-        "--progress-bar",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="progress bars, or (--no-progress-bar) a line per round and per epoch; None: bars only when "
-        "stdout is a terminal",
-    )
-    ray = p.add_argument_group("executor", "where the trials run")
-    ray.add_argument(
-        "--executor",
-        choices=["local", "ray"],
-        default="local",
-        help="local: one after another in this process; ray: every trial a Ray task",
-    )
-    ray.add_argument(
-        "--ray-address",
-        default=os.environ.get("RAY_ADDRESS") or ray_defaults.address,
-        help="the Ray cluster to use: $RAY_ADDRESS if set (None: start a local cluster)",
-    )
-    ray.add_argument(
-        "--cpus-per-trial",
-        type=float,
-        default=ray_defaults.cpus_per_trial,
-        help="CPUs (and torch threads) each trial takes",
-    )
-    ray.add_argument(
-        "--gpus-per-trial",
-        type=float,
-        default=ray_defaults.gpus_per_trial,
-        help="GPUs each trial takes (None: 0.25 when the cluster has GPUs, else 0)",
-    )
-    ray.add_argument(
-        "--max-retries",
-        type=int,
-        default=ray_defaults.max_retries,
-        help="times a trial whose worker died is retried",
-    )
+    add_options(p, Placement, "data, tracking, output and executor")
+    add_options(p, RaySettings, "the Ray executor (--executor ray)")
     return p
 
 
@@ -98,12 +70,11 @@ def parse(argv: list[str] | None) -> Invocation:
     config = build(ExperimentConfig, args)
     config = replace(config, dataset=canonical_name(config.dataset))
     selected(config.controls)  # an unknown control fails here, in a second
-    ray_settings = None
-    if args.executor == "ray":
-        ray_settings = RaySettings(
-            args.ray_address, args.cpus_per_trial, args.gpus_per_trial, args.max_retries
-        )
-    return Invocation(config, args.data_dir, args.tracking_uri, ray_settings, args.progress_bar)
+    placement = build(Placement, args)
+    ray_settings = build(RaySettings, args) if placement.executor == "ray" else None
+    return Invocation(
+        config, placement.data_dir, placement.tracking_uri, ray_settings, placement.progress_bar
+    )
 
 
 def report(config: ExperimentConfig, outcomes: list[TrialOutcome], browse: str | None = None) -> None:

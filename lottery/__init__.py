@@ -5,7 +5,8 @@ tickets recorded in the trainer's MLflow run (docs/own-model.md). Importing `lot
 callback (torch, Lightning, MLflow) loads on first use of the name.
 
 The map, lowest layer first; a package imports only from those above it in this list:
-- `errors`, `hparams`, `seeds`: foundations — user errors, typed hyperparameters, seeded random streams.
+- `errors`, `options`, `hparams`, `seeds`: foundations — user errors, options declared with `hparam` and the
+  command lines derived from them, typed hyperparameters, seeded random streams.
 - `models`: the networks, each declaring its prunable layers, their groups and its input shape (a registry).
 - `pruning`: masks, magnitude pruning, the controls (random ticket, re-initialised, signs kept or flipped).
 - `data`: datasets by name, resident on the training device.

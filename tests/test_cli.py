@@ -15,7 +15,6 @@ from entry_points import REPO
 from legacy_store import ANALYSED, ANALYSED_DIGEST, RESUMED, RESUMED_DIGEST, config_digest
 
 from experiments import make_variables, train
-from experiments.options import add_options, build, default_of, leaf_fields, option_name
 from lottery.errors import UserError
 from lottery.execution.ray_settings import RaySettings
 from lottery.hparams import (
@@ -25,9 +24,9 @@ from lottery.hparams import (
     ExperimentConfig,
     PruningHparams,
     TrainingHparams,
-    hparam,
 )
-from lottery.models import configured
+from lottery.hparams import config_digest as config_digest_of
+from lottery.options import add_options, build, check_bounds, default_of, hparam, leaf_fields, option_name
 
 FIELDS = {f.name: (f, kind) for f, kind in leaf_fields(ExperimentConfig)}
 
@@ -51,8 +50,7 @@ def test_no_option_holds_a_default_of_its_own():
         assert actions[name].default == default_of(f), name
         assert type(actions[name].default) is type(default_of(f)), name
     for f in dataclasses.fields(RaySettings):
-        dest = "ray_address" if f.name == "address" else f.name
-        assert actions[dest].default == f.default, f.name
+        assert actions[f.name].default == f.default, f.name
 
 
 def changed(name: str, kind: type, default):
@@ -100,8 +98,9 @@ def test_help_lists_every_option_with_its_default_and_help(capsys, monkeypatch):
         pattern = rf"{re.escape(action.option_strings[0])}(?:,? \S+)? {re.escape(described)} \(default: "
         assert described, f"{action.option_strings[0]} has no help"
         assert re.search(pattern + re.escape(f"{action.default})"), text), action.option_strings[0]
-    for option, bound in (("--trials", MAX_TRIALS), ("--rounds", MAX_ROUNDS), ("--epochs", MAX_EPOCHS)):
-        assert re.search(rf"{option} \S+ [^-]*at most {bound}\b", text), option
+    for option, bound in (("--trials", f"1 to {MAX_TRIALS}"), ("--rounds", f"0 to {MAX_ROUNDS}")):
+        assert re.search(rf"{option} \S+ [^-]*{bound}\b", text), option
+    assert re.search(rf"--epochs \S+ [^-]*1 to {MAX_EPOCHS}\b", text)
 
 
 def test_a_bool_field_is_a_flag():
@@ -128,29 +127,73 @@ def test_a_bool_field_is_a_flag():
     assert "how many, at most 9" in parser.format_help()
 
 
+def test_bounds_are_declared_once_and_checked_where_built():
+    @dataclasses.dataclass(frozen=True)
+    class Toy:
+        """A toy."""
+
+        count: int = hparam(3, "how many", minimum=1, maximum=9, label="COUNT")
+        share: float = hparam(0.5, "a share", minimum=0, maximum=1, strict=True)
+        floor: int = hparam(0, "at least zero", minimum=0, flags=("-F", "--floor"))
+
+        def __post_init__(self) -> None:
+            check_bounds(self)
+
+    parser = argparse.ArgumentParser()
+    add_options(parser, Toy, "toy")
+    assert "how many, 1 to 9" in " ".join(parser.format_help().split())
+    assert build(Toy, parser.parse_args(["--count", "9", "-F", "2"])) == Toy(9, 0.5, 2)
+    for argv, message in (
+        (["--count", "10"], "COUNT must lie in 1..9, got 10"),
+        (["--share", "1"], "--share must lie in (0, 1), got 1.0"),
+        (["--share", "nan"], "--share must lie in (0, 1), got nan"),
+        (["--floor", "-1"], "-F must be >= 0, got -1"),
+    ):
+        with pytest.raises(UserError, match=re.escape(message)):
+            build(Toy, parser.parse_args(argv))
+
+
+def test_a_hyperparameter_added_since_keeps_older_digests():
+    config = ExperimentConfig(trials=3)
+    assert config.config_id() == ExperimentConfig(trials=5).config_id()  # trials do not identify it
+    params = config.params()
+    assert params["rewind_step"] == "0"
+    assert config_digest_of(params) == config_digest_of(
+        {k: v for k, v in params.items() if k != "rewind_step"}
+    )
+    params["rewind_step"] = "5"
+    assert config_digest_of(params) != config.config_id()
+
+
 def test_the_params_and_the_digest_stay_those_of_existing_stores():
     for argv, legacy, digest in (
         (["--trials", "3", "--rounds", "1", "--epochs", "1"], ANALYSED, ANALYSED_DIGEST),
         (["--trials", "1", "--rounds", "2", "--epochs", "1"], RESUMED, RESUMED_DIGEST),
     ):
-        config = configured(train.parse(["--dataset", "digits", *argv]).config)
+        config = train.parse(["--dataset", "digits", *argv]).config
         params = config.params()
         assert params.pop("rewind_step") == "0"  # added since; at its default it leaves the digest alone
         assert list(params.items()) == list(legacy.items())  # names, order and string forms
         assert config.config_id() == config_digest(legacy) == digest
-        rewound = configured(train.parse(["--dataset", "digits", *argv, "--rewind-step", "10"]).config)
+        rewound = train.parse(["--dataset", "digits", *argv, "--rewind-step", "10"]).config
         assert rewound.config_id() != digest
-    assert configured(ExperimentConfig(dataset="svhn")).params()["dataset"] == "svhn"
-    with pytest.raises(ValueError, match="configured"):
-        ExperimentConfig().params()  # the rates are still the model's to give
+    assert ExperimentConfig(dataset="svhn").params()["dataset"] == "svhn"
+
+
+def test_a_configuration_is_complete_when_built():
+    """The rates left to the model hold the model's from the start: nothing downstream fills them in."""
+    assert ExperimentConfig().params()["conv_rate"] == "0.1"
+    conv6 = ExperimentConfig(model="conv6", pruning=PruningHparams(dense_rate=0.3)).pruning
+    assert (conv6.conv_rate, conv6.dense_rate, conv6.output_rate) == (0.15, 0.3, 0.1)
+    assert "controls" not in ExperimentConfig().params()  # an option of the run, not a hyperparameter
 
 
 def test_the_rates_are_the_models_unless_set():
-    conv6 = configured(train.parse(["--model", "conv6"]).config).pruning
+    conv6 = train.parse(["--model", "conv6"]).config.pruning
     assert (conv6.conv_rate, conv6.dense_rate, conv6.output_rate) == (0.15, 0.2, 0.1)
-    conv2 = configured(train.parse(["--model", "conv2", "--dense-rate", "0.3"]).config).pruning
+    conv2 = train.parse(["--model", "conv2", "--dense-rate", "0.3"]).config.pruning
     assert (conv2.conv_rate, conv2.dense_rate, conv2.output_rate) == (0.1, 0.3, 0.1)
-    assert configured(train.parse(["--model", "conv6", "--conv-rate", "0.1"]).config).pruning.conv_rate == 0.1
+    assert train.parse(["--model", "conv6", "--conv-rate", "0.1"]).config.pruning.conv_rate == 0.1
 
 
 def test_an_unknown_control_is_refused_in_one_line():

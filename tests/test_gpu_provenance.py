@@ -9,7 +9,7 @@ from trial_store import trial_runs
 
 from lottery.execution.experiment import run_experiment
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
-from lottery.tracking import provenance
+from lottery.tracking import contract, provenance
 
 
 def test_a_trial_run_carries_its_device_and_versions(store_uri, tiny_data):
@@ -23,11 +23,11 @@ def test_a_trial_run_carries_its_device_and_versions(store_uri, tiny_data):
     run_experiment(config, "unused", store_uri, say=lambda line: None, show_progress=False)
     (run,) = trial_runs(store_uri)
     tags = run.data.tags
-    assert tags[provenance.TAG_DEVICE] == "cpu" and tags[provenance.TAG_DEVICE_NAME].endswith(" CPU")
-    assert tags[provenance.TAG_TORCH] == torch.__version__
-    assert tags[provenance.TAG_CUDA] == (torch.version.cuda or "none")
-    assert tags[provenance.TAG_PRECISION] == "fp32"
-    assert tags[provenance.TAG_DEVICES] == f"cpu ({tags[provenance.TAG_DEVICE_NAME]})"
+    assert tags[contract.TAG_DEVICE] == "cpu" and tags[contract.TAG_DEVICE_NAME].endswith(" CPU")
+    assert tags[contract.TAG_TORCH] == torch.__version__
+    assert tags[contract.TAG_CUDA] == (torch.version.cuda or "none")
+    assert tags[contract.TAG_PRECISION] == "fp32"
+    assert tags[contract.TAG_DEVICES] == f"cpu ({tags[contract.TAG_DEVICE_NAME]})"
 
 
 def test_a_run_resumed_on_another_device_records_both(store_uri):
@@ -36,15 +36,15 @@ def test_a_run_resumed_on_another_device_records_both(store_uri):
     here = provenance.environment(torch.device("cpu"))
     gpu = {
         **here,
-        provenance.TAG_DEVICE: "cuda:0",
-        provenance.TAG_DEVICE_NAME: "NVIDIA H100 80GB HBM3 (sm_90)",
-        provenance.TAG_CUDA: "13.0",
-        provenance.TAG_PRECISION: "tf32 matmul off, tf32 cudnn on, deterministic on",
+        contract.TAG_DEVICE: "cuda:0",
+        contract.TAG_DEVICE_NAME: "NVIDIA H100 80GB HBM3 (sm_90)",
+        contract.TAG_CUDA: "13.0",
+        contract.TAG_PRECISION: "tf32 matmul off, tf32 cudnn on, deterministic on",
     }
     for session in (here, gpu, here):
         provenance.record(client, run_id, session)
     tags = client.get_run(run_id).data.tags
-    assert tags[provenance.TAG_DEVICE] == "cpu" and tags[provenance.TAG_CUDA] == here[provenance.TAG_CUDA]
-    assert tags[provenance.TAG_DEVICES] == (
-        f"cpu ({here[provenance.TAG_DEVICE_NAME]}); cuda:0 (NVIDIA H100 80GB HBM3 (sm_90))"
+    assert tags[contract.TAG_DEVICE] == "cpu" and tags[contract.TAG_CUDA] == here[contract.TAG_CUDA]
+    assert tags[contract.TAG_DEVICES] == (
+        f"cpu ({here[contract.TAG_DEVICE_NAME]}); cuda:0 (NVIDIA H100 80GB HBM3 (sm_90))"
     )

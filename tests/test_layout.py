@@ -12,13 +12,28 @@ from pathlib import Path
 from entry_points import REPO
 
 # Lowest first; a package may import the packages of its own rank and of the ranks before it.
-LOTTERY = (("errors", "hparams", "seeds"), ("models",), ("pruning",), ("data",), ("tracking",), ("training",))
+LOTTERY = (
+    ("errors", "options", "hparams", "seeds"),
+    ("models",),
+    ("pruning",),
+    ("data",),
+    ("tracking",),
+    ("training",),
+)
 LOTTERY += (("execution",),)
-ANALYSIS = (("parallel",), ("distances",), ("tickets",), ("patterns",), ("statistics",), ("pipeline",))
+ANALYSIS = (
+    ("parallel",),
+    ("distances",),
+    ("tickets",),
+    ("patterns",),
+    ("statistics",),
+    ("settings",),
+    ("pipeline",),
+)
 ANALYSIS += (("reporting",), ("__main__",))
 # What the analysis may take from the library.
 ANALYSIS_USES = ("lottery.errors", "lottery.data.registry", "lottery.tracking", "lottery.models")
-ANALYSIS_USES += ("lottery.pruning.controls", "lottery.seeds")
+ANALYSIS_USES += ("lottery.pruning.controls", "lottery.options", "lottery.seeds")
 
 
 def imported(path: Path, module: str) -> Iterator[str]:

@@ -19,9 +19,9 @@ from analysis.__main__ import main as analyze
 from lottery.execution.experiment import run_experiment
 from lottery.execution.scheduler import Scheduler
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
-from lottery.models import configured
 from lottery.tracking import contract, store
-from lottery.tracking.lease import HOLDER, PARAM_PREFIX, TTL_ENV, LeaseLost, Leases, LeaseState
+from lottery.tracking.contract import LEASE_PARAM_PREFIX
+from lottery.tracking.lease import HOLDER, TTL_ENV, LeaseLost, Leases, LeaseState
 from lottery.tracking.trial_record import TrialRecord
 
 CONFIG = ExperimentConfig(
@@ -47,17 +47,13 @@ def dead_pid() -> int:
 
 def created(client, dataset) -> str:
     """A new run of trial 0 of CONFIG, unclaimed."""
-    return (
-        Scheduler(client, configured(CONFIG), dataset, Leases(client), say=lambda line: None)
-        ._create(0)
-        .info.run_id
-    )
+    return Scheduler(client, CONFIG, dataset, Leases(client), say=lambda line: None)._create(0).info.run_id
 
 
 def claimed_by(client, dataset, holder: str) -> str:
     """A run of trial 0 of CONFIG, created and claimed (generation 1) by `holder`."""
     run = client.get_run(created(client, dataset))
-    client.log_param(run.info.run_id, f"{PARAM_PREFIX}1", f"{holder} {store.now_ms()}")
+    client.log_param(run.info.run_id, f"{LEASE_PARAM_PREFIX}1", f"{holder} {store.now_ms()}")
     return run.info.run_id
 
 
@@ -80,7 +76,9 @@ def test_a_dead_drivers_trial_is_taken_over_at_once(store_uri, tiny_data):
     assert not any("waiting" in line for line in lines)
     assert_each_trial_trained_once(store_uri, 2)
     taken = client.get_run(run_id)
-    assert taken.info.status == "FINISHED" and taken.data.params[f"{PARAM_PREFIX}2"].startswith(f"{HOLDER} ")
+    assert taken.info.status == "FINISHED" and taken.data.params[f"{LEASE_PARAM_PREFIX}2"].startswith(
+        f"{HOLDER} "
+    )
 
 
 def test_a_trial_held_elsewhere_is_waited_for_then_taken_over_when_its_lease_expires(

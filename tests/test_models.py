@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from lottery import seeds
-from lottery.hparams import RATE_GROUPS, PruningHparams
-from lottery.models import MODELS, PAPER_RATES, spec
+from lottery.hparams import PAPER_RATES, RATE_GROUPS, PruningHparams
+from lottery.models import MODELS, spec
 from lottery.models.network import build, initial_weights, network_class
 
 # model -> the shape of each prunable weight, in forward order (PyTorch layout)

@@ -27,7 +27,6 @@ from lottery.execution.experiment import run_experiment
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
 from lottery.tracking import contract
 from lottery.tracking.arrays import load_arrays
-from lottery.tracking.lease import TAG_LEASE
 
 pytestmark = pytest.mark.drivers
 
@@ -85,8 +84,8 @@ def contract_of(uri: str, run) -> dict:
     return {
         "artifacts": artifact_paths(uri, run.info.run_id),
         "metrics": metrics,
-        "tags": {k for k in run.data.tags if not k.startswith("mlflow.") and k != TAG_LEASE},
-        "params": {k for k in run.data.params if not k.startswith(f"{TAG_LEASE}.")},
+        "tags": {k for k in run.data.tags if not k.startswith("mlflow.") and k != contract.TAG_LEASE},
+        "params": {k for k in run.data.params if not k.startswith(contract.LEASE_PARAM_PREFIX)},
         "status": run.info.status,
     }
 

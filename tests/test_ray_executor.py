@@ -25,7 +25,6 @@ from trial_store import artifact, empty_store, trial_runs
 from experiments import train
 from lottery.execution.scheduler import Scheduler
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
-from lottery.models import configured
 from lottery.models.toy import Network as Toy
 from lottery.tracking import contract, store
 from lottery.tracking.lease import Leases
@@ -155,7 +154,7 @@ def test_a_trial_that_fails_is_reported_and_the_others_finish(tmp_path, store_ur
     # Trial 2's run exists already, with a corrupt θ0: resuming it fails for good, whoever retries.
     client = store.connect(store_uri)
     leases = Leases(client)
-    task = Scheduler(client, configured(config), tiny_digits, leases, say=lambda line: None).take(1)
+    task = Scheduler(client, config, tiny_digits, leases, say=lambda line: None).take(1)
     leases.release(task.run_id)
     corrupt = tmp_path / "init.npz"
     corrupt.write_bytes(b"not an npz")

@@ -97,6 +97,24 @@ def test_names_say_what_a_run_is():
     assert metric_prefix("nnstd_pm", "dense1") == "per_layer.dense1.nnstd_pm"
 
 
+def test_the_analysis_params_keep_the_names_stores_hold():
+    """Analyses compare across versions by their params: the settings log under the names they always had."""
+    settings = Settings(("cifar10", "svhn"), pairs=50, seed=3, ties="first", model="conv4", configs=("62",))
+    assert settings.params() == {
+        "datasets": "cifar10,svhn",
+        "pairs": "50",
+        "seed": "3",
+        "alpha": "0.01",
+        "K": "all",
+        "ties": "first",
+        "tie_draws": "none",
+        "positive_weight": "0.5",
+        "model": "conv4",
+    }
+    averaged = Settings(("digits",), k=4, model="conv2").params()
+    assert (averaged["K"], averaged["tie_draws"], averaged["seed"]) == ("4", "8", "0")
+
+
 def _analysis():
     """A small analysis in memory: 3 trials of digits, each a winning and a random ticket of one θ0."""
     rng = np.random.default_rng(0)

@@ -12,7 +12,6 @@ from trial_store import artifact, empty_store, trial_runs
 from lottery.execution.experiment import run_experiment
 from lottery.execution.scheduler import Scheduler
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
-from lottery.models import configured
 from lottery.tracking import store
 from lottery.tracking.lease import Leases
 
@@ -39,7 +38,7 @@ def test_interrupted_trial_resumes_in_the_same_run(tmp_path, tiny_data, store_ur
     assert run.info.status == "KILLED"
     client = MlflowClient(uri)
     driver = store.connect(uri)
-    task = Scheduler(driver, configured(CONFIG), tiny_data, Leases(driver), say=lambda line: None).take(0)
+    task = Scheduler(driver, CONFIG, tiny_data, Leases(driver), say=lambda line: None).take(0)
     assert task.run_id == run.info.run_id and client.get_run(run.info.run_id).info.status == "SCHEDULED"
     assert sorted(m.step for m in client.get_metric_history(run.info.run_id, "test_acc")) == [0, 1]
 

@@ -15,7 +15,6 @@ from trial_tasks import train_trial
 from lottery.errors import UserError
 from lottery.execution.experiment import run_experiment
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
-from lottery.models import configured
 from lottery.models.toy import Network as Toy
 from lottery.tracking import contract
 
@@ -114,8 +113,8 @@ def test_a_resumed_trial_rewinds_to_its_stored_weights(store_uri, tiny_data, tem
 
 
 def test_the_rewind_step_enters_the_digest_and_is_bounded_by_round_0(store_uri, tiny_data):
-    at_theta0 = configured(replace(CONFIG, pruning=replace(CONFIG.pruning, rewind_step=0)))
-    assert configured(CONFIG).config_id() != at_theta0.config_id()
+    at_theta0 = replace(CONFIG, pruning=replace(CONFIG.pruning, rewind_step=0))
+    assert CONFIG.config_id() != at_theta0.config_id()
     beyond = replace(CONFIG, pruning=replace(CONFIG.pruning, rewind_step=5))
     (outcome,) = quiet(store_uri, beyond)
     assert "rewind step 5 lies beyond round 0, which takes 4 steps" in outcome.error and not outcome.crashed

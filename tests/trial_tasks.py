@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from lottery.execution.scheduler import Scheduler
 from lottery.hparams import ExperimentConfig
-from lottery.models import configured
 from lottery.tracking import store
 from lottery.tracking.lease import Leases
 
@@ -19,5 +18,5 @@ def train_trial(
     say = say or (lambda line: None)
     client = store.connect(uri)
     with Leases(client) as leases:
-        task = Scheduler(client, configured(config), dataset, leases, say=say).take(index)
+        task = Scheduler(client, config, dataset, leases, say=say).take(index)
         return task.run(dataset, client, say, False, callbacks, hooks)

@@ -15,7 +15,6 @@ from analysis.statistics.conditions import RANDOM_CONDITION, SAME_INIT, Conditio
 from analysis.statistics.stats import OVERALL
 from analysis.tickets.store import TrialRun
 
-NOTE_TAG = "mlflow.note.content"
 CATEGORY_TEXT = {
     "random": "two random tickets",
     "WTs": "two winning tickets of {0}",

@@ -38,6 +38,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, ErrorCode
 from analysis.pipeline import Analysis
 from analysis.reporting import descriptions, figures, published, tables
 from analysis.reporting.names import run_name, unique_name
+from analysis.settings import Settings
 from analysis.statistics.conditions import Condition
 from analysis.statistics.controls import TICKET
 from analysis.statistics.stats import LABEL_STATISTICS, NUMERIC_STATISTICS, OVERALL
@@ -45,10 +46,8 @@ from analysis.tickets.store import TrialRun
 from lottery.errors import UserError, first_line
 from lottery.tracking import contract, store, uris
 
-ANALYSIS_EXPERIMENT = "analysis"
 HEADLINE_STATS = ("diff_mean", "cohen_d", "p_tickets")
 CONTROL_STATS = {"control_acc_mean": "acc_mean", "diff_mean": "diff_mean", "p_value": "p_value", "d_z": "d_z"}
-PARENT_TAG = "mlflow.parentRunId"
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on a param value
 FINISHED = RunStatus.to_string(RunStatus.FINISHED)
 FAILED = RunStatus.to_string(RunStatus.FAILED)
@@ -162,12 +161,12 @@ def _log_condition(client, run_id: str, analysis: Analysis, condition: Condition
     are left out."""
     now = store.now_ms()
     metrics = [
-        Metric("pairs.eligible", condition.eligible, now, 0),
-        Metric("pairs.used", len(condition.pairs), now, 0),
+        Metric(contract.PAIRS_ELIGIBLE, condition.eligible, now, 0),
+        Metric(contract.PAIRS_USED, len(condition.pairs), now, 0),
     ]
     tags = [
         RunTag(contract.TAG_CATEGORY, condition.category),
-        RunTag(descriptions.NOTE_TAG, descriptions.condition_note(analysis, condition)),
+        RunTag(contract.TAG_NOTE, descriptions.condition_note(analysis, condition)),
     ]
     for row in analysis.stats[analysis.stats["condition"] == condition.name].to_dict("records"):
         prefix = metric_prefix(row["metric"], row["layer"])
@@ -193,10 +192,12 @@ def _log_patterns(client, run_id: str, analysis: Analysis, group: str) -> None:
     client.log_batch(
         run_id,
         metrics=[Metric(key, float(value), now, 0) for key, value in patterns.metrics().items()],
-        params=[Param("tickets", str(patterns.tickets))],
+        params=[Param(contract.PARAM_GROUP_TICKETS, str(patterns.tickets))],
     )
-    client.set_tag(run_id, descriptions.NOTE_TAG, descriptions.patterns_note(analysis, group))
-    client.log_text(run_id, "".join(f"{t.label} {t.run_id}\n" for t in members), "tickets.txt")
+    client.set_tag(run_id, contract.TAG_NOTE, descriptions.patterns_note(analysis, group))
+    client.log_text(
+        run_id, "".join(f"{t.label} {t.run_id}\n" for t in members), contract.GROUP_TICKETS_ARTIFACT
+    )
     client.log_figure(
         run_id, figures.filter_counts(patterns, group, analysis.patterns.values()), "figures/fig2_filters.png"
     )
@@ -213,77 +214,73 @@ def _log_patterns(client, run_id: str, analysis: Analysis, group: str) -> None:
     client.log_figure(run_id, figures.top_patterns(patterns, group), "figures/top_patterns.png")
 
 
-def log_analysis(client, analysis: Analysis, runs: Sequence[TrialRun], notes: Sequence[str]) -> str:
-    """Log `analysis` of the tickets of `runs`; return the analysis run's id.
-
-    All its runs end FINISHED together, or all FAILED if logging fails (UserError for a disk or store error).
-    """
-    settings = analysis.settings
+def _analysis_params(settings: Settings, runs: Sequence[TrialRun]) -> list[Param]:
+    """The analysis run's params: the settings (`Settings.params`), per dataset the configuration analysed and
+    how it was chosen (`--config` or `most runs`), and the source trial runs."""
     configs = {run.dataset: run.config for run in runs}
     chosen = {
         dataset: "--config" if any(config.startswith(ask) for ask in settings.configs) else "most runs"
         for dataset, config in configs.items()
     }
-    params = [
-        Param("model", settings.model),
-        Param("datasets", ",".join(settings.datasets)),
-        Param("pairs", str(settings.pairs)),
-        Param("seed", str(settings.seed)),
-        Param("alpha", str(settings.alpha)),
-        Param("K", "all" if settings.k is None else str(settings.k)),
-        Param("ties", settings.ties),
-        Param("tie_draws", str(settings.tie_draws) if settings.ties == "average" else "none"),
-        Param("positive_weight", str(settings.positive_weight)),
-        *[Param(f"config.{dataset}", config) for dataset, config in configs.items()],
-        *[Param(f"config_choice.{dataset}", choice) for dataset, choice in chosen.items()],
-        *_chunked("source_runs", [run.run_id for run in runs]),
+    return [
+        *[Param(name, value) for name, value in settings.params().items()],
+        *[Param(f"{contract.CONFIG_PARAM_PREFIX}{dataset}", config) for dataset, config in configs.items()],
+        *[Param(f"{contract.CONFIG_CHOICE_PARAM_PREFIX}{dataset}", c) for dataset, c in chosen.items()],
+        *_chunked(contract.SOURCE_RUNS, [run.run_id for run in runs]),
     ]
+
+
+def _log_tables(client, parent: str, analysis: Analysis, runs: Sequence[TrialRun], comparison) -> None:
+    """The analysis run's tables (JSON and CSV) and its figures of every condition."""
+    _log_table(client, parent, "table_1", tables.table_1(analysis.stats))
+    _log_table(client, parent, "table_A1_nnstd_pm_layers", tables.table_layers(analysis.stats, "nnstd_pm"))
+    _log_table(client, parent, "table_A2_nnstd_layers", tables.table_layers(analysis.stats, "nnstd"))
+    if not comparison.empty:
+        _log_table(client, parent, "paper_comparison", comparison)
+    if analysis.patterns:
+        _log_table(client, parent, "table_A3_patterns", tables.table_patterns(analysis))
+        _log_table(client, parent, "top_patterns", tables.table_top_patterns(analysis))
+    if not analysis.controls.empty:
+        _log_table(client, parent, "controls", analysis.controls)
+    _log_table(client, parent, "pair_distances", tables.table_pairs(analysis))
+    _log_table(client, parent, contract.SOURCE_RUNS, tables.table_source_runs(runs))
+    if analysis.conditions:
+        client.log_figure(parent, figures.distance_distributions(analysis), "figures/fig1_distances.png")
+        client.log_figure(
+            parent, figures.layer_distributions(analysis, "nnstd"), "figures/figA2_nnstd_layers.png"
+        )
+        client.log_figure(
+            parent, figures.layer_distributions(analysis, "nnstd_pm"), "figures/figA4_nnstd_pm_layers.png"
+        )
+
+
+def log_analysis(client, analysis: Analysis, runs: Sequence[TrialRun], notes: Sequence[str]) -> str:
+    """Log `analysis` of the tickets of `runs`; return the analysis run's id.
+
+    All its runs end FINISHED together, or all FAILED if logging fails (UserError for a disk or store error).
+    """
+    configs = {run.dataset: run.config for run in runs}
     comparison = published.paper_comparison(analysis.stats)
     with _ending_together(client) as open_run:
-        experiment = store.experiment_id(client, ANALYSIS_EXPERIMENT)
+        experiment = store.experiment_id(client, contract.ANALYSIS_EXPERIMENT)
+        note = descriptions.analysis_note(analysis, runs, notes, not comparison.empty)
         parent = open_run(
             experiment,
             unique_name(client, experiment, run_name(analysis, configs)),
-            {
-                contract.TAG_ROLE: contract.ROLE_ANALYSIS,
-                descriptions.NOTE_TAG: descriptions.analysis_note(
-                    analysis, runs, notes, not comparison.empty
-                ),
-            },
+            {contract.TAG_ROLE: contract.ROLE_ANALYSIS, contract.TAG_NOTE: note},
         )
 
         def child(role: str, name: str) -> str:
-            return open_run(experiment, f"{role} · {name}", {PARENT_TAG: parent, contract.TAG_ROLE: role})
+            tags = {contract.TAG_PARENT: parent, contract.TAG_ROLE: role}
+            return open_run(experiment, f"{role} · {name}", tags)
 
-        client.log_batch(
-            parent, params=params, metrics=_headline_metrics(analysis) + _control_metrics(analysis.controls)
-        )
+        metrics = _headline_metrics(analysis) + _control_metrics(analysis.controls)
+        client.log_batch(parent, params=_analysis_params(analysis.settings, runs), metrics=metrics)
         if notes:
-            client.log_text(parent, "\n".join(notes) + "\n", "notes.txt")
+            client.log_text(parent, "\n".join(notes) + "\n", contract.NOTES_ARTIFACT)
         for condition in analysis.conditions:
             _log_condition(client, child(contract.ROLE_CONDITION, condition.name), analysis, condition)
         for group in analysis.patterns:
             _log_patterns(client, child(contract.ROLE_PATTERNS, group), analysis, group)
-        _log_table(client, parent, "table_1", tables.table_1(analysis.stats))
-        _log_table(
-            client, parent, "table_A1_nnstd_pm_layers", tables.table_layers(analysis.stats, "nnstd_pm")
-        )
-        _log_table(client, parent, "table_A2_nnstd_layers", tables.table_layers(analysis.stats, "nnstd"))
-        if not comparison.empty:
-            _log_table(client, parent, "paper_comparison", comparison)
-        if analysis.patterns:
-            _log_table(client, parent, "table_A3_patterns", tables.table_patterns(analysis))
-            _log_table(client, parent, "top_patterns", tables.table_top_patterns(analysis))
-        if not analysis.controls.empty:
-            _log_table(client, parent, "controls", analysis.controls)
-        _log_table(client, parent, "pair_distances", tables.table_pairs(analysis))
-        _log_table(client, parent, "source_runs", tables.table_source_runs(runs))
-        if analysis.conditions:
-            client.log_figure(parent, figures.distance_distributions(analysis), "figures/fig1_distances.png")
-            client.log_figure(
-                parent, figures.layer_distributions(analysis, "nnstd"), "figures/figA2_nnstd_layers.png"
-            )
-            client.log_figure(
-                parent, figures.layer_distributions(analysis, "nnstd_pm"), "figures/figA4_nnstd_pm_layers.png"
-            )
+        _log_tables(client, parent, analysis, runs, comparison)
     return parent

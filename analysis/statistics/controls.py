@@ -29,8 +29,9 @@ import pandas as pd
 import scipy.stats
 
 from analysis.statistics.stats import CONFIDENCE
-from analysis.tickets.store import ACCURACY_METRIC, TrialRun
+from analysis.tickets.store import TrialRun
 from lottery.pruning.controls import CONTROLS, control
+from lottery.tracking import contract
 
 TICKET = "ticket"  # the final ticket's label where controls are listed with it (metric names)
 MIN_TRIALS = 2  # a paired t-test needs two differences
@@ -72,10 +73,10 @@ def controls_table(runs: Sequence[TrialRun], datasets: Sequence[str]) -> pd.Data
     for dataset in datasets:
         of_dataset = [run for run in runs if run.dataset == dataset]
         for label, metric in control_metrics().items():
-            both = [run for run in of_dataset if {metric, ACCURACY_METRIC} <= run.accuracies.keys()]
+            both = [run for run in of_dataset if {metric, contract.TEST_ACC} <= run.accuracies.keys()]
             if not any(metric in run.accuracies for run in of_dataset):
                 continue
-            ticket = np.array([run.accuracies[ACCURACY_METRIC] for run in both], dtype=np.float64)
+            ticket = np.array([run.accuracies[contract.TEST_ACC] for run in both], dtype=np.float64)
             accuracies = np.array([run.accuracies[metric] for run in both], dtype=np.float64)
             rows.append(
                 {

@@ -18,9 +18,6 @@ from dataclasses import dataclass, field
 from lottery.errors import UserError
 from lottery.tracking import contract, store
 
-MODEL_PARAM = "model"
-DEFAULT_MODEL = "conv2"  # what trial runs that predate the `model` param trained
-ACCURACY_METRIC = "test_acc"  # the ticket's test accuracy; a control's is `<control>_test_acc`
 _REQUIRED_TAGS = (
     contract.TAG_DATASET,
     contract.TAG_TRIAL,
@@ -70,7 +67,7 @@ def all_pages(fetch: Callable) -> list:
 
 def is_accuracy_metric(name: str) -> bool:
     """`test_acc` or a control's `<control>_test_acc`."""
-    return name == ACCURACY_METRIC or name.endswith(f"_{ACCURACY_METRIC}")
+    return name == contract.TEST_ACC or name.endswith(f"_{contract.TEST_ACC}")
 
 
 def _trial_run(run) -> TrialRun:
@@ -92,7 +89,7 @@ def _trial_run(run) -> TrialRun:
         run_id=run.info.run_id,
         name=name,
         artifact_uri=run.info.artifact_uri,
-        model=run.data.params.get(MODEL_PARAM, DEFAULT_MODEL),
+        model=run.data.params.get(contract.PARAM_MODEL, contract.LEGACY_MODEL),
         dataset=tags[contract.TAG_DATASET],
         trial=int(tags[contract.TAG_TRIAL]),
         init=tags[contract.TAG_INIT],

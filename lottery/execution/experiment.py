@@ -61,12 +61,10 @@ def run_experiment(
     from lottery.data.registry import load_dataset
     from lottery.execution.executor import executor_for
     from lottery.execution.scheduler import Scheduler
-    from lottery.models import configured
     from lottery.pruning.controls import selected
     from lottery.tracking import store
     from lottery.tracking.lease import Leases
 
-    config = configured(config)
     selected(config.controls)  # an unknown control fails before anything trains
 
     client = store.connect(uri)

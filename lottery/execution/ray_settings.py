@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from lottery.errors import UserError
+from lottery.options import check_bounds, hparam
 from lottery.tracking.uris import is_loopback, is_remote
 
 _CONNECT_SECONDS = 5
@@ -42,10 +43,23 @@ class RaySettings:
     retried up to `max_retries` times; the retry resumes the trial in its run.
     """
 
-    address: str | None = None
-    cpus_per_trial: float = 1.0
-    gpus_per_trial: float | None = None
-    max_retries: int = 3
+    address: str | None = hparam(
+        None,
+        "the Ray cluster to use: $RAY_ADDRESS if set (None: start a local cluster)",
+        flags=("--ray-address",),
+        env="RAY_ADDRESS",
+    )
+    cpus_per_trial: float = hparam(
+        1.0, "CPUs (and torch threads) each trial takes", minimum=0, strict=True, label="CPUS_PER_TRIAL"
+    )
+    gpus_per_trial: float | None = hparam(
+        None,
+        "GPUs each trial takes, a fraction in [0, 1] or a whole number (None: 0.25 when the cluster has "
+        "GPUs, else 0)",
+    )
+    max_retries: int = hparam(
+        3, "times a trial whose worker died is retried", minimum=0, label="the number of retries"
+    )
 
     @property
     def cluster(self) -> str:
@@ -65,18 +79,12 @@ class RaySettings:
 
     def __post_init__(self) -> None:
         """UserError for a bad setting: settings that exist are valid, checked once, where built."""
+        check_bounds(self)
         gpus = self.gpus_per_trial
-        checks = [
-            (self.cpus_per_trial > 0, f"CPUS_PER_TRIAL must be > 0, got {self.cpus_per_trial}"),
-            (
-                gpus is None or (gpus >= 0 and (gpus <= 1 or gpus.is_integer())),
-                f"GPUS_PER_TRIAL must be a fraction in [0, 1] or a whole number of GPUs, got {gpus}",
-            ),
-            (self.max_retries >= 0, f"the number of retries must be >= 0, got {self.max_retries}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise UserError(message)
+        if not (gpus is None or (gpus >= 0 and (gpus <= 1 or gpus.is_integer()))):
+            raise UserError(
+                f"GPUS_PER_TRIAL must be a fraction in [0, 1] or a whole number of GPUs, got {gpus}"
+            )
 
     def check_reachable(self, tracking_uri: str) -> None:
         """UserError for a store the cluster's workers cannot reach, or a cluster address nothing answers at

@@ -52,7 +52,7 @@ def label(config: ExperimentConfig, index: int) -> str:
     return f"{config.dataset} trial {index + 1}/{config.trials}"
 
 
-def theta0_for(seed: int, trial: int, model: str = "conv2") -> dict[str, torch.Tensor]:
+def theta0_for(seed: int, trial: int, model: str) -> dict[str, torch.Tensor]:
     """θ0 of trial `trial` of `model`: depends on (seed, trial) only, never on the dataset."""
     return network.initial_weights(model, seeds.torch_generator(seed, trial, seeds.INIT_STREAM))
 

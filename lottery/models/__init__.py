@@ -12,11 +12,11 @@ model modules import torch. Imports only the foundations (`lottery.errors`, `hpa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import cast
 
 from lottery.errors import UserError
-from lottery.hparams import ExperimentConfig, PruningHparams
+from lottery.hparams import PruningHparams, default_rates
 
 # model name -> module under lottery.models defining SPEC and Network
 MODELS: dict[str, str] = {
@@ -26,20 +26,23 @@ MODELS: dict[str, str] = {
     "lenet300": "lottery.models.lenet300",
     "toy": "lottery.models.toy",
 }
-PAPER_RATES = {"conv": 0.1, "dense": 0.2, "output": 0.1}  # Frankle & Carbin's per-round rates for Conv-2/4
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     """A network as the library sees it: `layers` = (name, group) of each prunable weight layer in forward
     order, the `input_shape` (channels, height, width) of one image, `num_classes`, and the per-round
-    pruning rate of each group unless the user sets it (`default_rates`)."""
+    pruning rate of each group unless the user sets it (`default_rates`, declared with the hyperparameters:
+    `lottery.hparams.MODEL_RATES`)."""
 
     name: str
     layers: tuple[tuple[str, str], ...]
     input_shape: tuple[int, int, int]
     num_classes: int = 10
-    default_rates: Mapping[str, float] = field(default_factory=lambda: dict(PAPER_RATES))
+
+    @property
+    def default_rates(self) -> Mapping[str, float]:
+        return default_rates(self.name)
 
     @property
     def layer_names(self) -> tuple[str, ...]:
@@ -69,11 +72,6 @@ def spec(name: str) -> ModelSpec:
     from lottery.models.network import network_class
 
     return network_class(name).SPEC
-
-
-def configured(config: ExperimentConfig) -> ExperimentConfig:
-    """`config` with the rates it leaves to the model filled in from the model's declaration."""
-    return replace(config, pruning=config.pruning.with_default_rates(spec(config.model).default_rates))
 
 
 def check(name: str) -> None:

@@ -17,7 +17,6 @@ class Network(ConvChain):
         name="conv6",
         layers=chain_layers(6, 2),
         input_shape=(3, 32, 32),
-        default_rates={"conv": 0.15, "dense": 0.2, "output": 0.1},
     )
     BLOCKS = ((64, 64), (128, 128), (256, 256))
     DENSE = (256, 256)

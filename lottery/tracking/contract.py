@@ -1,36 +1,57 @@
-"""The tracking contract (README, "Tracking contract"): the tag names, roles and artifact paths that trial
-runs and analysis runs carry, which scripts and the analysis rely on. Constants only (no torch: the CLI and
-the analysis read them without it)."""
+"""The tracking contract (README, "Tracking contract"): every name that trial runs and analysis runs carry in
+the store — tags and their roles, params, metrics, artifact paths, the lease's and the provenance's names,
+the analysis experiment — which scripts, resumption and the analysis rely on. Nothing else spells one of
+them (`tests/test_contract.py` holds it). The values never change: stores written before read the same.
+
+Constants only (no torch: the CLI and the analysis read them without it).
+"""
 
 from lottery.pruning.controls import random_ticket
 
-# The tags of the tracking contract (README, "Tracking contract").
+# --- Tags of a trial run, and the role that tells its kind of run.
 TAG_ROLE = "lottery.role"
 TAG_DATASET = "lottery.dataset"
 TAG_TRIAL = "lottery.trial"
-TAG_INIT = "lottery.init"
-TAG_WINNING = "lottery.winning"
+TAG_INIT = "lottery.init"  # a digest of θ0 (`trial_record.init_id`)
+TAG_WINNING = "lottery.winning"  # `true` or `false`, set once the ticket is final
 TAG_VERDICT = "lottery.verdict"
-TAG_CONFIG = "lottery.config"
-TAG_CATEGORY = "lottery.category"
+TAG_CONFIG = "lottery.config"  # the configuration's digest (`lottery.hparams.config_digest`)
+TAG_CATEGORY = "lottery.category"  # of an analysis's condition run
 TAG_REWIND_STEP = "lottery.rewind_step"  # k of late rewinding; absent on runs that predate it: 0
 ROLE_TRIAL = "trial"
 ROLE_ANALYSIS = "analysis"
 ROLE_CONDITION = "condition"
 ROLE_PATTERNS = "patterns"
 
-# The metrics of a trial run at step r (README, "Tracking contract"); each control adds its own at step R.
-TEST_ACC = "test_acc"
-TEST_LOSS = "test_loss"
-TRAINING_SECONDS = "training_seconds"  # seconds spent training rounds 0..r, across resumptions, gaps excluded
-
+# --- Tags MLflow itself reads: a child run's parent, a run's description, an experiment's kind.
+TAG_PARENT = "mlflow.parentRunId"
+TAG_NOTE = "mlflow.note.content"
 # Marks our experiments as model training (runs, metrics), not GenAI, for MLflow UIs that open an experiment
 # by it. The UI of MLflow 3.17 ignores it and opens every experiment by its GenAI / Model training switch:
 # links to our runs carry `workflowType=machine_learning` instead (lottery.tracking.uris.browse_url).
 EXPERIMENT_KIND = "mlflow.experimentKind"
 MODEL_TRAINING = "custom_model_development"
 
-# The artifacts of a trial run (README, "Tracking contract"): .npz files, one array per layer.
+# --- Params of a trial run beyond the hyperparameters' own (`ExperimentConfig.params`, named by its fields).
+PARAM_MODEL = "model"
+LEGACY_MODEL = "conv2"  # what trial runs that predate the `model` param trained
+PARAM_TRIAL = "trial"  # the trial's index
+PARAM_TRIALS = "trials"  # the number of trials: left out of the configuration's digest
+
+# --- Metrics of a trial run at step r (round r); each control adds its own at step R (`Control.acc_metric`).
+TEST_ACC = "test_acc"
+TEST_LOSS = "test_loss"
+TRAINING_SECONDS = "training_seconds"  # seconds spent training rounds 0..r, across resumptions, gaps excluded
+SPARSITY = "sparsity"
+REMAINING_PREFIX = "remaining."  # `remaining.<layer>`: the fraction of the layer's weights left
+
+
+def remaining_metric(layer: str) -> str:
+    """The metric of the fraction of `layer`'s weights a round trained."""
+    return f"{REMAINING_PREFIX}{layer}"
+
+
+# --- Artifacts of a trial run: .npz files, one array per layer.
 INIT_ARTIFACT = "ticket/init.npz"
 REWIND_ARTIFACT = "ticket/rewind.npz"  # θ_k, the weights every round resets to; only when k > 0
 WINNING_MASK_ARTIFACT = "ticket/winning_mask.npz"
@@ -40,3 +61,31 @@ RANDOM_MASK_ARTIFACT = random_ticket.CONTROL.artifact  # declared by the control
 def round_mask_artifact(round_index: int) -> str:
     """The mask trained in round `round_index` (≥ 1)."""
     return f"rounds/{round_index}/mask.npz"
+
+
+# --- The lease on a trial run (`lottery.tracking.lease`): generation g is the param `lottery.lease.<g>`,
+# renewed in the tag `lottery.lease`.
+TAG_LEASE = "lottery.lease"
+LEASE_PARAM_PREFIX = "lottery.lease."
+
+# --- The provenance of a trial run (`lottery.tracking.provenance`): what trained it last, and every device.
+TAG_DEVICE = "lottery.device"  # cuda:0, mps, cpu: the device of the session that trained the run last
+TAG_DEVICE_NAME = "lottery.device_name"  # NVIDIA H100 80GB HBM3 (sm_90), Apple MPS, the CPU's architecture
+TAG_TORCH = "lottery.torch"
+TAG_CUDA = "lottery.cuda"  # the CUDA torch was built with; `none` for a build without
+TAG_CUDNN = "lottery.cudnn"  # cuDNN's version as torch reports it (e.g. 92400); `none` without
+TAG_PRECISION = "lottery.precision"  # `precision`: fp32, or on CUDA its TF32 and determinism
+TAG_DEVICES = "lottery.devices"  # every `<device> (<name>)` that trained the run, in order, `; `-separated
+
+# --- The analysis (`analysis.reporting.report`): its experiment, and the params of an analysis run beyond
+# its settings' own (`analysis.pipeline.Settings`, named by their fields).
+ANALYSIS_EXPERIMENT = "analysis"
+PARAM_TICKETS_PER_GROUP = "K"  # the setting `k` (`-K`), under the name the paper gives it
+NOTES_ARTIFACT = "notes.txt"  # what the analysis skipped or merged, a line each
+PAIRS_ELIGIBLE = "pairs.eligible"  # a condition run's metric: the pairs the condition allows
+PAIRS_USED = "pairs.used"  # a condition run's metric: the pairs drawn
+PARAM_GROUP_TICKETS = "tickets"  # a patterns run's param: how many tickets its group holds
+GROUP_TICKETS_ARTIFACT = "tickets.txt"  # a patterns run's artifact: which, `<label> <run id>` a line
+SOURCE_RUNS = "source_runs"  # the param of the trial runs analysed (continued in `.2`, …), and their table
+CONFIG_PARAM_PREFIX = "config."  # `config.<dataset>`: the configuration analysed
+CONFIG_CHOICE_PARAM_PREFIX = "config_choice."  # `config_choice.<dataset>`: `--config` or `most runs`

@@ -27,10 +27,9 @@ import uuid
 from dataclasses import dataclass
 
 from lottery.errors import UserError
+from lottery.tracking.contract import LEASE_PARAM_PREFIX, TAG_LEASE
 from lottery.tracking.store import now_ms, store_errors
 
-TAG_LEASE = "lottery.lease"
-PARAM_PREFIX = "lottery.lease."
 TTL_ENV = "LOTTERY_LEASE_SECONDS"
 DEFAULT_TTL_SECONDS = 60.0
 
@@ -55,9 +54,9 @@ class LeaseState:
     def of(cls, run) -> LeaseState:
         """The lease of an MLflow `Run` (its params and tags)."""
         claims = {
-            int(key[len(PARAM_PREFIX) :]): value
+            int(key[len(LEASE_PARAM_PREFIX) :]): value
             for key, value in run.data.params.items()
-            if key.startswith(PARAM_PREFIX) and key[len(PARAM_PREFIX) :].isdigit()
+            if key.startswith(LEASE_PARAM_PREFIX) and key[len(LEASE_PARAM_PREFIX) :].isdigit()
         }
         if not claims:
             return cls()
@@ -136,7 +135,7 @@ class Leases:
         if state.live() and state.holder != HOLDER:
             return None
         generation, run_id = state.generation + 1, run.info.run_id
-        key = f"{PARAM_PREFIX}{generation}"
+        key = f"{LEASE_PARAM_PREFIX}{generation}"
         try:
             self.client.log_param(run_id, key, f"{HOLDER} {now_ms()}")
         except store_errors():

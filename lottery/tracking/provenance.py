@@ -13,13 +13,16 @@ import platform
 import torch
 from mlflow.entities import RunTag
 
-TAG_DEVICE = "lottery.device"  # cuda:0, mps, cpu: the device of the session that trained the run last
-TAG_DEVICE_NAME = "lottery.device_name"  # NVIDIA H100 80GB HBM3 (sm_90), Apple MPS, the CPU's architecture
-TAG_TORCH = "lottery.torch"
-TAG_CUDA = "lottery.cuda"  # the CUDA torch was built with; `none` for a build without
-TAG_CUDNN = "lottery.cudnn"  # cuDNN's version as torch reports it (e.g. 92400); `none` without
-TAG_PRECISION = "lottery.precision"  # `precision`: fp32, or on CUDA its TF32 and determinism
-TAG_DEVICES = "lottery.devices"  # every `<device> (<name>)` that trained the run, in order, `; `-separated
+from lottery.tracking.contract import (
+    TAG_CUDA,
+    TAG_CUDNN,
+    TAG_DEVICE,
+    TAG_DEVICE_NAME,
+    TAG_DEVICES,
+    TAG_PRECISION,
+    TAG_TORCH,
+)
+
 DEVICES_SEPARATOR = "; "
 
 

@@ -54,7 +54,7 @@ class TrialRecord:
 
     def layer_names(self) -> tuple[str, ...]:
         """The prunable layers of the run's model (param `model`; runs before that param: Conv-2)."""
-        model = self.client.get_run(self.run_id).data.params.get("model", "conv2")
+        model = self.client.get_run(self.run_id).data.params.get(contract.PARAM_MODEL, contract.LEGACY_MODEL)
         return models.spec(model).layer_names
 
     def _before_write(self) -> None:
@@ -101,7 +101,7 @@ class TrialRecord:
         }
         run = client.create_run(experiment_id, tags=tags, run_name=trial_run_name(config, trial))
         record = cls(client, run)
-        params = [Param(k, v) for k, v in {**config.params(), "trial": str(trial)}.items()]
+        params = [Param(k, v) for k, v in {**config.params(), contract.PARAM_TRIAL: str(trial)}.items()]
         client.log_batch(record.run_id, params=params)
         record.log_dataset(dataset)
         return record
@@ -149,7 +149,7 @@ class TrialRecord:
 
     def completed_rounds(self) -> int:
         """How many rounds 0, 1, … in a row have their metrics logged."""
-        steps = self.metric_steps("test_acc")
+        steps = self.metric_steps(contract.TEST_ACC)
         count = 0
         while count in steps:
             count += 1
@@ -200,8 +200,8 @@ class TrialRecord:
             self.log_arrays(contract.round_mask_artifact(round_index + 1), masks.to_numpy(next_mask))
         values = {
             **evaluation,
-            "sparsity": masks.sparsity(mask),
-            **{f"remaining.{k}": v for k, v in masks.remaining_fraction(mask).items()},
+            contract.SPARSITY: masks.sparsity(mask),
+            **{contract.remaining_metric(k): v for k, v in masks.remaining_fraction(mask).items()},
         }
         self.log_metrics(values, step=round_index)
 

@@ -14,8 +14,7 @@ from collections.abc import Mapping, Sequence
 from torch import nn
 
 from lottery.errors import UserError
-from lottery.hparams import RATE_GROUPS
-from lottery.models import PAPER_RATES
+from lottery.hparams import PAPER_RATES, RATE_GROUPS
 
 KINDS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 
@@ -93,7 +92,7 @@ def check_rates(rates: Rates) -> None:
 
 def group_rates(rates: Rates) -> dict[str, float]:
     """The rate of each group (`RATE_GROUPS`): `rates` as one float for all, or a mapping's group keys, else
-    Frankle & Carbin's (`lottery.models.PAPER_RATES`)."""
+    Frankle & Carbin's (`lottery.hparams.PAPER_RATES`)."""
     if isinstance(rates, int | float):
         return dict.fromkeys(RATE_GROUPS, float(rates))
     given = dict(rates or {})

@@ -58,10 +58,10 @@ def params(run: ImpRun, trainer: pl.Trainer, module: pl.LightningModule) -> dict
         "rewind_step": options.rewind_step,
         "winning_tolerance": options.winning_tolerance,
         "train_splits": "train",
-        "model": type(options.root(module)).__name__,
+        contract.PARAM_MODEL: type(options.root(module)).__name__,
         "init": INIT,
         "optimizer": "none" if optimizer is None else type(optimizer).__name__.lower(),
-        "trial": options.trial,
+        contract.PARAM_TRIAL: options.trial,
     }
     return {key: str(value) for key, value in values.items()}
 
@@ -74,6 +74,6 @@ def tags(run: ImpRun, logged: dict[str, str]) -> dict[str, str]:
         contract.TAG_DATASET: run.options.dataset,
         contract.TAG_TRIAL: str(run.options.trial),
         contract.TAG_INIT: init_id(run.tickets.theta0),
-        contract.TAG_CONFIG: config_digest({k: v for k, v in logged.items() if k != "trial"}),
+        contract.TAG_CONFIG: config_digest({k: v for k, v in logged.items() if k != contract.PARAM_TRIAL}),
         contract.TAG_REWIND_STEP: str(run.options.rewind_step),
     }
