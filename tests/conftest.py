@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -36,7 +37,7 @@ def pytest_configure(config) -> None:
 # worker ran the slowest alone while the other had ended.
 SLOWEST_FIRST = (
     "test_ray_executor.py",  # 260: the session's Ray cluster, and a local cluster whose worker is killed
-    "test_ray_nodes.py",  # 240: a four-node cluster, a node removed mid-trial
+    "test_ray_nodes.py",  # 190: a four-node cluster, a node removed mid-trial
     "test_leases.py",  # 175: two drivers sharing trials, three times
     "test_driver_faults.py",  # 160: drivers killed, servers lost, on SQLite and PostgreSQL
     "test_pins.py",  # 125: the README's demo, on one thread
@@ -54,11 +55,14 @@ SLOWEST_FIRST = (
 
 def pytest_collection_modifyitems(items) -> None:
     """`make test` hands each module to one worker (`--dist loadfile`), in the order of the items: the
-    slowest modules first (SLOWEST_FIRST). The session's Ray cluster starts once only while every test that
-    uses it lives in one module: held here."""
+    slowest modules first (SLOWEST_FIRST, checked to name modules that exist). The session's Ray cluster
+    starts once only while every test that uses it lives in one module: held here."""
     modules = sorted({item.path.name for item in items if "ray_cluster" in getattr(item, "fixturenames", ())})
     if len(modules) > 1:
         raise pytest.UsageError(f"tests in {', '.join(modules)} use ray_cluster: move them into one module")
+    gone = [module for module in SLOWEST_FIRST if not Path(__file__).with_name(module).is_file()]
+    if gone:
+        raise pytest.UsageError(f"SLOWEST_FIRST in tests/conftest.py names no module {gone[0]}: drop it")
     rank = {module: k for k, module in enumerate(SLOWEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
