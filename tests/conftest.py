@@ -10,6 +10,7 @@ without loading torch and MLflow itself.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -68,12 +69,27 @@ def pytest_collection_modifyitems(items) -> None:
 
 
 @pytest.fixture(scope="session")
-def template_store(tmp_path_factory):
-    """An empty SQLite store whose tables MLflow created once (that takes seconds): copied, never written."""
+def template_store(request, tmp_path_factory) -> Path:
+    """An empty SQLite store whose tables MLflow created (seconds of migrations): copied, never written. Kept
+    in pytest's cache (`.pytest_cache`) under MLflow's version, which alone decides what its migrations make,
+    so that a session, or an xdist worker, copies it instead of migrating again; made afresh each session
+    without the cache (`-p no:cacheprovider`)."""
+    import mlflow
+
     from lottery.tracking import store
 
-    db = tmp_path_factory.mktemp("template") / "mlflow.db"
-    store.connect(f"sqlite:///{db}")
+    cache = getattr(request.config, "cache", None)
+    if cache is None:
+        folder = tmp_path_factory.mktemp("template")
+    else:
+        folder = cache.mkdir(f"template-store-mlflow-{mlflow.__version__}")
+    db = folder / "mlflow.db"
+    if not db.is_file():
+        fresh = tmp_path_factory.mktemp("template") / "mlflow.db"
+        store.connect(f"sqlite:///{fresh}")
+        staged = folder / f"mlflow.db.{os.getpid()}"
+        shutil.copyfile(fresh, staged)
+        staged.replace(db)  # atomic: a worker creating it at the same time, or reading it, sees a whole file
     return db
 
 
