@@ -90,9 +90,10 @@ postgres: $(STAMP)
 	$(PYTHON) -m experiments.postgres --folder "$$POSTGRES_DIR"
 
 # Tests run on every core, a module's tests on one worker (at most 4 workers; PYTEST_ARGS="-n 0" runs them
-# all in this process, e.g. for --pdb).
+# all in this process, e.g. for --pdb), the slowest modules first: in the order of tests/conftest.py, not
+# xdist's (most tests first).
 test: $(DEV_STAMP)
-	$(PYTHON) -m experiments.launch PYTEST_ARGS pytest -n auto --maxprocesses 4 --dist loadfile
+	$(PYTHON) -m experiments.launch PYTEST_ARGS pytest -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder
 
 bench: $(DEV_STAMP)
 	$(PYTHON) -m bench

@@ -10,8 +10,10 @@ without loading torch and MLflow itself.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -30,21 +32,64 @@ def pytest_configure(config) -> None:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
 
 
+# The slowest modules, slowest first: seconds on a loaded 2-core machine (`--durations=0`, summed per
+# module). `make test` hands them to its workers first, in this order, and the rest after them in collection
+# order, so that the workers end together; xdist's own order (most tests first) put these last, where one
+# worker ran the slowest alone while the other had ended.
+SLOWEST_FIRST = (
+    "test_ray_executor.py",  # 260: the session's Ray cluster, and a local cluster whose worker is killed
+    "test_ray_nodes.py",  # 190: a four-node cluster, a node removed mid-trial
+    "test_leases.py",  # 175: two drivers sharing trials, three times
+    "test_driver_faults.py",  # 160: drivers killed, servers lost, on SQLite and PostgreSQL
+    "test_pins.py",  # 125: the README's demo, on one thread
+    "test_postgres.py",  # 110: a database lost mid-run
+    "test_gpu_bench.py",  # 70: a tiny plan of the GPU benchmark
+    "test_own_model.py",  # 70: the example of docs/own-model.md
+    "test_store_compatibility.py",  # 65: a legacy store resumed
+    "test_browser.py",  # 45: make ui and Chromium
+    "test_logs.py",  # 40
+    "test_analysis_store.py",  # 25
+    "test_rewind.py",  # 23
+    "test_train.py",  # 21
+)
+
+
 def pytest_collection_modifyitems(items) -> None:
-    """`make test` hands each module to one worker (`--dist loadfile`), so the session's Ray cluster starts
-    once only while every test that uses it lives in one module: held here."""
+    """`make test` hands each module to one worker (`--dist loadfile`), in the order of the items: the
+    slowest modules first (SLOWEST_FIRST, checked to name modules that exist). The session's Ray cluster
+    starts once only while every test that uses it lives in one module: held here."""
     modules = sorted({item.path.name for item in items if "ray_cluster" in getattr(item, "fixturenames", ())})
     if len(modules) > 1:
         raise pytest.UsageError(f"tests in {', '.join(modules)} use ray_cluster: move them into one module")
+    gone = [module for module in SLOWEST_FIRST if not Path(__file__).with_name(module).is_file()]
+    if gone:
+        raise pytest.UsageError(f"SLOWEST_FIRST in tests/conftest.py names no module {gone[0]}: drop it")
+    rank = {module: k for k, module in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 @pytest.fixture(scope="session")
-def template_store(tmp_path_factory):
-    """An empty SQLite store whose tables MLflow created once (that takes seconds): copied, never written."""
+def template_store(request, tmp_path_factory) -> Path:
+    """An empty SQLite store whose tables MLflow created (seconds of migrations): copied, never written. Kept
+    in pytest's cache (`.pytest_cache`) under MLflow's version, which alone decides what its migrations make,
+    so that a session, or an xdist worker, copies it instead of migrating again; made afresh each session
+    without the cache (`-p no:cacheprovider`)."""
+    import mlflow
+
     from lottery.tracking import store
 
-    db = tmp_path_factory.mktemp("template") / "mlflow.db"
-    store.connect(f"sqlite:///{db}")
+    cache = getattr(request.config, "cache", None)
+    if cache is None:
+        folder = tmp_path_factory.mktemp("template")
+    else:
+        folder = cache.mkdir(f"template-store-mlflow-{mlflow.__version__}")
+    db = folder / "mlflow.db"
+    if not db.is_file():
+        fresh = tmp_path_factory.mktemp("template") / "mlflow.db"
+        store.connect(f"sqlite:///{fresh}")
+        staged = folder / f"mlflow.db.{os.getpid()}"
+        shutil.copyfile(fresh, staged)
+        staged.replace(db)  # atomic: a worker creating it at the same time, or reading it, sees a whole file
     return db
 
 

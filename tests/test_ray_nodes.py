@@ -43,8 +43,10 @@ def cluster():
 
     root = Path(tempfile.mkdtemp(prefix="ray-nodes-"))  # short: Ray's socket paths are limited
     common = {"temp_dir": str(root), "include_dashboard": False, "object_store_memory": 80 * 2**20}
-    # The head at the default address: Ray resolves a driver's 127.0.0.1 to this machine's address.
-    nodes = Cluster(initialize_head=True, head_node_args={**common, "num_cpus": 0})
+    # The head at the default address: Ray resolves a driver's 127.0.0.1 to this machine's address. A removed
+    # node is found dead after 5 failed health checks, one a second (Ray's default: every 3 s, 15 s idle).
+    checks = {"health_check_period_ms": 1000, "health_check_failure_threshold": 5}
+    nodes = Cluster(initialize_head=True, head_node_args={**common, "num_cpus": 0, "_system_config": checks})
     try:
         for k, address in enumerate(WORKER_NODES):
             nodes.add_node(**common, num_cpus=1, node_ip_address=address, resources={f"node{k}": 1})
@@ -141,11 +143,11 @@ def test_trials_spread_over_the_nodes_and_a_removed_nodes_trial_resumes_elsewher
 
 
 @pytest.mark.parametrize("store", ["sqlite", "loopback"])
-def test_a_multi_node_cluster_refuses_a_store_only_this_machine_reaches(
-    cluster, shared_server, tmp_path, store
-):
-    _, loopback = shared_server
-    uri = f"sqlite:///{tmp_path}/mlflow.db" if store == "sqlite" else loopback
+def test_a_multi_node_cluster_refuses_a_store_only_this_machine_reaches(cluster, tmp_path, store, request):
+    if store == "sqlite":
+        uri = f"sqlite:///{tmp_path}/mlflow.db"
+    else:  # a server only where it is the store: it takes seconds to start
+        _, uri = request.getfixturevalue("shared_server")
     log = tmp_path / "train.log"
     assert finish(make_train(cluster, uri, log, trials=1)) == 2
     output = log.read_text()
