@@ -62,8 +62,11 @@ def test_the_example_gives_runs_the_analysis_turns_into_table_1(example, capsys,
     analyse(["--pairs", "3", "--ties", "first"])
     out = capsys.readouterr().out
     assert "loading the tickets of 3 SmallCNN trial runs (random-images)" in out
-    table = out[out.index("Table 1 — NNSTD± against random") :].splitlines()
-    rows = [line.split()[0] for line in table[3:6]]
+    table = out[out.index("Table 1 — NNSTD± against random") :].split("\n\n")[0].splitlines()
+    rows = [
+        line.split()[0]
+        for line in table[table.index(next(r for r in table if r.startswith("condition"))) + 1 :]
+    ]
     assert rows == ["random", "WTs_random-images", "mixed_random-images"]
     client = MlflowClient(example)
     (analysis,) = client.search_runs(
