@@ -63,7 +63,8 @@ def test_the_example_gives_runs_the_analysis_turns_into_table_1(example, capsys,
     out = capsys.readouterr().out
     assert "loading the tickets of 3 SmallCNN trial runs (random-images)" in out
     table = out[out.index("Table 1 — NNSTD± against random") :].splitlines()
-    rows = [line.split()[0] for line in table[3:6]]
+    index = [line.split()[:1] for line in table].index(["condition"])  # the rows follow the index's name
+    rows = [line.split()[0] for line in table[index + 1 : index + 4]]
     assert rows == ["random", "WTs_random-images", "mixed_random-images"]
     client = MlflowClient(example)
     (analysis,) = client.search_runs(
