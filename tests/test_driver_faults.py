@@ -94,6 +94,7 @@ def test_a_driver_killed_mid_trial_leaves_its_run_to_the_rerun_which_resumes_it(
         lines = []
         config = replace(CONFIG, trials=1, training=TrainingHparams(epochs=5))  # the command's
         run_experiment(config, "unused", url, say=lines.append, show_progress=False)
+        assert not any("being trained by" in line for line in lines), lines  # not after the lease expired
         assert any(
             re.search(r"resuming in digits/trial-00 .* after 1 completed rounds", line) for line in lines
         ), lines
