@@ -22,7 +22,7 @@ from lottery.execution.experiment import run_experiment
 from lottery.execution.output import progress_bars
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
 
-ROUNDS = 2
+ROUNDS = 1  # round 0 and a pruning round: the bars and lines of one round after another
 CONFIG = ExperimentConfig(
     dataset="digits",
     trials=1,

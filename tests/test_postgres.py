@@ -26,6 +26,8 @@ from trial_store import trial_runs
 from experiments import postgres as postgres_command
 from experiments import server, serving
 from lottery.errors import UserError
+from lottery.execution.experiment import run_experiment
+from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
 from lottery.tracking import store
 
 # Every test here starts PostgreSQL (the session's, once), or a tracking server: not in the quick loop.
@@ -129,8 +131,17 @@ def test_server_warns_when_its_pool_may_exceed_the_connections_left(
     assert calls  # a warning, not a refusal: a pool is a ceiling, rarely reached
 
 
+RERUN = ExperimentConfig(
+    dataset="digits",
+    trials=1,
+    training=TrainingHparams(epochs=5),
+    pruning=PruningHparams(rounds=1),
+    model="toy",
+)  # the driver's command below
+
+
 def test_a_database_lost_mid_run_stops_the_driver_in_one_line_and_the_rerun_resumes(
-    postgres, database, tmp_path
+    postgres, database, tmp_path, tiny_data
 ):
     command = [sys.executable, "-m", "experiments.train", "--dataset", "digits", "--model", "toy"]
     command += ["--trials", "1", "--rounds", "1", "--epochs", "5", "--no-progress-bar"]
@@ -158,12 +169,12 @@ def test_a_database_lost_mid_run_stops_the_driver_in_one_line_and_the_rerun_resu
         ), line
         assert "re-run the same command" in line
         (run,) = trial_runs(url)
-        assert run.info.status == "RUNNING"  # nothing marked: the re-run resumes it
-        rerun = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT)
-        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-        assert re.search(r"resuming in digits/trial-00 .* after 1 completed rounds", rerun.stdout), (
-            rerun.stdout
-        )
+        assert run.info.status == "RUNNING"  # nothing marked: the re-run (in this process) resumes it
+        lines = []
+        run_experiment(RERUN, "unused", url, say=lines.append, show_progress=False)
+        assert any(
+            re.search(r"resuming in digits/trial-00 .* after 1 completed rounds", line) for line in lines
+        ), lines
         assert [r.info.status for r in trial_runs(url)] == ["FINISHED"]
 
 

@@ -66,9 +66,18 @@ class PhaseStarts(pl.Callback):
             self.starts.append(prunable(module))
 
 
-def test_rounds_and_controls_restart_from_the_weights_after_k_steps(store_uri, tiny_digits, tmp_path):
+@pytest.fixture(scope="module")
+def watched(tmp_path_factory, template_store, tiny_digits):
+    """Trial 0 of CONFIG trained once, uninterrupted, into a store of its own, watched by a StepRecorder and
+    PhaseStarts: the store's URI and the two callbacks."""
+    uri = empty_store(template_store, tmp_path_factory.mktemp("uninterrupted"))
     steps, phases = StepRecorder(), PhaseStarts()
-    train_trial(store_uri, CONFIG, tiny_digits, [steps, phases])
+    train_trial(uri, CONFIG, tiny_digits, [steps, phases])
+    return uri, steps, phases
+
+
+def test_rounds_and_controls_restart_from_the_weights_after_k_steps(watched, tmp_path):
+    store_uri, steps, phases = watched
     (run,) = trial_runs(store_uri)
     run_id = run.info.run_id
     assert run.info.status == "FINISHED" and run.data.tags[contract.TAG_REWIND_STEP] == str(K)
@@ -95,12 +104,11 @@ def test_rounds_and_controls_restart_from_the_weights_after_k_steps(store_uri, t
         assert [m.step for m in client.get_metric_history(run_id, key)] == [CONFIG.pruning.rounds]
 
 
-def test_a_resumed_trial_rewinds_to_its_stored_weights(store_uri, tiny_data, template_store, tmp_path):
+def test_a_resumed_trial_rewinds_to_its_stored_weights(store_uri, tiny_data, watched, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         quiet(store_uri, hooks=[AfterRound(1, interrupt)])
     quiet(store_uri)
-    uninterrupted = empty_store(template_store, tmp_path / "uninterrupted")
-    quiet(uninterrupted)
+    uninterrupted = watched[0]  # the same trial, trained at once
     (resumed,), (whole,) = trial_runs(store_uri), trial_runs(uninterrupted)
     assert resumed.info.status == whole.info.status == "FINISHED"
     for path in (contract.REWIND_ARTIFACT, contract.WINNING_MASK_ARTIFACT, "ticket/flipped_init.npz"):
