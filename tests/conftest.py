@@ -37,15 +37,15 @@ def pytest_configure(config) -> None:
 # order, so that the workers end together; xdist's own order (most tests first) put these last, where one
 # worker ran the slowest alone while the other had ended.
 SLOWEST_FIRST = (
-    "test_ray_executor.py",  # 260: the session's Ray cluster, and a local cluster whose worker is killed
-    "test_ray_nodes.py",  # 190: a four-node cluster, a node removed mid-trial
-    "test_leases.py",  # 175: two drivers sharing trials, three times
+    "test_ray_executor.py",  # 210: the session's Ray cluster, and a local cluster whose worker is killed
     "test_driver_faults.py",  # 160: drivers killed, servers lost, on SQLite and PostgreSQL
+    "test_leases.py",  # 135: two drivers sharing trials, three times
     "test_pins.py",  # 125: the README's demo, on one thread
+    "test_ray_nodes.py",  # 120: a three-node cluster, a node removed mid-trial
     "test_postgres.py",  # 110: a database lost mid-run
-    "test_gpu_bench.py",  # 70: a tiny plan of the GPU benchmark
     "test_own_model.py",  # 70: the example of docs/own-model.md
     "test_store_compatibility.py",  # 65: a legacy store resumed
+    "test_gpu_bench.py",  # 50: a tiny plan of the GPU benchmark
     "test_browser.py",  # 45: make ui and Chromium
     "test_logs.py",  # 40
     "test_analysis_store.py",  # 25
