@@ -24,12 +24,15 @@ os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
 
 
 def pytest_configure(config) -> None:
-    """Under pytest-xdist, each worker's torch takes its share of the cores, not all of them."""
+    """Under pytest-xdist, each worker's torch takes its share of the cores, not all of them, and so do the
+    processes it starts (drivers, servers: their threads would otherwise contend with the other workers')."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
     if workers > 1:
         import torch
 
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+        share = max(1, (os.cpu_count() or 1) // workers)
+        torch.set_num_threads(share)
+        os.environ.setdefault("OMP_NUM_THREADS", str(share))
 
 
 # The slowest modules, slowest first: seconds on a loaded 2-core machine (`--durations=0`, summed per
@@ -37,15 +40,15 @@ def pytest_configure(config) -> None:
 # order, so that the workers end together; xdist's own order (most tests first) put these last, where one
 # worker ran the slowest alone while the other had ended.
 SLOWEST_FIRST = (
-    "test_ray_executor.py",  # 260: the session's Ray cluster, and a local cluster whose worker is killed
-    "test_ray_nodes.py",  # 190: a four-node cluster, a node removed mid-trial
-    "test_leases.py",  # 175: two drivers sharing trials, three times
+    "test_ray_executor.py",  # 210: the session's Ray cluster, and a local cluster whose worker is killed
+    "test_leases.py",  # 135: two drivers sharing trials, three times
     "test_driver_faults.py",  # 125: drivers killed, servers lost, on SQLite and PostgreSQL
     "test_pins.py",  # 125: the README's demo, on one thread
+    "test_ray_nodes.py",  # 120: a three-node cluster, a node removed mid-trial
     "test_postgres.py",  # 90: a database lost mid-run
-    "test_gpu_bench.py",  # 70: a tiny plan of the GPU benchmark
     "test_own_model.py",  # 70: the example of docs/own-model.md
     "test_store_compatibility.py",  # 65: a legacy store resumed
+    "test_gpu_bench.py",  # 50: a tiny plan of the GPU benchmark
     "test_browser.py",  # 45: make ui and Chromium
     "test_logs.py",  # 35
     "test_analysis_store.py",  # 25

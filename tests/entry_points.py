@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+# The environment of a training process a test starts: torch's threads spin while they wait for a core, and
+# on a machine as loaded as a test run is, a driver with two of them spends 2-3x the CPU of one.
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 
 
 def refused(module: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
