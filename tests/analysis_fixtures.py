@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
+from mlflow.entities import Metric, Param
 from scipy.optimize import linear_sum_assignment
 
 from analysis.reporting import figures
@@ -186,23 +187,24 @@ def log_trials(
             tags[contract.TAG_REWIND_STEP] = str(rewind_step)
         run = client.create_run(experiment, tags=tags, run_name=f"{dataset}/trial-{trial:02d}")
         run_id = run.info.run_id
-        if model is not None:
-            client.log_param(run_id, "model", model)
+        params = [] if model is None else [Param(contract.PARAM_MODEL, model)]
+        metrics, now = [], store.now_ms()
         for metric, values in (accuracies or {}).items():
             if metric == "test_acc":
-                client.log_metric(run_id, metric, 0.999, step=0)
-            client.log_metric(run_id, metric, values[trial - first_trial], step=rounds)
+                metrics.append(Metric(metric, 0.999, now, 0))
+            metrics.append(Metric(metric, values[trial - first_trial], now, rounds))
+        client.log_batch(run_id, metrics=metrics, params=params)
+        arrays = {
+            "init": theta0,
+            "winning_mask": random_mask(shapes, rng),
+            "random_mask": random_mask(shapes, rng),
+        }
+        if rewind_step:
+            arrays["rewind"] = random_theta0(shapes, np.random.default_rng([seed, trial, rewind_step]))
         with tempfile.TemporaryDirectory() as tmp:
-            arrays = {
-                "init": theta0,
-                "winning_mask": random_mask(shapes, rng),
-                "random_mask": random_mask(shapes, rng),
-            }
-            if rewind_step:
-                arrays["rewind"] = random_theta0(shapes, np.random.default_rng([seed, trial, rewind_step]))
             for name, values in arrays.items():
-                path = save_arrays(Path(tmp) / f"{name}.npz", {layer: values[layer] for layer in shapes})
-                client.log_artifact(run_id, str(path), artifact_path="ticket")
+                save_arrays(Path(tmp) / f"{name}.npz", {layer: values[layer] for layer in shapes})
+            client.log_artifacts(run_id, tmp, artifact_path="ticket")
         client.set_terminated(run_id, status)
         run_ids.append(run_id)
     return run_ids

@@ -400,9 +400,10 @@ def fail_on_call(monkeypatch, method: str, call: int, error: Exception, when=alw
 @pytest.mark.parametrize(
     ("method", "call", "when", "error", "fix"),
     [
-        # the first figure of the first pattern group: three condition runs and one pattern run are open
-        ("log_figure", 0, always, OSError(errno.ENOSPC, "No space left on device"), "have free space"),
-        ("log_table", 2, always, MlflowException("database is locked", TEMPORARILY_UNAVAILABLE), "store"),
+        # the files of the first pattern group: three condition runs and one pattern run are open
+        ("log_artifacts", 0, always, OSError(errno.ENOSPC, "No space left on device"), "have free space"),
+        # the parent's tables, listed once they are uploaded: every child run is open
+        ("set_tag", 0, always, MlflowException("database is locked", TEMPORARILY_UNAVAILABLE), "store"),
         # the store fails with two child runs FINISHED already
         ("set_terminated", 2, finishing, MlflowException("Connection refused"), "store"),
     ],
@@ -424,7 +425,7 @@ def test_logging_fails_in_one_line_and_every_run_ends_failed(
 
 def test_a_bug_while_logging_stays_visible_and_every_run_ends_failed(store_uri, monkeypatch, undrawn):
     log_trials(store_uri, "digits", 3)
-    fail_on_call(monkeypatch, "log_figure", 0, RuntimeError("a bug"))
+    fail_on_call(monkeypatch, "log_artifacts", 0, RuntimeError("a bug"))
     with pytest.raises(RuntimeError, match="a bug"):
         main([])
     client = MlflowClient(store_uri)

@@ -66,8 +66,14 @@ def literals(path: Path) -> Iterator[tuple[int, str, bool]]:
     """(line, value, whether it names a run's key) of each string constant of the module at `path`."""
     tree = ast.parse(path.read_text())
     keys = {id(node) for node in run_keys(tree)}
+    exported = {  # `__all__` names the module's own objects (a function `top_patterns`), never a run's key
+        id(name)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets)
+        for name in ast.walk(node.value)
+    }
     for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in exported:
             yield node.lineno, node.value, id(node) in keys
 
 

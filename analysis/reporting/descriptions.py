@@ -14,6 +14,7 @@ from analysis.reporting.tables import METRIC_TITLES, number
 from analysis.statistics.conditions import RANDOM_CONDITION, SAME_INIT, Condition
 from analysis.statistics.stats import OVERALL
 from analysis.tickets.store import TrialRun
+from lottery.tracking import contract
 
 CATEGORY_TEXT = {
     "random": "two random tickets",
@@ -111,16 +112,19 @@ def _controls_markdown(controls: pd.DataFrame) -> str:
 
 def _tables_logged(analysis: Analysis, paper_comparison: bool) -> str:
     """Where the rest is, naming only the tables an analysis of these results logs."""
+    table = contract.table_artifact
     tables = [
         "the SDs, tie spreads, whether a difference exceeds them, the degrees of freedom of the ticket-level "
-        "test and the 95 % intervals of diff (both tests) and d: `tables/table_1.json`",
-        "per layer: `tables/table_A1_nnstd_pm_layers.json` and `table_A2_nnstd_layers.json`",
-        "every pair: `tables/pair_distances.json`",
+        f"test and the 95 % intervals of diff (both tests) and d: `{table(contract.TABLE_1)}`",
+        f"per layer: `{table(contract.TABLE_NNSTD_PM_LAYERS)}` and `{table(contract.TABLE_NNSTD_LAYERS)}`",
+        f"every pair: `{table(contract.TABLE_PAIRS)}`",
     ]
     if paper_comparison:
-        tables.append("the paper's values next to ours: `tables/paper_comparison.json`")
+        tables.append(f"the paper's values next to ours: `{table(contract.TABLE_PAPER_COMPARISON)}`")
     if analysis.patterns:
-        tables.append("kernel patterns: `tables/table_A3_patterns.json`, `top_patterns.json`")
+        tables.append(
+            f"kernel patterns: `{table(contract.TABLE_PATTERNS)}`, `{table(contract.TOP_PATTERNS)}`"
+        )
     return "In the Artifacts tab: " + "; ".join(tables) + "."
 
 

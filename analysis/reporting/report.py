@@ -10,8 +10,9 @@ Experiment `analysis`, one analysis per model; every run has a description
   `<m>.diff_mean.<condition>`, `<m>.cohen_d.<condition>` and `<m>.p_tickets.<condition>`, and the controls'
   `controls.<dataset>.<control>.{acc_mean,diff_mean,p_value,d_z}` with `controls.<dataset>.ticket.acc_mean`;
   tables (Table 1, A.1 NNSTD±, A.2 NNSTD, A.3, top patterns, every pair's distances and tie spreads, the
-  paper's values next to ours, the controls against the ticket, the source runs) via `log_table` (JSON) and
-  as CSV; Fig. 1, A.2, A.4;
+  paper's values next to ours, the controls against the ticket, the source runs) as JSON (read as
+  `mlflow.log_table` writes it) and CSV; Fig. 1, A.2, A.4 — a run's files in one upload
+  (`analysis.reporting.artifacts`);
 - one child run per condition (`lottery.role=condition`, named `condition · <condition>`,
   `lottery.category`): Table 1's metrics `<m>.<stat>` for m ∈ {nnstd, nnstd_pm} and each layer's
   `per_layer.<layer>.<m>.<stat>`, stat among the numeric statistics of `analysis.statistics.stats` (mean,
@@ -36,7 +37,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, ErrorCode
 
 from analysis.pipeline import Analysis
-from analysis.reporting import descriptions, figures, published, tables
+from analysis.reporting import artifacts, descriptions, figures, published, tables
+from analysis.reporting.artifacts import RunArtifacts
 from analysis.reporting.names import run_name, unique_name
 from analysis.settings import Settings
 from analysis.statistics.conditions import Condition
@@ -66,12 +68,6 @@ def _chunked(name: str, values: Sequence[str]) -> list[Param]:
     return [Param(name if k == 0 else f"{name}.{k + 1}", chunk) for k, chunk in enumerate(chunks)]
 
 
-def _log_table(client, run_id: str, name: str, frame: pd.DataFrame) -> None:
-    frame = tables.rounded(frame)
-    client.log_table(run_id, data=frame, artifact_file=f"tables/{name}.json")
-    client.log_text(run_id, frame.to_csv(index=False), f"tables/{name}.csv")
-
-
 def _is_store_error(error: BaseException) -> bool:
     """A tracking store that failed or cannot be reached, not a value MLflow refused (a bug of ours)."""
     return isinstance(error, MlflowException) and error.error_code != _INVALID_VALUE
@@ -92,8 +88,8 @@ def _end_failed(client, run_ids: Sequence[str]) -> str:
 def _logging_error(uri: str, error: BaseException, runs: str) -> UserError:
     """The one-line report of a disk (OSError) or store error while logging, with its fix."""
     if isinstance(error, OSError):  # requests' errors are OSErrors too: a server's artifact store
-        artifacts = uris.local_artifact_root(uri) or "the tracking server's artifact store"
-        fix = f"check that {artifacts} and {tempfile.gettempdir()} have free space and are writable"
+        artifact_store = uris.local_artifact_root(uri) or "the tracking server's artifact store"
+        fix = f"check that {artifact_store} and {tempfile.gettempdir()} have free space and are writable"
     else:
         fix = f"check that the tracking store {uri} is reachable and writable"
     failure = f"logging the analysis failed ({first_line(error)}); {runs}"
@@ -187,31 +183,20 @@ def _log_condition(client, run_id: str, analysis: Analysis, condition: Condition
 def _log_patterns(client, run_id: str, analysis: Analysis, group: str) -> None:
     """The group's pattern metrics, its tickets (param `tickets`: how many; `tickets.txt`: which), figures."""
     now = store.now_ms()
-    patterns = analysis.patterns[group]
+    patterns, others = analysis.patterns[group], analysis.patterns.values()
     members = [analysis.tickets[i] for i in analysis.pattern_groups[group]]
     client.log_batch(
         run_id,
         metrics=[Metric(key, float(value), now, 0) for key, value in patterns.metrics().items()],
         params=[Param(contract.PARAM_GROUP_TICKETS, str(patterns.tickets))],
+        tags=[RunTag(contract.TAG_NOTE, descriptions.patterns_note(analysis, group))],
     )
-    client.set_tag(run_id, contract.TAG_NOTE, descriptions.patterns_note(analysis, group))
-    client.log_text(
-        run_id, "".join(f"{t.label} {t.run_id}\n" for t in members), contract.GROUP_TICKETS_ARTIFACT
-    )
-    client.log_figure(
-        run_id, figures.filter_counts(patterns, group, analysis.patterns.values()), "figures/fig2_filters.png"
-    )
-    client.log_figure(
-        run_id,
-        figures.cooccurrence(patterns, group, "+", analysis.patterns.values()),
-        "figures/fig3_cooccurrence_pos.png",
-    )
-    client.log_figure(
-        run_id,
-        figures.cooccurrence(patterns, group, "−", analysis.patterns.values()),
-        "figures/fig4_cooccurrence_neg.png",
-    )
-    client.log_figure(run_id, figures.top_patterns(patterns, group), "figures/top_patterns.png")
+    with artifacts.logged_together(client, run_id) as logged:
+        logged.text(contract.GROUP_TICKETS_ARTIFACT, "".join(f"{t.label} {t.run_id}\n" for t in members))
+        logged.figure(contract.FIGURE_FILTERS, figures.filter_counts(patterns, group, others))
+        logged.figure(contract.FIGURE_COOCCURRENCE_POS, figures.cooccurrence(patterns, group, "+", others))
+        logged.figure(contract.FIGURE_COOCCURRENCE_NEG, figures.cooccurrence(patterns, group, "−", others))
+        logged.figure(contract.TOP_PATTERNS, figures.top_patterns(patterns, group))
 
 
 def _analysis_params(settings: Settings, runs: Sequence[TrialRun]) -> list[Param]:
@@ -230,28 +215,24 @@ def _analysis_params(settings: Settings, runs: Sequence[TrialRun]) -> list[Param
     ]
 
 
-def _log_tables(client, parent: str, analysis: Analysis, runs: Sequence[TrialRun], comparison) -> None:
+def _log_tables(logged: RunArtifacts, analysis: Analysis, runs: Sequence[TrialRun], comparison) -> None:
     """The analysis run's tables (JSON and CSV) and its figures of every condition."""
-    _log_table(client, parent, "table_1", tables.table_1(analysis.stats))
-    _log_table(client, parent, "table_A1_nnstd_pm_layers", tables.table_layers(analysis.stats, "nnstd_pm"))
-    _log_table(client, parent, "table_A2_nnstd_layers", tables.table_layers(analysis.stats, "nnstd"))
+    logged.table(contract.TABLE_1, tables.table_1(analysis.stats))
+    logged.table(contract.TABLE_NNSTD_PM_LAYERS, tables.table_layers(analysis.stats, "nnstd_pm"))
+    logged.table(contract.TABLE_NNSTD_LAYERS, tables.table_layers(analysis.stats, "nnstd"))
     if not comparison.empty:
-        _log_table(client, parent, "paper_comparison", comparison)
+        logged.table(contract.TABLE_PAPER_COMPARISON, comparison)
     if analysis.patterns:
-        _log_table(client, parent, "table_A3_patterns", tables.table_patterns(analysis))
-        _log_table(client, parent, "top_patterns", tables.table_top_patterns(analysis))
+        logged.table(contract.TABLE_PATTERNS, tables.table_patterns(analysis))
+        logged.table(contract.TOP_PATTERNS, tables.table_top_patterns(analysis))
     if not analysis.controls.empty:
-        _log_table(client, parent, "controls", analysis.controls)
-    _log_table(client, parent, "pair_distances", tables.table_pairs(analysis))
-    _log_table(client, parent, contract.SOURCE_RUNS, tables.table_source_runs(runs))
+        logged.table(contract.TABLE_CONTROLS, analysis.controls)
+    logged.table(contract.TABLE_PAIRS, tables.table_pairs(analysis))
+    logged.table(contract.SOURCE_RUNS, tables.table_source_runs(runs))
     if analysis.conditions:
-        client.log_figure(parent, figures.distance_distributions(analysis), "figures/fig1_distances.png")
-        client.log_figure(
-            parent, figures.layer_distributions(analysis, "nnstd"), "figures/figA2_nnstd_layers.png"
-        )
-        client.log_figure(
-            parent, figures.layer_distributions(analysis, "nnstd_pm"), "figures/figA4_nnstd_pm_layers.png"
-        )
+        logged.figure(contract.FIGURE_DISTANCES, figures.distance_distributions(analysis))
+        logged.figure(contract.FIGURE_NNSTD_LAYERS, figures.layer_distributions(analysis, "nnstd"))
+        logged.figure(contract.FIGURE_NNSTD_PM_LAYERS, figures.layer_distributions(analysis, "nnstd_pm"))
 
 
 def log_analysis(client, analysis: Analysis, runs: Sequence[TrialRun], notes: Sequence[str]) -> str:
@@ -276,11 +257,12 @@ def log_analysis(client, analysis: Analysis, runs: Sequence[TrialRun], notes: Se
 
         metrics = _headline_metrics(analysis) + _control_metrics(analysis.controls)
         client.log_batch(parent, params=_analysis_params(analysis.settings, runs), metrics=metrics)
-        if notes:
-            client.log_text(parent, "\n".join(notes) + "\n", contract.NOTES_ARTIFACT)
         for condition in analysis.conditions:
             _log_condition(client, child(contract.ROLE_CONDITION, condition.name), analysis, condition)
         for group in analysis.patterns:
             _log_patterns(client, child(contract.ROLE_PATTERNS, group), analysis, group)
-        _log_tables(client, parent, analysis, runs, comparison)
+        with artifacts.logged_together(client, parent) as logged:
+            if notes:
+                logged.text(contract.NOTES_ARTIFACT, "\n".join(notes) + "\n")
+            _log_tables(logged, analysis, runs, comparison)
     return parent

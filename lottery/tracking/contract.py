@@ -89,3 +89,31 @@ GROUP_TICKETS_ARTIFACT = "tickets.txt"  # a patterns run's artifact: which, `<la
 SOURCE_RUNS = "source_runs"  # the param of the trial runs analysed (continued in `.2`, …), and their table
 CONFIG_PARAM_PREFIX = "config."  # `config.<dataset>`: the configuration analysed
 CONFIG_CHOICE_PARAM_PREFIX = "config_choice."  # `config_choice.<dataset>`: `--config` or `most runs`
+
+# --- An analysis run's tables, each `tables/<name>.json` (as `mlflow.log_table` writes it: the UI shows it as
+# a table) and `tables/<name>.csv`, and the figures of it and of its patterns runs, `figures/<name>.png`.
+TABLES_FOLDER = "tables"
+FIGURES_FOLDER = "figures"
+TABLE_1 = "table_1"
+TABLE_NNSTD_PM_LAYERS = "table_A1_nnstd_pm_layers"
+TABLE_NNSTD_LAYERS = "table_A2_nnstd_layers"
+TABLE_PAPER_COMPARISON = "paper_comparison"
+TABLE_PATTERNS = "table_A3_patterns"
+TOP_PATTERNS = "top_patterns"  # a table of the analysis run and a figure of each patterns run
+TABLE_CONTROLS = "controls"
+TABLE_PAIRS = "pair_distances"  # SOURCE_RUNS names the table of the source runs
+FIGURE_DISTANCES = "fig1_distances"
+FIGURE_NNSTD_LAYERS = "figA2_nnstd_layers"
+FIGURE_NNSTD_PM_LAYERS = "figA4_nnstd_pm_layers"
+FIGURE_FILTERS = "fig2_filters"
+FIGURE_COOCCURRENCE_POS = "fig3_cooccurrence_pos"
+FIGURE_COOCCURRENCE_NEG = "fig4_cooccurrence_neg"
+
+
+def table_artifact(name: str, suffix: str = "json") -> str:
+    """Where an analysis run keeps table `name`: `.json` (shown as a table in the UI) or `.csv`."""
+    return f"{TABLES_FOLDER}/{name}.{suffix}"
+
+
+def figure_artifact(name: str) -> str:
+    return f"{FIGURES_FOLDER}/{name}.png"
