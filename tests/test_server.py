@@ -13,7 +13,6 @@ from urllib.parse import urlparse
 
 import pytest
 from entry_points import REPO, refused
-from mlflow.server.security_utils import is_allowed_host_header, should_block_cors_request
 from tracking_server import free_port, running_server
 from trial_store import empty_store
 
@@ -22,6 +21,22 @@ from lottery.tracking import store
 from lottery.tracking.trial_record import TrialRecord
 
 ALLOWED_HOSTS, CORS_ORIGINS = security.ALLOWED_HOSTS, security.CORS_ALLOWED_ORIGINS
+
+
+# MLflow's own checks, imported where used: mlflow.server (a second of Flask and handlers) then loads only in
+# the process that runs these tests, not in every one that collects this module.
+def is_allowed_host_header(hosts: list[str], host: str) -> bool:
+    from mlflow.server.security_utils import is_allowed_host_header as allowed
+
+    return allowed(hosts, host)
+
+
+def should_block_cors_request(origin: str, method: str, origins: list[str]) -> bool:
+    from mlflow.server.security_utils import should_block_cors_request as blocked
+
+    return blocked(origin, method, origins)
+
+
 MAKE = ["make", "--no-print-directory", "--old-file=.venv/.installed"]  # the venv is installed: never again
 
 

@@ -3,6 +3,7 @@ and links that open the MLflow UI on an experiment's runs table."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -14,7 +15,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import mlflow.server
 import pytest
 from entry_points import REPO, refused
 from tracking_server import free_port, stop, wait_until_healthy
@@ -25,7 +25,14 @@ from lottery.tracking.contract import EXPERIMENT_KIND, MODEL_TRAINING
 from lottery.tracking.uris import browse_url, where_to_browse
 
 JOBS = serving.JOB_EXECUTION
-UI_BUNDLE = Path(mlflow.server.__file__).parent / "js" / "build" / "static" / "js"
+# found without importing mlflow.server (a second of Flask and handlers) in every process that collects this
+UI_BUNDLE = (
+    Path(*importlib.util.find_spec("mlflow.server").submodule_search_locations)
+    / "js"
+    / "build"
+    / "static"
+    / "js"
+)
 
 
 def option(argv: list[str], name: str) -> str | None:
