@@ -4,7 +4,8 @@
 tickets recorded in the trainer's MLflow run (docs/own-model.md). Importing `lottery` loads nothing heavy: the
 callback (torch, Lightning, MLflow) loads on first use of the name.
 
-The map, lowest layer first; a package imports only from those above it in this list:
+The map, lowest layer first; a package imports only from those above it in this list, and from anywhere the
+tracking contract (`tracking.contract`, a leaf of names that imports nothing of ours):
 - `errors`, `options`, `hparams`, `seeds`: foundations — user errors, options declared with `hparam` and the
   command lines derived from them, typed hyperparameters, seeded random streams.
 - `models`: the networks, each declaring its prunable layers, their groups and its input shape (a registry).

@@ -17,6 +17,7 @@ from typing import Any
 
 from lottery.errors import UserError
 from lottery.options import ADDED_SINCE, IDENTIFIES, check_bounds, default_of, hparam, logged_name
+from lottery.tracking import contract
 
 # Bounds on counts that would otherwise run for months or flood the store (the paper: 20 trials, 11 rounds,
 # 10 epochs); --help states them.
@@ -239,7 +240,8 @@ class ExperimentConfig:
         return config_digest(self.params())
 
 
-PROTOCOL = {"init": "glorot_normal", "optimizer": "adam"}  # logged with the hyperparameters, never varied
+# Logged with the hyperparameters, never varied.
+PROTOCOL = {contract.PARAM_INIT: "glorot_normal", contract.PARAM_OPTIMIZER: "adam"}
 
 
 def config_digest(params: Mapping[str, str]) -> str:

@@ -4,8 +4,13 @@ string literal (an f-string's fixed parts count), so a name changed there cannot
 A name that is a plain word (`model`, `trial`, `conv2`, `condition`, …) is also an ordinary word of the code —
 a column of a table, a model's own name in its registry — so it counts only where it names what a run holds:
 a key read from or written to a run's params, tags or metrics (`x.params.get("model", "conv2")`,
-`x.tags["trial"]`, `Param("model", …)`), an argument's default (`model="conv2"`) or a module's constant
-(`MODEL_PARAM = "model"`)."""
+`x.tags["trial"]`, `Param("model", …)`), an argument's default (`model="conv2"`), a module's constant
+(`MODEL_PARAM = "model"`) or a key of a module's mapping (`PROTOCOL = {"init": "glorot_normal"}`, logged as
+params) — except a registry's, which maps things' own names to their modules (`MODELS = {"conv2": …}`).
+
+A control's names follow the contract's scheme (`contract.control_metric`, `contract.control_artifact`) and
+no single one is a contract constant: `tests/test_controls.py` holds that every registered control's names
+are the scheme's."""
 
 from __future__ import annotations
 
@@ -23,13 +28,15 @@ RUN_DATA = ("params", "tags", "metrics")  # what a run holds, read as `<run>.dat
 WRITES = ("Param", "RunTag", "Metric", "log_param", "set_tag", "log_metric")
 
 
-def contract_values(home: Path = HOME) -> dict[str, str]:
-    """Each string the contract spells (not those it takes from elsewhere) -> its name there."""
-    values = {}
-    for node in ast.parse(home.read_text()).body:
-        constant = isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
-        if constant and isinstance(node.value.value, str):  # type: ignore[attr-defined]
-            values[node.value.value] = node.targets[0].id  # type: ignore[attr-defined]
+def contract_values() -> dict[str, str]:
+    """Each string constant of the contract, spelled or built by its functions (`RANDOM_MASK_ARTIFACT`) ->
+    its name there; two names that share a word (`init`) give it the first's."""
+    values: dict[str, str] = {}
+    for node in ast.parse(HOME.read_text()).body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            value = getattr(contract, node.targets[0].id)
+            if isinstance(value, str):
+                values.setdefault(value, node.targets[0].id)
     return values
 
 
@@ -40,6 +47,28 @@ def _names_run_data(node: ast.expr) -> bool:
         or isinstance(node, ast.Name)
         and (node.id in RUN_DATA)
     )
+
+
+def _is_registry(mapping: ast.Dict) -> bool:
+    """Whether `mapping` maps names to the modules that define them (`MODELS`, `CONTROLS`): its keys are
+    things' own names."""
+    paths = [value.value for value in mapping.values if isinstance(value, ast.Constant)]
+    return len(paths) == len(mapping.values) and all(
+        isinstance(path, str) and path.startswith(tuple(f"{package}." for package in PACKAGES))
+        for path in paths
+    )
+
+
+def module_constants(module: ast.Module) -> Iterator[ast.expr]:
+    """What a module's own constants spell: a string (an alias of a contract name) or a mapping's keys (a
+    dict keyed by a run's names, logged as they stand: `PROTOCOL = {"init": "glorot_normal"}`), a
+    registry's excepted."""
+    for statement in module.body:
+        value = statement.value if isinstance(statement, ast.Assign | ast.AnnAssign) else None
+        if isinstance(value, ast.Dict):
+            yield from () if _is_registry(value) else (key for key in value.keys if key is not None)
+        elif value is not None:
+            yield value
 
 
 def run_keys(tree: ast.AST) -> Iterator[ast.Constant]:
@@ -57,8 +86,8 @@ def run_keys(tree: ast.AST) -> Iterator[ast.Constant]:
                 keys = node.args[:2] if called in ("log_param", "set_tag", "log_metric") else node.args[:1]
         elif isinstance(node, ast.arguments):
             keys = [*node.defaults, *(d for d in node.kw_defaults if d is not None)]
-        elif isinstance(node, ast.Module):  # a module's own constant for a contract name: an alias of it
-            keys = [statement.value for statement in node.body if isinstance(statement, ast.Assign)]
+        elif isinstance(node, ast.Module):
+            keys = list(module_constants(node))
         yield from (key for key in keys if isinstance(key, ast.Constant) and isinstance(key.value, str))
 
 
@@ -107,6 +136,9 @@ def test_a_contract_name_spelled_elsewhere_is_found(tmp_path):
         'model = run.data.params.get("model", "conv2")\n'
         "def theta0_for(seed, model='conv2'): ...\n"
         'DEFAULT_MODEL = "conv2"\n'
+        'PROTOCOL = {"init": "glorot_normal", "seed": 0}\n'
+        'MODELS = {"conv2": "lottery.models.conv2"}  # a registry: the models\' own names\n'
+        'MASK = "ticket/random_mask.npz"\n'
     )
     assert spelled_outside(tmp_path) == [
         "analysis/reader.py:1: 'test_acc' (contract.TEST_ACC)",
@@ -115,4 +147,6 @@ def test_a_contract_name_spelled_elsewhere_is_found(tmp_path):
         "analysis/reader.py:4: 'conv2' (contract.LEGACY_MODEL)",
         "analysis/reader.py:5: 'conv2' (contract.LEGACY_MODEL)",
         "analysis/reader.py:6: 'conv2' (contract.LEGACY_MODEL)",
+        "analysis/reader.py:7: 'init' (contract.PARAM_INIT)",
+        "analysis/reader.py:9: 'ticket/random_mask.npz' (contract.RANDOM_MASK_ARTIFACT)",
     ]

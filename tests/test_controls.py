@@ -131,10 +131,20 @@ def test_a_new_control_shifts_no_stream_and_clashes_are_refused(with_shuffled, m
         controls.registered()
 
 
-def test_the_contract_still_loads_without_torch():
-    code = "import sys, lottery.tracking.contract as c; print(c.RANDOM_MASK_ARTIFACT, 'torch' in sys.modules)"
+def test_the_controls_and_the_contract_load_without_torch():
+    code = (
+        "import sys, lottery.tracking.contract as c, lottery.pruning.controls as r; r.registered(); "
+        "print(c.RANDOM_MASK_ARTIFACT, 'torch' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["ticket/random_mask.npz", "False"]
+
+
+def test_every_control_names_what_it_logs_by_the_contracts_scheme():
+    for c in controls.registered():
+        holds = contract.CONTROL_MASK if c.records == "mask" else contract.CONTROL_INIT
+        assert c.artifact == contract.control_artifact(c.name, holds) == f"ticket/{c.name}_{holds}.npz"
+        assert c.metrics == (f"{c.name}_test_acc", f"{c.name}_test_loss")
 
 
 class BatchOrders(pl.Callback):

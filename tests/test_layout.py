@@ -1,7 +1,12 @@
 """The map of README's layout section, held: each package imports only the packages before it in its map
 (`lottery/__init__.py`, `analysis/__init__.py`), the library never imports the analysis or the entry points,
 and the analysis takes from the library only what `analysis/__init__.py` names. Imports inside functions
-count as much as those at the top of a module."""
+count as much as those at the top of a module.
+
+One exception to the ranks: every package may import the tracking contract (`CONTRACT`), so that each layer
+names what it writes — the hyperparameters their protocol's params, the controls their metrics and
+artifacts — from the contract's one home. It cannot close a cycle because the contract is a leaf of
+constants and pure functions that imports nothing of ours, and that is held too."""
 
 from __future__ import annotations
 
@@ -34,6 +39,9 @@ ANALYSIS += (("reporting",), ("__main__",))
 # What the analysis may take from the library.
 ANALYSIS_USES = ("lottery.errors", "lottery.data.registry", "lottery.tracking", "lottery.models")
 ANALYSIS_USES += ("lottery.pruning.controls", "lottery.options", "lottery.seeds")
+# Importable from every rank: a leaf that imports nothing of `OURS`.
+CONTRACT = "lottery.tracking.contract"
+OURS = ("lottery", "analysis", "experiments", "bench")
 
 
 def imported(path: Path, module: str) -> Iterator[str]:
@@ -68,6 +76,10 @@ def uses(name: str) -> bool:
     return any(name == use or name.startswith(f"{use}.") for use in ANALYSIS_USES)
 
 
+def is_contract(name: str) -> bool:
+    return name == CONTRACT or name.startswith(f"{CONTRACT}.")
+
+
 def violations(root: Path) -> list[str]:
     """Every import of the trees under `root` that breaks the map, as `importer -> imported: why`."""
     found = []
@@ -76,7 +88,11 @@ def violations(root: Path) -> list[str]:
             own = rank(module, order)
             for name in imported(path, module):
                 head = name.split(".")[0]
-                if head in ("analysis", "experiments") and head != top:
+                if module == CONTRACT and head in OURS:
+                    found.append(f"{module} -> {name}: the contract is a leaf, imported from every rank")
+                elif is_contract(name):
+                    continue
+                elif head in ("analysis", "experiments") and head != top:
                     found.append(f"{module} -> {name}: {top} never imports {head}")
                 elif head == top and own is not None:
                     theirs = rank(name, order)
@@ -99,6 +115,8 @@ def test_an_upward_import_is_found(tmp_path):
     (tmp_path / "analysis/__init__.py").write_text("")
     (tmp_path / "lottery/models/net.py").write_text("def f():\n    from lottery.tracking import store\n")
     (tmp_path / "lottery/tracking/store.py").write_text("from ..models import net\nimport analysis\n")
+    (tmp_path / "lottery/models/conv.py").write_text("from lottery.tracking.contract import TEST_ACC\n")
+    (tmp_path / "lottery/tracking/contract.py").write_text("from lottery.models import conv\n")
     (tmp_path / "analysis/distances/nnstd.py").write_text(
         "from analysis.reporting import report\nfrom lottery.execution import trial\n"
     )
@@ -107,5 +125,6 @@ def test_an_upward_import_is_found(tmp_path):
         "analysis.distances.nnstd -> analysis.reporting.report: imports upward",
         "analysis.distances.nnstd -> lottery.execution.trial: not among what the analysis uses of lottery",
         "lottery.models.net -> lottery.tracking.store: imports upward",
+        "lottery.tracking.contract -> lottery.models.conv: the contract is a leaf, imported from every rank",
         "lottery.tracking.store -> analysis: lottery never imports analysis",
     ]

@@ -1,12 +1,13 @@
 """The tracking contract (README, "Tracking contract"): every name that trial runs and analysis runs carry in
-the store — tags and their roles, params, metrics, artifact paths, the lease's and the provenance's names,
-the analysis experiment — which scripts, resumption and the analysis rely on. Nothing else spells one of
-them (`tests/test_contract.py` holds it). The values never change: stores written before read the same.
+the store — tags and their roles, params, metrics and artifact paths (a control's built by one scheme), the
+lease's and the provenance's names, the analysis experiment — which scripts, resumption and the analysis rely
+on. Nothing else spells one of them (`tests/test_contract.py` holds it). The values never change: stores
+written before read the same.
 
-Constants only (no torch: the CLI and the analysis read them without it).
+Constants and pure functions of them only, importing nothing of ours (and no torch): a leaf that every layer
+may import to name what it writes — the hyperparameters the protocol's params, the controls their metrics and
+artifacts (`tests/test_layout.py` allows it, and holds that it stays a leaf).
 """
-
-from lottery.pruning.controls import random_ticket
 
 # --- Tags of a trial run, and the role that tells its kind of run.
 TAG_ROLE = "lottery.role"
@@ -37,8 +38,10 @@ PARAM_MODEL = "model"
 LEGACY_MODEL = "conv2"  # what trial runs that predate the `model` param trained
 PARAM_TRIAL = "trial"  # the trial's index
 PARAM_TRIALS = "trials"  # the number of trials: left out of the configuration's digest
+PARAM_INIT = "init"  # θ0's initialisation, a fixed choice of the protocol (`lottery.hparams.PROTOCOL`)
+PARAM_OPTIMIZER = "optimizer"  # the optimizer, a fixed choice of the protocol
 
-# --- Metrics of a trial run at step r (round r); each control adds its own at step R (`Control.acc_metric`).
+# --- Metrics of a trial run at step r (round r); each control adds its own at step R (`control_metric`).
 TEST_ACC = "test_acc"
 TEST_LOSS = "test_loss"
 TRAINING_SECONDS = "training_seconds"  # seconds spent training rounds 0..r, across resumptions, gaps excluded
@@ -55,12 +58,33 @@ def remaining_metric(layer: str) -> str:
 INIT_ARTIFACT = "ticket/init.npz"
 REWIND_ARTIFACT = "ticket/rewind.npz"  # θ_k, the weights every round resets to; only when k > 0
 WINNING_MASK_ARTIFACT = "ticket/winning_mask.npz"
-RANDOM_MASK_ARTIFACT = random_ticket.CONTROL.artifact  # declared by the control; so are its metrics
 
 
 def round_mask_artifact(round_index: int) -> str:
     """The mask trained in round `round_index` (≥ 1)."""
     return f"rounds/{round_index}/mask.npz"
+
+
+# --- What each control (`lottery.pruning.controls`) adds to a trial run: its metrics at step R, and the .npz
+# of what it changed, its mask or its initial weights. Each control declares its name and which of these it
+# logs; the names are built here.
+CONTROL_MASK = "mask"  # `ticket/<control>_mask.npz`: the control's mask
+CONTROL_INIT = "init"  # `ticket/<control>_init.npz`: the control's initial weights
+
+
+def control_metric(control: str, metric: str) -> str:
+    """Control `control`'s `metric` (TEST_ACC or TEST_LOSS) at step R: `<control>_test_acc`, …"""
+    return f"{control}_{metric}"
+
+
+def control_artifact(control: str, holds: str) -> str:
+    """Where control `control` keeps what it changed, CONTROL_MASK or CONTROL_INIT (`holds`)."""
+    return f"ticket/{control}_{holds}.npz"
+
+
+# The mask of the random ticket (the control `random`, `lottery.pruning.controls.random_ticket`), which the
+# analysis reads.
+RANDOM_MASK_ARTIFACT = control_artifact("random", CONTROL_MASK)
 
 
 # --- The lease on a trial run (`lottery.tracking.lease`): generation g is the param `lottery.lease.<g>`,

@@ -4,9 +4,10 @@ winning mask (re-initialised, signs kept, signs flipped). Each control is a modu
 `CONTROL` (a `Control`), registered in `CONTROLS`; a trial runs those the user selects (`--controls`), in
 registry order, after its last round.
 
-Importing a control loads no torch (the tracking contract takes the random ticket's artifact from its
-declaration, and the analysis and the CLI read the contract without torch): `lottery.pruning.mask` is
-imported where a control is drawn.
+A control declares its name and what its artifact holds; the names it logs are built by the tracking
+contract (`contract.control_artifact`, `contract.control_metric`), which holds the naming scheme that the
+analysis reads. Importing a control loads no torch (the CLI and the analysis list the controls without it):
+`lottery.pruning.mask` is imported where a control is drawn.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lottery import seeds
+from lottery.tracking import contract
 
 if TYPE_CHECKING:
     import torch
@@ -51,8 +53,10 @@ Derive = Callable[["Mask", Mapping[str, "torch.Tensor"], np.random.Generator], S
 class Control:
     """A control as a trial runs it: it starts from `derive(final mask, start weights, rng)`, trains for one
     round's epochs on its own batch order, logs what it changed as the `.npz` `artifact` — its mask
-    (`records="mask"`) or its initial weights (`records="weights"`) — then its test accuracy and loss as the
-    metrics `<name>_test_acc` and `<name>_test_loss` at step R. `title` names it in summary lines and errors.
+    (`records="mask"`, at `contract.control_artifact(name, contract.CONTROL_MASK)`) or its initial weights
+    (`records="weights"`, at `contract.control_artifact(name, contract.CONTROL_INIT)`) — then its test
+    accuracy and loss as the metrics `<name>_test_acc` and `<name>_test_loss` (`contract.control_metric`) at
+    step R. `title` names it in summary lines and errors.
 
     Its random streams (its draws, its batches) derive from its `name`, so adding a control shifts no
     other's; `legacy_streams` returns them instead for a control whose stores predate the registry (the
@@ -67,11 +71,11 @@ class Control:
 
     @property
     def acc_metric(self) -> str:
-        return f"{self.name}_test_acc"
+        return contract.control_metric(self.name, contract.TEST_ACC)
 
     @property
     def loss_metric(self) -> str:
-        return f"{self.name}_test_loss"
+        return contract.control_metric(self.name, contract.TEST_LOSS)
 
     @property
     def metrics(self) -> tuple[str, str]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lottery.pruning.controls import Control, Start
+from lottery.tracking import contract
 
 if TYPE_CHECKING:
     import torch
@@ -20,6 +21,10 @@ def derive(final_mask: Mask, weights: Mapping[str, torch.Tensor], rng: np.random
     return Start(final_mask, {name: -weight for name, weight in weights.items()})
 
 
+NAME = "flipped"
 CONTROL = Control(
-    name="flipped", title="signs-flipped ticket", derive=derive, artifact="ticket/flipped_init.npz"
+    name=NAME,
+    title="signs-flipped ticket",
+    derive=derive,
+    artifact=contract.control_artifact(NAME, contract.CONTROL_INIT),
 )

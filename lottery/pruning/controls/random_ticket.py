@@ -2,7 +2,8 @@
 counts, trained from the ticket's start weights (θ0, or θ_k under late rewinding).
 
 Its streams, artifact and metric names are those of stores that predate the registry: they resume and
-reproduce bit for bit.
+reproduce bit for bit; the analysis reads its mask (`contract.RANDOM_MASK_ARTIFACT`, held equal to its
+artifact by `tests/test_controls.py`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 
 from lottery import seeds
 from lottery.pruning.controls import Control, Start
+from lottery.tracking import contract
 
 if TYPE_CHECKING:
     import torch
@@ -32,11 +34,12 @@ def streams() -> tuple[int, int]:
     return seeds.RANDOM_TICKET_STREAM, seeds.RANDOM_BATCHES_STREAM
 
 
+NAME = "random"
 CONTROL = Control(
-    name="random",
+    name=NAME,
     title="random ticket",
     derive=derive,
-    artifact="ticket/random_mask.npz",
+    artifact=contract.control_artifact(NAME, contract.CONTROL_MASK),
     records="mask",
     legacy_streams=streams,
 )

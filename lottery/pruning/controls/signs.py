@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lottery.pruning.controls import Control, Start, redrawn
+from lottery.tracking import contract
 
 if TYPE_CHECKING:
     import torch
@@ -23,4 +24,10 @@ def derive(final_mask: Mask, weights: Mapping[str, torch.Tensor], rng: np.random
     return Start(final_mask, {name: weights[name].sign() * fresh[name].abs() for name in weights})
 
 
-CONTROL = Control(name="signs", title="signs-kept ticket", derive=derive, artifact="ticket/signs_init.npz")
+NAME = "signs"
+CONTROL = Control(
+    name=NAME,
+    title="signs-kept ticket",
+    derive=derive,
+    artifact=contract.control_artifact(NAME, contract.CONTROL_INIT),
+)
