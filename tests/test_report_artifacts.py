@@ -5,6 +5,7 @@ tag the UI reads), a figure as `log_figure` saves it, a text as `log_text` write
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -19,7 +20,7 @@ def _files(client: MlflowClient, run_id: str, folder) -> dict[str, bytes]:
     local = client.download_artifacts(run_id, "", str(folder))
     return {
         path.relative_to(local).as_posix(): path.read_bytes()
-        for path in sorted(__import__("pathlib").Path(local).rglob("*"))
+        for path in sorted(Path(local).rglob("*"))
         if path.is_file()
     }
 

@@ -4,10 +4,10 @@ winning mask (re-initialised, signs kept, signs flipped). Each control is a modu
 `CONTROL` (a `Control`), registered in `CONTROLS`; a trial runs those the user selects (`--controls`), in
 registry order, after its last round.
 
-A control declares its name and what its artifact holds; the names it logs are built by the tracking
-contract (`contract.control_artifact`, `contract.control_metric`), which holds the naming scheme that the
-analysis reads. Importing a control loads no torch (the CLI and the analysis list the controls without it):
-`lottery.pruning.mask` is imported where a control is drawn.
+A control declares its name and what its artifact records; the names it logs are built from them by the
+tracking contract (`contract.control_artifact`, `contract.control_metric`), which holds the naming scheme
+that the analysis reads. Importing a control loads no torch (the CLI and the analysis list the controls
+without it): `lottery.pruning.mask` is imported where a control is drawn.
 """
 
 from __future__ import annotations
@@ -65,9 +65,13 @@ class Control:
     name: str
     title: str
     derive: Derive
-    artifact: str
     records: str = "weights"
     legacy_streams: Callable[[], tuple[int, int]] | None = None
+
+    @property
+    def artifact(self) -> str:
+        holds = contract.CONTROL_MASK if self.records == "mask" else contract.CONTROL_INIT
+        return contract.control_artifact(self.name, holds)
 
     @property
     def acc_metric(self) -> str:
@@ -147,15 +151,10 @@ def redrawn(weights: Mapping[str, torch.Tensor], rng: np.random.Generator) -> di
 
 
 def registered() -> tuple[Control, ...]:
-    """Every registered control in registry order. ValueError when two of them share a stream, an artifact
-    or a metric, or a stream is one of the foundations'."""
+    """Every registered control in registry order. ValueError when two of them share a stream, or a stream
+    is one of the foundations' (their artifacts and metrics are built from their names, which differ)."""
     declared = tuple(control(name) for name in CONTROLS)
-    streams = [s for c in declared for s in c.streams]
-    for kind, values in (
-        ("a stream", [seeds.INIT_STREAM, seeds.IMP_BATCHES_STREAM, *streams]),
-        ("an artifact", [c.artifact for c in declared]),
-        ("a metric", [m for c in declared for m in c.metrics]),
-    ):
-        if len(set(values)) != len(values):
-            raise ValueError(f"the controls {', '.join(CONTROLS)} share {kind}")
+    streams = [seeds.INIT_STREAM, seeds.IMP_BATCHES_STREAM, *(s for c in declared for s in c.streams)]
+    if len(set(streams)) != len(streams):
+        raise ValueError(f"the controls {', '.join(CONTROLS)} share a stream")
     return declared

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lottery.pruning.controls import Control, Start
-from lottery.tracking import contract
 
 if TYPE_CHECKING:
     import torch
@@ -21,10 +20,8 @@ def derive(final_mask: Mask, weights: Mapping[str, torch.Tensor], rng: np.random
     return Start(final_mask, {name: -weight for name, weight in weights.items()})
 
 
-NAME = "flipped"
 CONTROL = Control(
-    name=NAME,
+    name="flipped",
     title="signs-flipped ticket",
     derive=derive,
-    artifact=contract.control_artifact(NAME, contract.CONTROL_INIT),
 )

@@ -15,7 +15,6 @@ import numpy as np
 
 from lottery import seeds
 from lottery.pruning.controls import Control, Start
-from lottery.tracking import contract
 
 if TYPE_CHECKING:
     import torch
@@ -34,12 +33,10 @@ def streams() -> tuple[int, int]:
     return seeds.RANDOM_TICKET_STREAM, seeds.RANDOM_BATCHES_STREAM
 
 
-NAME = "random"
 CONTROL = Control(
-    name=NAME,
+    name="random",
     title="random ticket",
     derive=derive,
-    artifact=contract.control_artifact(NAME, contract.CONTROL_MASK),
     records="mask",
     legacy_streams=streams,
 )

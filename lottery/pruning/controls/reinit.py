@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lottery.pruning.controls import Control, Start, redrawn
-from lottery.tracking import contract
 
 if TYPE_CHECKING:
     import torch
@@ -22,10 +21,8 @@ def derive(final_mask: Mask, weights: Mapping[str, torch.Tensor], rng: np.random
     return Start(final_mask, redrawn(weights, rng))
 
 
-NAME = "reinit"
 CONTROL = Control(
-    name=NAME,
+    name="reinit",
     title="re-initialised ticket",
     derive=derive,
-    artifact=contract.control_artifact(NAME, contract.CONTROL_INIT),
 )

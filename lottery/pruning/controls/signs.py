@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lottery.pruning.controls import Control, Start, redrawn
-from lottery.tracking import contract
 
 if TYPE_CHECKING:
     import torch
@@ -24,10 +23,8 @@ def derive(final_mask: Mask, weights: Mapping[str, torch.Tensor], rng: np.random
     return Start(final_mask, {name: weights[name].sign() * fresh[name].abs() for name in weights})
 
 
-NAME = "signs"
 CONTROL = Control(
-    name=NAME,
+    name="signs",
     title="signs-kept ticket",
     derive=derive,
-    artifact=contract.control_artifact(NAME, contract.CONTROL_INIT),
 )
