@@ -195,6 +195,10 @@ def main(argv: list[str] | None = None) -> None:
         flush=True,
     )
     account.become()
+    # PostgreSQL starts by changing into its working directory, which the account may not be let into (a
+    # checkout under a private home or a `mktemp -d` folder): it would say so on every start. Its paths are
+    # absolute, so it runs from /, as `run` runs the other commands.
+    os.chdir("/")
     os.execv(command[0], command)
 
 
