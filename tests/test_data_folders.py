@@ -1,5 +1,6 @@
-"""A DATA_DIR that is a file, read-only or unreadable ends in one line naming the path and the fix; files
-that can be read but not cached are used all the same, with a warning."""
+"""A DATA_DIR that is a file, read-only or unreadable ends in one line naming the path and the fix — where the
+dataset's folder cannot be made, before training loads anything heavy or opens the store; files that can be
+read but not cached are used all the same, with a warning."""
 
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ import pytest
 from entry_points import REPO, refused
 
 from lottery.data import cifar10, cinic10, svhn
+from lottery.data.registry import data_folder
 from lottery.errors import UserError
+from lottery.execution.experiment import run_experiment
+from lottery.hparams import ExperimentConfig
 
 pytestmark = pytest.mark.usefixtures("no_network")  # no test reaches the internet
 
@@ -45,6 +49,32 @@ def test_train_with_a_file_as_data_dir_is_one_line(tmp_path, store_uri):
     line = refused("experiments.train", *_train("cifar10", data_dir)).stderr
     assert line.startswith(f"error: cifar10: {data_dir} is a file, not a folder{FIX}")
     assert data_dir.read_text() == "host\n"
+
+
+@pytest.mark.parametrize("dataset", LOADERS)
+@pytest.mark.parametrize("unusable", ["file", "read-only"])
+def test_train_refuses_the_data_dir_as_its_loader_would_before_opening_the_store(
+    tmp_path, monkeypatch, dataset, unusable
+):
+    data_dir, db = tmp_path / "data", tmp_path / "mlflow.db"
+    if unusable == "file":
+        data_dir.write_text("")
+    else:
+        data_dir.mkdir()
+        fx.read_only(monkeypatch, data_dir)
+    config = ExperimentConfig(dataset=dataset, trials=1)
+    with pytest.raises(UserError) as error:
+        run_experiment(config, str(data_dir), f"sqlite:///{db}", say=lambda line: None)
+    assert str(error.value) == _refusal(dataset, data_dir)
+    assert not db.exists(), "refused before the store is opened (and the executor imported)"
+
+
+def test_digits_needs_no_data_folder(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert data_folder("digits", blocked / "data") is None
+    assert data_folder("CIFAR-10", tmp_path / "data") == tmp_path / "data" / "cifar10"
+    assert (tmp_path / "data" / "cifar10").is_dir()
 
 
 # (the data dir, the file in a folder's place) under tmp_path

@@ -28,12 +28,10 @@ from lottery.data.archive import extract
 from lottery.data.cache import SplitCache, source_fingerprint
 from lottery.data.dataset import Dataset, Split
 from lottery.data.download import Remote, download
-from lottery.data.filesystem import describe
+from lottery.data.filesystem import DOCS, dataset_folder, unusable
 from lottery.errors import UserError
 
 log = logging.getLogger(__name__)
-
-DOCS = "README.md, section Datasets"
 
 
 class OfficialDataset(ABC):
@@ -50,7 +48,8 @@ class OfficialDataset(ABC):
     url_env: ClassVar[str]
 
     def __init__(self, data_dir: Path) -> None:
-        self.root = Path(data_dir) / self.name
+        self.data_dir = Path(data_dir)
+        self.root = self.data_dir / self.name
         self.cache = SplitCache(self.root / "cache")
 
     @abstractmethod
@@ -127,14 +126,12 @@ class OfficialDataset(ABC):
         if train_splits not in self.train_split_choices:
             choices = " or ".join(self.train_split_choices)
             raise UserError(f"{self.name} has no training split {train_splits!r}; choose {choices}")
+        dataset_folder(self.name, self.data_dir)
         try:
             parts = [self.split(part) for part in train_splits.split("+")]
             test = self.split("test")
         except OSError as error:  # a DATA_DIR that is a file, read-only, unreadable or full
-            raise UserError(
-                f"{self.name}: {describe(error, self.root)}; set DATA_DIR (--data-dir) to a folder this "
-                f"user can read and write, with room for the dataset (see {DOCS})"
-            ) from None
+            raise unusable(self.name, error, self.root) from None
         train = (
             parts[0]
             if len(parts) == 1

@@ -1,4 +1,5 @@
-"""The dataset names users type, their aliases, and the loader behind each."""
+"""The dataset names users type, their aliases, the loader behind each, and the folder each keeps its files
+in. Light: importing it loads no dataset module (nor torch)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lottery.data.filesystem import dataset_folder
 from lottery.errors import UserError
 
 if TYPE_CHECKING:
@@ -24,6 +26,8 @@ ALIASES: dict[str, str] = {
     "cifar-10": "cifar10",
     "cinic-10": "cinic10",
 }
+# the datasets shipped with a library, read from no file under DATA_DIR
+WITHOUT_FILES = frozenset({"digits"})
 
 
 def canonical_name(name: str) -> str:
@@ -40,3 +44,11 @@ def load_dataset(name: str, data_dir: str | Path = "data", train_splits: str = "
     """Load dataset `name`, training on `train_splits`; the files live under `data_dir` (not for `digits`)."""
     module = importlib.import_module(DATASETS[canonical_name(name)])
     return module.load(Path(data_dir), train_splits)
+
+
+def data_folder(name: str, data_dir: str | Path = "data") -> Path | None:
+    """The folder under `data_dir` that dataset `name` keeps its files in, made if missing; None for one read
+    from no files. UserError (one line, as its loader would raise it: `filesystem.dataset_folder`) where it
+    cannot be made — checked without loading the dataset's module, so before anything heavy."""
+    key = canonical_name(name)
+    return None if key in WITHOUT_FILES else dataset_folder(key, Path(data_dir))

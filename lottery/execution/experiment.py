@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from lottery.data.registry import data_folder, load_dataset
 from lottery.execution.output import print_line, progress_bars
 from lottery.execution.ray_settings import RaySettings
 from lottery.hparams import ExperimentConfig
@@ -49,16 +50,17 @@ def run_experiment(
 
     The first line said is the configuration and the store; then a warning for each value that would likely
     waste the run (`ExperimentConfig.doubts`). A SQLite store whose folder does not exist is refused
-    (`uris.check_store_folder`): a mistyped path would otherwise start a new store unnoticed."""
+    (`uris.check_store_folder`): a mistyped path would otherwise start a new store unnoticed. So is a DATA_DIR
+    the dataset's folder cannot be made in (`registry.data_folder`), before the store is opened."""
     show_progress = progress_bars(show_progress)
     uri = uris.resolve_tracking_uri(tracking_uri)
     say(f"{config.describe()} · {'executor ray · ' if ray else ''}store {_store(uri)}")
     for doubt in config.doubts():
         say(f"warning: {doubt}")
     uris.check_store_folder(uri)
+    data_folder(config.dataset, data_dir)  # a DATA_DIR the dataset cannot use fails in seconds too
     if ray is not None:
         ray.check_reachable(uri)  # before anything slow: a cluster nothing answers at fails in seconds
-    from lottery.data.registry import load_dataset
     from lottery.execution.executor import executor_for
     from lottery.execution.scheduler import Scheduler
     from lottery.pruning.controls import selected
