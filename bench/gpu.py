@@ -9,8 +9,9 @@ determinism (two runs bit for bit, with and without deterministic algorithms, an
 of what only a GPU shows about the training path, and the decision (`bench.gpu_report`).
 
 It writes docs/bench-gpu.json and the table of docs/benchmarks.md's GPU section. Without CUDA it says so in
-one line and exits 0; `run` on the CPU (the tests) takes every path that needs no CUDA (M4, M5, host syncs and
-the Ray check do).
+one line and exits 0, in about a second: importing this module loads torch but not Lightning, MLflow or Ray,
+which the measures that need them import when they run. `run` on the CPU (the tests) takes every path that
+needs no CUDA (M4, M5, host syncs and the Ray check do).
 """
 
 from __future__ import annotations
@@ -27,12 +28,10 @@ from pathlib import Path
 import torch
 
 from bench import gpu_report
-from bench.gpu_fit import batch_order_is_the_cpus, fit_is_deterministic, fit_path
 from bench.gpu_population import population
 from bench.gpu_processes import processes
 from bench.gpu_steps import Flags, Run, Setup, batch_rows, eager, graph, synthetic
 from lottery.errors import first_line
-from lottery.tracking.provenance import environment
 from lottery.training.device import deterministic_algorithms
 
 REPO = Path(__file__).resolve().parent.parent
@@ -94,6 +93,8 @@ class Bench:
 def m0(bench: Bench, results: dict) -> dict:
     """The device and versions (as trial runs tag them), the driver, compute mode and memory by nvidia-smi,
     whether NVIDIA's Multi-Process Service runs, and the CPU cores this process may use."""
+    from lottery.tracking.provenance import environment
+
     tags = environment(bench.device, deterministic_algorithms(bench.device))
     info = {tag.removeprefix("lottery."): value for tag, value in tags.items()}
     if bench.cuda:
@@ -125,6 +126,8 @@ def _read(path: Path) -> str:
 
 
 def m1(bench: Bench, results: dict) -> dict:
+    from bench.gpu_fit import fit_path
+
     return fit_path(bench.setup, bench.plan.sizes, bench.plan.batch_size)
 
 
@@ -220,6 +223,8 @@ def m9(bench: Bench, results: dict) -> dict:
 def checks(bench: Bench, results: dict) -> dict:
     """What only a GPU shows about the training path: the batch order (issue 4), `fit` twice (issue 5), and
     trials on Ray (issues 1 and 2)."""
+    from bench.gpu_fit import batch_order_is_the_cpus, fit_is_deterministic
+
     found = {
         "batch_order_is_the_cpus": batch_order_is_the_cpus(
             bench.device, bench.plan.sizes[0], bench.plan.batch_size

@@ -23,7 +23,6 @@ import torch.nn.functional as F
 
 from lottery.data.batches import Normalizer, ShuffledBatches
 from lottery.data.dataset import Split
-from lottery.execution.trial import theta0_for
 from lottery.models import network
 from lottery.pruning import mask as masks
 
@@ -89,6 +88,8 @@ class Setup:
 
     def start(self) -> tuple[dict[str, torch.Tensor], masks.Mask]:
         """θ0 ⊙ m and m: every layer's half of smallest magnitude pruned."""
+        from lottery.execution.trial import theta0_for  # Lightning: not loaded by `bench.gpu` without CUDA
+
         theta0 = theta0_for(0, self.trial, self.model)
         mask = masks.prune_by_magnitude(theta0, masks.full(theta0), dict.fromkeys(theta0, 0.5))
         return {name: theta0[name] * mask[name] for name in theta0}, mask
