@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import replace
 
+import preloaded
 import pytest
 from entry_points import REPO
 from mlflow import MlflowClient
@@ -82,7 +83,7 @@ def test_a_driver_killed_mid_trial_leaves_its_run_to_the_rerun_which_resumes_it(
     with running_server(tmp_path / "server", backend=backend_store_uri) as url:
         env = dict(os.environ, MLFLOW_TRACKING_URI=url)
         with open(log, "w") as out:
-            driver = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+            driver = preloaded.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + TIMEOUT
         while "round 0/1 · sparsity" not in log.read_text():
             assert driver.poll() is None and time.monotonic() < deadline, log.read_text()
@@ -123,7 +124,7 @@ def test_sigterm_ends_the_driver_in_one_line_and_its_run_killed(tmp_path, store_
     # Round 0 of the toy model takes seconds (100 epochs): long enough to be under way when SIGTERM comes.
     args = ["--dataset", "digits", "--model", "toy", "--trials", "2", "--rounds", "1", "--epochs", "100"]
     with open(log, "w") as out:
-        driver = subprocess.Popen(
+        driver = preloaded.Popen(
             [sys.executable, "-m", "experiments.train", *args, "--no-progress-bar"],
             cwd=REPO,
             stdout=out,

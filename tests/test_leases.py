@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections import Counter
 
+import preloaded
 import pytest
 from entry_points import ONE_THREAD, REPO
 from mlflow import MlflowClient
@@ -136,7 +137,7 @@ def test_of_drivers_claiming_one_run_at_once_exactly_one_wins(race_store, tiny_d
     client = store.connect(race_store)
     run_id = created(client, tiny_digits)
     claims = [
-        subprocess.Popen(
+        preloaded.Popen(
             [sys.executable, "-c", CLAIM, race_store, run_id],
             cwd=REPO,
             stdin=subprocess.PIPE,
@@ -151,12 +152,12 @@ def test_of_drivers_claiming_one_run_at_once_exactly_one_wins(race_store, tiny_d
     assert sorted(results) == ["1", "None", "None", "None"]
 
 
-def start_driver(uri: str, log) -> subprocess.Popen:
+def start_driver(uri: str, log) -> preloaded.Popen:
     """`python -m experiments.train` on the real digits dataset, 3 tiny trials of the toy model."""
     # A driver waiting for the other's trials looks again every TTL / 4: 2.5 s, not the default's 15 s.
     env = dict(os.environ, MLFLOW_TRACKING_URI=uri, **ONE_THREAD, **{TTL_ENV: "10"})
     args = ["--dataset", "digits", "--model", "toy", "--trials", "3", "--rounds", "1", "--epochs", "1"]
-    return subprocess.Popen(
+    return preloaded.Popen(
         [sys.executable, "-m", "experiments.train", *args, "--no-progress-bar"],
         cwd=REPO,
         env=env,

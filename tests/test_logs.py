@@ -14,6 +14,7 @@ import subprocess
 import sys
 import termios
 
+import preloaded
 import pytest
 from entry_points import REPO
 
@@ -158,7 +159,7 @@ def test_a_log_redirected_to_a_file_is_plain_and_small(store_uri, tmp_path):
     $MLFLOW_TRACKING_URI)."""
     log = tmp_path / "train.log"
     with log.open("wb") as file:
-        result = subprocess.run(
+        result = preloaded.run(
             [sys.executable, "-m", "experiments.train", *REDIRECTED],
             cwd=REPO,
             stdin=subprocess.DEVNULL,

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 
 import numpy as np
+import preloaded
 import pytest
 import pytorch_lightning as pl
 from entry_points import REPO
@@ -47,7 +47,7 @@ def example(tmp_path_factory, template_store) -> str:
         f"['train']({uri!r}, Path({str(artifacts)!r}), epochs=1, winning_tolerance=100)"
     )
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
-    result = subprocess.run(
+    result = preloaded.run(
         [sys.executable, "-c", train], cwd=directory, env=env, capture_output=True, text=True, timeout=900
     )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import preloaded
 import pytest
 from entry_points import REPO, refused
 from postgres_server import missing
@@ -150,7 +151,7 @@ def test_a_database_lost_mid_run_stops_the_driver_in_one_line_and_the_rerun_resu
         env = dict(os.environ, MLFLOW_TRACKING_URI=url)
         try:
             with open(log, "w") as out:
-                driver = subprocess.Popen(
+                driver = preloaded.Popen(
                     command, cwd=REPO, env=env, stdout=out, stderr=subprocess.PIPE, text=True
                 )
             deadline = time.monotonic() + TIMEOUT

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import preloaded
 import pytest
 from entry_points import ONE_THREAD, REPO
 from hooked_train import held
@@ -39,7 +40,7 @@ MAKE = ["make", "--no-print-directory", "--old-file=.venv/.installed"]
 
 def start_training(
     uri: str, log: Path, cluster: RayCluster | None, *args: str, hook: tuple[str, Path] | None = None
-) -> subprocess.Popen:
+) -> preloaded.Popen:
     """`python -m experiments.train --executor ray` of the toy model in its own session (as a terminal runs
     it), on `cluster` or, if None, on a local cluster it starts; with `hook` (name, folder), through
     `hooked_train`, whose hook acts in the trials' workers."""
@@ -52,7 +53,7 @@ def start_training(
     if cluster is not None:
         env.update(cluster.env())
     with open(log, "w") as out:
-        return subprocess.Popen(
+        return preloaded.Popen(
             [*command, *args],
             cwd=REPO,
             env=env,
@@ -63,7 +64,7 @@ def start_training(
         )
 
 
-def finish(process: subprocess.Popen) -> tuple[int, str]:
+def finish(process: preloaded.Popen) -> tuple[int, str]:
     try:
         _, stderr = process.communicate(timeout=TIMEOUT)
     finally:
@@ -190,7 +191,7 @@ print(sorted((outcome.task.index, outcome.error) for outcome in outcomes))
 def test_the_trial_hooks_travel_to_the_workers(store_uri, ray_cluster):
     env = dict(os.environ, **ray_cluster.env(), MLFLOW_TRACKING_URI=store_uri, PYTHONPATH=str(REPO / "tests"))
     env.update(ONE_THREAD)
-    result = subprocess.run(
+    result = preloaded.run(
         [sys.executable, "-c", HOOKED_DRIVER],
         cwd=REPO,
         env=env,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import multiprocessing
 from pathlib import Path
 
+import preloaded
 import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Metric
@@ -30,7 +30,7 @@ def worker(uri: str, index: int, start) -> None:
 @pytest.mark.drivers
 def test_concurrent_workers_on_a_fresh_store(tmp_path):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
-    context = multiprocessing.get_context("spawn")
+    context = preloaded.context()  # MLflow imported once, not in each worker
     start = context.Barrier(WORKERS)
     # Every worker meets a store that does not exist yet: creating its tables races too.
     workers = [context.Process(target=worker, args=(uri, index, start)) for index in range(WORKERS)]
