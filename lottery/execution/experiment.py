@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from lottery.data.registry import data_folder, load_dataset
+from lottery.data import registry
 from lottery.execution.output import print_line, progress_bars
 from lottery.execution.ray_settings import RaySettings
 from lottery.hparams import ExperimentConfig
@@ -58,7 +58,7 @@ def run_experiment(
     for doubt in config.doubts():
         say(f"warning: {doubt}")
     uris.check_store_folder(uri)
-    data_folder(config.dataset, data_dir)  # a DATA_DIR the dataset cannot use fails in seconds too
+    registry.data_folder(config.dataset, data_dir)  # a DATA_DIR the dataset cannot use fails in seconds too
     if ray is not None:
         ray.check_reachable(uri)  # before anything slow: a cluster nothing answers at fails in seconds
     from lottery.execution.executor import executor_for
@@ -70,7 +70,7 @@ def run_experiment(
     selected(config.controls)  # an unknown control fails before anything trains
 
     client = store.connect(uri)
-    dataset = load_dataset(config.dataset, data_dir, config.train_splits)
+    dataset = registry.load_dataset(config.dataset, data_dir, config.train_splits)
     for doubt in config.batch_doubts(len(dataset.train)):
         say(f"warning: {doubt}")
     say(
