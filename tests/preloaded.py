@@ -10,8 +10,8 @@ would have.
 
 What still differs from a fresh interpreter: the libraries of `PRELOAD` were imported with the server's
 environment, so only environment variables read after import take effect (those of torch, Lightning and
-MLflow the project uses are; torch's thread count is set here from OMP_NUM_THREADS, as torch reads it at
-import), and those libraries are not imported again. Ray, our own packages and the tests' helpers are not
+MLflow the project uses are; torch's thread count is set from the child's OMP_NUM_THREADS), and those
+libraries are not imported again. Ray, our own packages and the tests' helpers are not
 preloaded: they import in the child, with its environment. The tests of how an entry point starts (the
 Makefile's commands, the pinned demo, the legacy store) keep `subprocess`.
 """
@@ -126,8 +126,8 @@ def _exit_status(code) -> int:
 
 
 def _fresh_signals() -> None:
-    """The handlers of a fresh interpreter: Python's Ctrl-C, SIGPIPE and SIGXFSZ ignored, the rest default
-    (the forkserver ignores Ctrl-C and catches SIGCHLD)."""
+    """The handlers of a fresh interpreter: Python's Ctrl-C, the others as the interpreter left them (SIGPIPE
+    and SIGXFSZ ignored, the rest default), where the forkserver ignores Ctrl-C and catches SIGCHLD."""
     for sig in (
         signal.SIGTERM,
         signal.SIGCHLD,
@@ -138,8 +138,6 @@ def _fresh_signals() -> None:
     ):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
 def _fresh_streams() -> None:

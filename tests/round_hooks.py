@@ -34,20 +34,17 @@ class Watch(TrialHook):
 
 
 class FailAt(TrialHook):
-    """Raises `error` in trial `trial` when control `start` is about to start, or once control `end` is
-    recorded."""
+    """Raises `error` when control `start` is about to start, or once control `end` is recorded."""
 
-    def __init__(
-        self, error: BaseException, trial: int | None = None, start: str = "", end: str = ""
-    ) -> None:
-        self.error, self.trial, self.start, self.end = error, trial, start, end
+    def __init__(self, error: BaseException, start: str = "", end: str = "") -> None:
+        self.error, self.start, self.end = error, start, end
 
     def control_start(self, trial, control) -> None:
-        if control.name == self.start and self.trial in (None, trial):
+        if control.name == self.start:
             raise self.error
 
     def control_end(self, trial, control) -> None:
-        if control.name == self.end and self.trial in (None, trial):
+        if control.name == self.end:
             raise self.error
 
 

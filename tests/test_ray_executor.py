@@ -1,5 +1,6 @@
 """EXECUTOR=ray end to end, training the toy model. Over a SQLite store: a worker killed mid-trial on the
-local cluster the driver starts; Ctrl-C on the driver, and a trial that fails for good while the others
+local cluster the driver starts (by a trial hook, which travels to the worker: `hooked_train`); Ctrl-C on
+the driver, and a trial that fails for good while the others
 finish, on the session's cluster (RAY_ADDRESS). At scale: `make server` on a free port, `make train …
 EXECUTOR=ray` on the session's cluster logging through it, then `make analyze` against the same server.
 
@@ -168,39 +169,6 @@ def test_a_trial_that_fails_is_reported_and_the_others_finish(tmp_path, store_ur
     for run in (runs[0], runs[2]):  # two workers logged at once into one SQLite file: nothing lost or doubled
         assert steps(store_uri, run.info.run_id, "test_acc") == [0, 1]
     assert TrialRecord.open(client, runs[1].info.run_id).completed_rounds() == 0
-
-
-# A driver whose trial 2 crashes at a hook, pickled to its worker (by value: workers cannot import the tests).
-HOOKED_DRIVER = """
-import os, ray.cloudpickle, round_hooks
-from lottery.execution.experiment import run_experiment
-from lottery.execution.ray_settings import RaySettings
-from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
-
-ray.cloudpickle.register_pickle_by_value(round_hooks)
-training, pruning = TrainingHparams(epochs=1), PruningHparams(rounds=0)
-config = ExperimentConfig(dataset="digits", trials=2, training=training, pruning=pruning, model="toy")
-crash = round_hooks.FailAt(RuntimeError("boom"), trial=1, start="random")
-cluster = RaySettings(os.environ["RAY_ADDRESS"])
-outcomes = run_experiment(config, "unused", ray=cluster, say=lambda line: None, hooks=[crash])
-print(sorted((outcome.task.index, outcome.error) for outcome in outcomes))
-"""
-
-
-@pytest.mark.ray
-def test_the_trial_hooks_travel_to_the_workers(store_uri, ray_cluster):
-    env = dict(os.environ, **ray_cluster.env(), MLFLOW_TRACKING_URI=store_uri, PYTHONPATH=str(REPO / "tests"))
-    env.update(ONE_THREAD)
-    result = preloaded.run(
-        [sys.executable, "-c", HOOKED_DRIVER],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-    assert result.stdout.strip().splitlines()[-1] == "[(0, None), (1, 'RuntimeError: boom')]", result.stderr
-    assert [run.info.status for run in trial_runs(store_uri)] == ["FINISHED", "FAILED"]
 
 
 @pytest.mark.parametrize("address", ["10.1.2.3:6379", "ray://head.cluster.example:10001"])
