@@ -42,25 +42,25 @@ def pytest_unconfigure(config) -> None:
         os._exit(0)
 
 
-# The slowest modules, slowest first: seconds on a loaded 2-core machine (`--durations=0`, summed per
-# module). `make test` hands them to its workers first, in this order, and the rest after them in collection
-# order, so that the workers end together; xdist's own order (most tests first) put these last, where one
-# worker ran the slowest alone while the other had ended.
+# The slowest modules, slowest first: seconds each took in `make test` on an idle 2-core machine (a timeline
+# of each worker's tests). `make test` hands them to its workers first, in this order, and the rest after them
+# in collection order, so that the workers end together; xdist's own order (most tests first) put these last,
+# where one worker ran the slowest alone while the other had ended.
 SLOWEST_FIRST = (
-    "test_ray_executor.py",  # 210: the session's Ray cluster, and a local cluster whose worker is killed
-    "test_leases.py",  # 135: two drivers sharing trials, three times
-    "test_driver_faults.py",  # 125: drivers killed, servers lost, on SQLite and PostgreSQL
-    "test_pins.py",  # 125: the README's demo, on one thread
-    "test_ray_nodes.py",  # 120: a three-node cluster, a node removed mid-trial
-    "test_postgres.py",  # 90: a database lost mid-run
-    "test_own_model.py",  # 70: the example of docs/own-model.md
-    "test_store_compatibility.py",  # 65: a legacy store resumed
-    "test_gpu_bench.py",  # 50: a tiny plan of the GPU benchmark
-    "test_browser.py",  # 45: make ui and Chromium
-    "test_logs.py",  # 35
-    "test_analysis_store.py",  # 25
-    "test_train.py",  # 21
-    "test_rewind.py",  # 16
+    "test_ray_executor.py",  # 160: the session's Ray cluster, and a local cluster whose worker is killed
+    "test_pins.py",  # 105: the README's demo, on one thread
+    "test_leases.py",  # 87: two drivers sharing trials, three times
+    "test_driver_faults.py",  # 84: drivers killed, servers lost, on SQLite and PostgreSQL
+    "test_store_compatibility.py",  # 64: a legacy store resumed
+    "test_ray_nodes.py",  # 59: a three-node cluster, a node removed mid-trial
+    "test_browser.py",  # 46: make ui and Chromium
+    "test_postgres.py",  # 38: a database lost mid-run
+    "test_server.py",  # 24
+    "test_gpu_ray.py",  # 21
+    "test_gpu_bench.py",  # 20: a tiny plan of the GPU benchmark
+    "test_preloaded.py",  # 15: the preloaded interpreter's own start
+    "test_analysis_store.py",  # 15
+    "test_ui.py",  # 12
 )
 
 
