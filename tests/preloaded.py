@@ -228,6 +228,8 @@ class Popen:
             os.close(fd)
         self.pid = self._process.pid
         self.args = args
+        self._read: dict[str, str | bytes] = {}
+        self._readers: list[threading.Thread] | None = None  # reading stdout and stderr, once communicating
 
     def _stream(self, spec, mode: str, text: bool, fd: int):
         """(this process's end or None, the child's fd) of standard stream `fd`, as `spec` asks."""
@@ -247,7 +249,7 @@ class Popen:
 
     @property
     def returncode(self) -> int | None:
-        return self._process.exitcode
+        return self.poll()
 
     def poll(self) -> int | None:
         return self._process.exitcode
@@ -270,8 +272,7 @@ class Popen:
 
     def communicate(self, input=None, timeout: float | None = None):
         """(stdout, stderr) read to their ends, `input` written to stdin, as `subprocess.Popen` does."""
-        if not hasattr(self, "_readers"):
-            self._read = {}
+        if self._readers is None:
             self._readers = [
                 threading.Thread(target=self._drain, args=(name, end), daemon=True)
                 for name, end in (("stdout", self.stdout), ("stderr", self.stderr))
@@ -294,15 +295,6 @@ class Popen:
     def _drain(self, name: str, end) -> None:
         self._read[name] = end.read()
         end.close()
-
-    def __enter__(self) -> Popen:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for end in (self.stdin, self.stdout, self.stderr):
-            if end is not None and not end.closed:
-                end.close()
-        self.wait()
 
 
 def run(args, *, capture_output: bool = False, timeout: float | None = None, input=None, **kwargs):

@@ -48,8 +48,7 @@ class OfficialDataset(ABC):
     url_env: ClassVar[str]
 
     def __init__(self, data_dir: Path) -> None:
-        self.data_dir = Path(data_dir)
-        self.root = self.data_dir / self.name
+        self.root = Path(data_dir) / self.name
         self.cache = SplitCache(self.root / "cache")
 
     @abstractmethod
@@ -126,7 +125,7 @@ class OfficialDataset(ABC):
         if train_splits not in self.train_split_choices:
             choices = " or ".join(self.train_split_choices)
             raise UserError(f"{self.name} has no training split {train_splits!r}; choose {choices}")
-        dataset_folder(self.name, self.data_dir)
+        dataset_folder(self.name, self.root.parent)
         try:
             parts = [self.split(part) for part in train_splits.split("+")]
             test = self.split("test")
