@@ -42,6 +42,13 @@ def default_rates(model: str) -> Mapping[str, float]:
     return MODEL_RATES.get(model, PAPER_RATES)
 
 
+class ModelRate(float):
+    """A pruning rate the user left to the model, holding the model's value: equal to, logged and digested as
+    the float it is, but still the model's, so a configuration whose model changes
+    (`dataclasses.replace(config, model="conv6")`) takes the new model's rate where it holds one of these,
+    and keeps a rate the user gave (a plain float)."""
+
+
 @dataclass(frozen=True)
 class TrainingHparams:
     """Adam at learning rate `lr`, `batch_size` images a step, `epochs` a round, optional bf16 autocast."""
@@ -68,7 +75,8 @@ class PruningHparams:
     late rewinding: every round resets the survivors to θ_k, the weights after `rewind_step` = k optimizer
     steps of round 0 (k = 0: θ0, Frankle & Carbin 2019; k > 0: Frankle et al. 2019, "Stabilizing the LTH").
 
-    A rate left None is the model's (`default_rates`): `ExperimentConfig` fills it in when built."""
+    A rate left None is the model's (`default_rates`): `ExperimentConfig` fills it in when built, as a
+    `ModelRate`."""
 
     rounds: int = hparam(
         11, "pruning rounds after the dense round 0", minimum=0, maximum=MAX_ROUNDS, label="ROUNDS"
@@ -102,8 +110,10 @@ class PruningHparams:
         return getattr(self, f"{group}_rate")
 
     def with_default_rates(self, defaults: Mapping[str, float]) -> PruningHparams:
-        """These hyperparameters with each rate left None taken from `defaults` (group -> rate)."""
-        return replace(self, **{f"{g}_rate": defaults[g] for g in RATE_GROUPS if self.rate(g) is None})
+        """These hyperparameters with each rate left to the model (None, or a `ModelRate` of an earlier
+        model) taken from `defaults` (group -> rate), as a `ModelRate`; the rates the user gave kept."""
+        left = [g for g in RATE_GROUPS if self.rate(g) is None or isinstance(self.rate(g), ModelRate)]
+        return replace(self, **{f"{g}_rate": ModelRate(defaults[g]) for g in left})
 
 
 @dataclass(frozen=True)
@@ -112,7 +122,8 @@ class ExperimentConfig:
 
     A trial's final ticket is winning when its test accuracy ≥ the dense network's minus
     `winning_tolerance` percentage points. Built, it is complete: every pruning rate left to the model holds
-    the model's (`default_rates`), so a configuration never changes after it is made.
+    the model's (`default_rates`), so a configuration never changes after it is made; one made from it with
+    another model (`dataclasses.replace`) holds that model's where this one held its model's.
     """
 
     dataset: str = hparam(
@@ -155,7 +166,7 @@ class ExperimentConfig:
 
     def __post_init__(self) -> None:
         """UserError for a value out of bounds (the nested hyperparameters check theirs when built); then the
-        rates left to the model are filled in."""
+        rates left to the model are filled in with this model's."""
         check_bounds(self)
         object.__setattr__(self, "pruning", self.pruning.with_default_rates(default_rates(self.model)))
 
