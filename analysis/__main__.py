@@ -2,8 +2,9 @@
 
 Each model's tickets are analysed on their own, one analysis run per model (`--model` picks one).
 
-The store is $MLFLOW_TRACKING_URI (SQLite or an http(s):// server), else sqlite:///mlruns/mlflow.db.
-From a server, the tickets' artifacts are downloaded once and kept in a local cache keyed by run id
+The store is $MLFLOW_TRACKING_URI (SQLite, PostgreSQL or an http(s):// server), else
+sqlite:///mlruns/mlflow.db. Artifacts in a local folder are read where they are; those anywhere else (a
+server's mlflow-artifacts:, s3, gs, …) are downloaded once and kept in a local cache keyed by run id
 ($LOTTERY_CACHE_DIR, else ${XDG_CACHE_HOME:-~/.cache}/lottery/tickets).
 """
 
@@ -19,7 +20,7 @@ from analysis.reporting.report import log_analysis
 from analysis.reporting.tables import format_controls, format_table_1
 from analysis.settings import Settings
 from analysis.tickets.cache import TicketCache, default_root
-from analysis.tickets.loading import load_tickets
+from analysis.tickets.loading import load_tickets, local_folder, needs_cache
 from analysis.tickets.selection import of_model, select_models, select_runs
 from analysis.tickets.store import TrialRun, finished_trial_runs
 from lottery.data.registry import canonical_name
@@ -33,16 +34,16 @@ PROG = "python -m analysis"
 @dataclass(frozen=True)
 class Invocation:
     """What `python -m analysis` was asked to do: the analysis's `settings` (datasets and model: those of the
-    store, unless named), and where the tickets of a tracking server are cached."""
+    store, unless named), and where the tickets whose artifacts are not local files are cached."""
 
     settings: Settings = field(default_factory=Settings)
     cache_dir: Path | None = hparam(
         None,
-        "where tickets from a tracking server are cached (None: $LOTTERY_CACHE_DIR, else "
-        "${XDG_CACHE_HOME:-~/.cache}/lottery/tickets)",
+        "where tickets whose artifacts are not local files (a server's, s3, …) are cached (None: "
+        "$LOTTERY_CACHE_DIR, else ${XDG_CACHE_HOME:-~/.cache}/lottery/tickets)",
         metavar="DIR",
     )
-    no_cache: bool = hparam(False, "download the tickets from a tracking server without caching")
+    no_cache: bool = hparam(False, "download the tickets whose artifacts are not local files without caching")
 
     def __post_init__(self) -> None:
         if self.no_cache and self.cache_dir is not None:
@@ -77,23 +78,31 @@ def distinct_datasets(names: Sequence[str]) -> tuple[list[str], list[str]]:
     return list(spellings), notes
 
 
-def ticket_cache_for(uri: str, invocation: Invocation) -> TicketCache | None:
-    """The ticket cache for store `uri`: None for a local store, whose artifacts are local files already."""
-    if invocation.no_cache or not uris.is_remote(uri):
+def ticket_cache_for(runs: Sequence[TrialRun], invocation: Invocation) -> TicketCache | None:
+    """The ticket cache for reading `runs`: None (no folder made) where every run's artifacts are in a local
+    folder, read in place (`needs_cache`), or with --no-cache."""
+    if invocation.no_cache or not needs_cache(runs):
         return None
     return TicketCache(invocation.cache_dir or default_root())
 
 
+def cache_summary(runs: Sequence[TrialRun], cache: TicketCache) -> str:
+    """Where the tickets of `runs` came from, read through `cache`: `tickets of 3 runs: 5 artifacts
+    downloaded, 3 from the cache in DIR`, and how many runs were read in place if any."""
+    in_place = sum(local_folder(run) is not None for run in runs)
+    summary = (
+        f"tickets of {len(runs)} runs: {cache.downloaded} artifacts downloaded, {cache.cached} from the "
+        f"cache in {cache.root}"
+    )
+    return summary + (f"; those of {in_place} runs read in place" if in_place else "")
+
+
 def analyse_model(
-    client,
-    model: str,
-    runs: Sequence[TrialRun],
-    settings: Settings,
-    cache: TicketCache | None,
-    notes: Sequence[str],
+    client, model: str, runs: Sequence[TrialRun], invocation: Invocation, notes: Sequence[str]
 ) -> None:
-    """Analyse the tickets of one model's trial `runs` with `settings` (the datasets asked for, canonical),
-    log the analysis run, print its tables."""
+    """Analyse the tickets of one model's trial `runs` as `invocation` asks (the datasets asked for,
+    canonical), log the analysis run, print its tables."""
+    settings = invocation.settings
     datasets, runs, selection_notes = select_runs(runs, settings.datasets, settings.configs)
     notes = [*notes, *selection_notes]
     for note in selection_notes:
@@ -102,13 +111,10 @@ def analyse_model(
         f"loading the tickets of {len(runs)} {model} trial runs ({', '.join(datasets)}) "
         f"from {client.tracking_uri}"
     )
-    before = (cache.downloaded, cache.cached) if cache is not None else (0, 0)
+    cache = ticket_cache_for(runs, invocation)
     tickets, layer_names = load_tickets(client, runs, cache)
     if cache is not None:
-        print(
-            f"tickets of {len(runs)} runs: {cache.downloaded - before[0]} artifacts downloaded, "
-            f"{cache.cached - before[1]} from the cache in {cache.root}"
-        )
+        print(cache_summary(runs, cache))
     settings = replace(settings, datasets=tuple(datasets), model=model)
     analysis = analyse(tickets, settings, layer_names, runs=runs)
     run_id = log_analysis(client, analysis, runs, notes + analysis.notes)
@@ -133,10 +139,9 @@ def main(argv: list[str] | None = None) -> None:
         print(note)
     # The tickets are read from an existing store: a mistyped SQLite path is refused, not created empty.
     client = store.connect(create=False)
-    cache = ticket_cache_for(client.tracking_uri, invocation)
     runs = finished_trial_runs(client)
     models, notes = select_models(runs, invocation.settings.model, requested)
-    settings = replace(invocation.settings, datasets=tuple(requested))
+    invocation = replace(invocation, settings=replace(invocation.settings, datasets=tuple(requested)))
     for note in notes:
         print(note)
     analysed = 0
@@ -146,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
                 print()
             print(f"model {model}: analysis {index + 1} of {len(models)}")
         try:
-            analyse_model(client, model, of_model(runs, model), settings, cache, notes)
+            analyse_model(client, model, of_model(runs, model), invocation, notes)
             analysed += 1
         except NoBaseline as error:
             if analysed or index + 1 < len(models):

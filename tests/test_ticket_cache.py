@@ -29,7 +29,6 @@ from lottery.tracking import store as tracking
 
 LAYER_NAMES = Conv2.SPEC.layer_names
 
-REMOTE = "http://tracking.example:5000"
 REMOTE_ARTIFACTS = "https://artifacts.example"
 
 
@@ -206,53 +205,72 @@ def unwritable_fixture(tmp_path):
     parent.chmod(stat.S_IRWXU)
 
 
-def test_an_unwritable_cache_is_one_line_naming_the_directory(unwritable, monkeypatch, capsys):
+def analysed(capsys, monkeypatch, cache_root, remote: int, argv: tuple[str, ...] = ()) -> str:
+    """What `python -m analysis --pairs 1` prints with the ticket cache `cache_root`, the first `remote` of
+    the store's runs remote-looking (the others' artifacts in their local folder), its tables."""
+    monkeypatch.setattr(cli, "log_analysis", lambda *args: "-")  # what is logged is test_analysis_store's
+    as_stored = finished_trial_runs
+
+    def runs(client):
+        stored = as_stored(client)
+        return remote_looking(stored[:remote]) + stored[remote:]
+
+    monkeypatch.setattr(cli, "finished_trial_runs", runs)
+    cli.main(["--cache-dir", str(cache_root), "--pairs", "1", *argv])
+    return capsys.readouterr().out
+
+
+def test_an_unwritable_cache_is_one_line_naming_the_directory(store, unwritable, monkeypatch, capsys):
     with pytest.raises(UserError) as error:
         TicketCache(unwritable)
     message = str(error.value)
     assert len(message.splitlines()) == 1 and str(unwritable) in message
     assert "--cache-dir" in message and "LOTTERY_CACHE_DIR" in message
-    monkeypatch.setattr(tracking, "connect", lambda **kwargs: SimpleNamespace(tracking_uri=REMOTE))
-    line = error_line(capsys, ["--cache-dir", str(unwritable)])
-    assert f"cannot write the ticket cache {unwritable}" in line
+    with pytest.raises(SystemExit, match="2"):
+        analysed(capsys, monkeypatch, unwritable, remote=3)
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"error: cannot write the ticket cache {unwritable}")
 
 
-def test_only_a_remote_store_gets_a_cache(tmp_path, monkeypatch):
+def runs_at(*locations: str) -> list[SimpleNamespace]:
+    """Runs whose artifacts are at `locations`: all `ticket_cache_for` looks at."""
+    return [SimpleNamespace(artifact_uri=location) for location in locations]
+
+
+LOCAL = ("file:///data/mlruns/artifacts/1/abc/artifacts", "/data/mlruns/artifacts/1/def/artifacts")
+ELSEWHERE = (
+    "mlflow-artifacts:/1/abc/artifacts",
+    "s3://bucket/1/abc/artifacts",
+    "gs://bucket/1/abc/artifacts",
+)
+
+
+def test_only_runs_whose_artifacts_are_not_local_files_get_a_cache(tmp_path, monkeypatch):
+    """Decided by where the runs' artifacts are, not by the store: a PostgreSQL or SQLite store's runs on
+    s3 are cached, a server's runs in a shared local folder are not."""
     monkeypatch.setenv("LOTTERY_CACHE_DIR", str(tmp_path / "env"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert cli.ticket_cache_for("sqlite:///mlruns/mlflow.db", cli.parse([])) is None
-    assert cli.ticket_cache_for(REMOTE, cli.parse(["--no-cache"])) is None
-    assert not (tmp_path / "env").exists()
-    assert cli.ticket_cache_for(REMOTE, cli.parse([])).root == tmp_path / "env"
-    assert (
-        cli.ticket_cache_for(REMOTE, cli.parse(["--cache-dir", str(tmp_path / "opt")])).root
-        == tmp_path / "opt"
+    assert cli.ticket_cache_for(runs_at(*LOCAL), cli.parse([])) is None
+    assert cli.ticket_cache_for(runs_at(*ELSEWHERE), cli.parse(["--no-cache"])) is None
+    assert not (tmp_path / "env").exists()  # no cache folder made
+    for location in ELSEWHERE + (REMOTE_ARTIFACTS + "/1/abc/artifacts", "file://other-host/data/artifacts"):
+        assert cli.ticket_cache_for(runs_at(*LOCAL, location), cli.parse([])).root == tmp_path / "env"
+    remote = runs_at(*ELSEWHERE)
+    assert cli.ticket_cache_for(remote, cli.parse(["--cache-dir", str(tmp_path / "opt")])).root == (
+        tmp_path / "opt"
     )
     monkeypatch.delenv("LOTTERY_CACHE_DIR")
-    assert cli.ticket_cache_for(REMOTE, cli.parse([])).root == tmp_path / "xdg" / "lottery" / "tickets"
+    assert cli.ticket_cache_for(remote, cli.parse([])).root == tmp_path / "xdg" / "lottery" / "tickets"
     monkeypatch.setenv("XDG_CACHE_HOME", "")
-    assert cli.ticket_cache_for(REMOTE, cli.parse([])).root == tmp_path / "home/.cache/lottery/tickets"
+    assert cli.ticket_cache_for(remote, cli.parse([])).root == tmp_path / "home/.cache/lottery/tickets"
     with pytest.raises(UserError, match="not allowed with argument"):
         cli.parse(["--no-cache", "--cache-dir", "x"])
 
 
-def analysed(capsys, monkeypatch, cache_root, remote: bool) -> str:
-    """What `python -m analysis --pairs 1` prints with a ticket cache in `cache_root`, the store's runs
-    remote-looking if `remote`, its tables: every line but those on where the tickets came from."""
-    monkeypatch.setattr(cli, "ticket_cache_for", lambda uri, args: TicketCache(args.cache_dir))
-    monkeypatch.setattr(cli, "log_analysis", lambda *args: "-")  # what is logged is test_analysis_store's
-    as_stored = finished_trial_runs
-    monkeypatch.setattr(
-        cli, "finished_trial_runs", lambda client: (remote_looking if remote else list)(as_stored(client))
-    )
-    cli.main(["--cache-dir", str(cache_root), "--pairs", "1"])
-    return capsys.readouterr().out
-
-
 def test_the_cli_reports_what_the_cache_saved(store, cache_root, monkeypatch, capsys):
     load_tickets(store.client, store.runs[:1], TicketCache(cache_root))
-    out = analysed(capsys, monkeypatch, cache_root, remote=True)
+    out = analysed(capsys, monkeypatch, cache_root, remote=3)
     assert f"tickets of 3 runs: 5 artifacts downloaded, 3 from the cache in {cache_root}\n" in out
     assert len(cached_files(cache_root)) == store.artifacts
 
@@ -260,20 +278,21 @@ def test_the_cli_reports_what_the_cache_saved(store, cache_root, monkeypatch, ca
 def test_a_local_store_is_read_in_place_into_the_same_tables(
     store, downloads, cache_root, monkeypatch, capsys
 ):
-    cache = TicketCache(cache_root)
-    in_place = load_tickets(store.client, store.local_runs, cache)[0]
-    assert downloads == [] and (cache.downloaded, cache.cached) == (0, 0)
-    assert_same_tickets(in_place, load_tickets(store.client, store.runs, TicketCache(cache_root))[0])
-    for path in cache_root.iterdir():
-        path.rename(cache_root.parent / f"remote-{path.name}")  # what the remote read cached, put aside
+    """A SQLite store whose experiments keep their artifacts in `file:` folders: no cache folder, nothing
+    downloaded, the same tables as through the cache; a run elsewhere goes through the cache alone."""
+    in_place = load_tickets(store.client, store.local_runs)[0]
+    assert_same_tickets(in_place, load_tickets(store.client, store.runs)[0])
     downloads.clear()
 
-    local = analysed(capsys, monkeypatch, cache_root, remote=False)
-    assert downloads == [] and list(cache_root.iterdir()) == []
-    remote = analysed(capsys, monkeypatch, cache_root, remote=True)
-    assert len(downloads) == store.artifacts
-    assert "tickets of 3 runs: 0 artifacts downloaded, 0 from the cache" in local
-    assert local.replace("0 artifacts downloaded, 0 from", "8 artifacts downloaded, 0 from") == remote
+    local = analysed(capsys, monkeypatch, cache_root, remote=0)
+    assert downloads == [] and not cache_root.exists()
+    assert "from the cache" not in local and "downloaded" not in local
+    mixed = analysed(capsys, monkeypatch, cache_root, remote=1)
+    fetched = len(downloads)  # the first run's θ0 and masks: 3 if it won, else 2
+    assert fetched in (2, 3) and len(cached_files(cache_root)) == fetched
+    summary = f"tickets of 3 runs: {fetched} artifacts downloaded, 0 from the cache in {cache_root}"
+    assert f"{summary}; those of 2 runs read in place\n" in mixed
+    assert [line for line in mixed.splitlines() if not line.startswith("tickets of")] == local.splitlines()
 
 
 def test_a_missing_local_artifact_names_the_run_and_the_file(store, cache_root):

@@ -21,6 +21,18 @@ from lottery.tracking.arrays import load_arrays
 MASK_ARTIFACTS = {WINNING_KIND: contract.WINNING_MASK_ARTIFACT, RANDOM_KIND: contract.RANDOM_MASK_ARTIFACT}
 
 
+def local_folder(run: store.StoredRun) -> Path | None:
+    """The local folder holding `run`'s artifacts (its artifact location `file:` on this host, or a bare
+    path), read in place; None where they are anywhere else (`mlflow-artifacts:`, http(s), s3, gs, …),
+    whatever the tracking store: read through a `TicketCache`."""
+    return uris.local_path(run.artifact_uri)
+
+
+def needs_cache(runs: Sequence[store.StoredRun]) -> bool:
+    """Whether any of `runs` keeps its artifacts outside a local folder: only those go through a cache."""
+    return any(local_folder(run) is None for run in runs)
+
+
 def _read(
     client, run: TrialRun, artifact: str, layer_names: Sequence[str] | None, dtype, cache: TicketCache | None
 ) -> dict[str, np.ndarray]:
@@ -30,7 +42,7 @@ def _read(
     def read(path: Path) -> dict[str, np.ndarray]:
         return load_arrays(path, layer_names, dtype, source=run.source)
 
-    folder = uris.local_path(run.artifact_uri)
+    folder = local_folder(run)
     if folder is not None:
         local = folder / artifact
         if not local.is_file():
