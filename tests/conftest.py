@@ -47,7 +47,7 @@ def pytest_unconfigure(config) -> None:
 # in collection order, so that the workers end together; xdist's own order (most tests first) put these last,
 # where one worker ran the slowest alone while the other had ended.
 SLOWEST_FIRST = (
-    "test_ray_executor.py",  # 160: the session's Ray cluster, and a local cluster whose worker is killed
+    "test_ray_executor.py",  # 160: the module's Ray cluster, and a local cluster whose worker is killed
     "test_pins.py",  # 105: the README's demo, on one thread
     "test_leases.py",  # 87: two drivers sharing trials, three times
     "test_driver_faults.py",  # 84: drivers killed, servers lost, on SQLite and PostgreSQL
@@ -66,8 +66,8 @@ SLOWEST_FIRST = (
 
 def pytest_collection_modifyitems(items) -> None:
     """`make test` hands each module to one worker (`--dist loadfile`), in the order of the items: the
-    slowest modules first (SLOWEST_FIRST, checked to name modules that exist). The session's Ray cluster
-    starts once only while every test that uses it lives in one module: held here."""
+    slowest modules first (SLOWEST_FIRST, checked to name modules that exist). The Ray cluster of
+    `ray_cluster` starts once only while every test that uses it lives in one module: held here."""
     modules = sorted({item.path.name for item in items if "ray_cluster" in getattr(item, "fixturenames", ())})
     if len(modules) > 1:
         raise pytest.UsageError(f"tests in {', '.join(modules)} use ray_cluster: move them into one module")
@@ -191,11 +191,12 @@ def backend_store_uri(request, template_store, tmp_path) -> str:
     return empty_store(template_store, tmp_path / "backend")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_cluster():
     """One local Ray cluster (`ray start --head`, 2 CPUs) for every test that trains on Ray and does not test
     starting one: drivers reach it with the variables of `ray_cluster.env()` (RAY_ADDRESS, its token).
-    Started by the first test that asks for it, stopped at the end of the session."""
+    Started by the first test that asks for it, stopped after the module's last test: its daemons would
+    otherwise poll on, idle, while the worker runs the other modules."""
     from ray_cluster import RayCluster
 
     with RayCluster.started() as cluster:

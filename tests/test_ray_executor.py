@@ -1,10 +1,10 @@
 """EXECUTOR=ray end to end, training the toy model. Over a SQLite store: a worker killed mid-trial on the
 local cluster the driver starts (by a trial hook, which travels to the worker: `hooked_train`); Ctrl-C on
 the driver, and a trial that fails for good while the others
-finish, on the session's cluster (RAY_ADDRESS). At scale: `make server` on a free port, `make train …
-EXECUTOR=ray` on the session's cluster logging through it, then `make analyze` against the same server.
+finish, on the module's cluster (RAY_ADDRESS). At scale: `make server` on a free port, `make train …
+EXECUTOR=ray` on the module's cluster logging through it, then `make analyze` against the same server.
 
-Every test of the session's cluster lives here: `make test` hands a module's tests to one worker
+Every test of that cluster lives here: `make test` hands a module's tests to one worker
 (`--dist loadfile`), so the cluster starts once."""
 
 from __future__ import annotations
