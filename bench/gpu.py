@@ -23,13 +23,14 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from multiprocessing.context import BaseContext
 from pathlib import Path
 
 import torch
 
 from bench import gpu_report
 from bench.gpu_population import population
-from bench.gpu_processes import processes
+from bench.gpu_processes import SPAWN, processes
 from bench.gpu_steps import Flags, Run, Setup, batch_rows, eager, graph, synthetic
 from lottery.errors import first_line
 from lottery.training.device import deterministic_algorithms
@@ -67,17 +68,20 @@ class Plan:
 
 @dataclass(frozen=True)
 class Bench:
-    """A plan on a device, with trial 0's setup on data of `plan.sizes[0]` images and its batches."""
+    """A plan on a device, with trial 0's setup on data of `plan.sizes[0]` images and its batches, and the
+    multiprocessing context that starts M7's processes."""
 
     plan: Plan
     device: torch.device
     setup: Setup
     rows: torch.Tensor
+    process_context: BaseContext
 
     @classmethod
-    def on(cls, plan: Plan, device: torch.device) -> Bench:
+    def on(cls, plan: Plan, device: torch.device, process_context: BaseContext = SPAWN) -> Bench:
         rows = batch_rows(plan.sizes[0], plan.batch_size, plan.warmup + plan.steps, device, 0)
-        return cls(plan, device, Setup.on(plan.model, *synthetic(plan.sizes[0], device)), rows)
+        setup = Setup.on(plan.model, *synthetic(plan.sizes[0], device))
+        return cls(plan, device, setup, rows, process_context)
 
     @property
     def cuda(self) -> bool:
@@ -194,7 +198,13 @@ def m7(bench: Bench, results: dict) -> list[dict]:
     plan = bench.plan
     return [
         processes(
-            plan.model, plan.process_sizes, plan.batch_size, plan.process_seconds, str(bench.device), count
+            plan.model,
+            plan.process_sizes,
+            plan.batch_size,
+            plan.process_seconds,
+            str(bench.device),
+            count,
+            bench.process_context,
         )
         for count in plan.processes
     ]
@@ -253,11 +263,17 @@ MEASURES: dict[str, Callable[[Bench, dict], object]] = {
 }
 
 
-def run(plan: Plan, device: torch.device, say: Callable[[str], None] = print) -> dict:
+def run(
+    plan: Plan,
+    device: torch.device,
+    say: Callable[[str], None] = print,
+    process_context: BaseContext = SPAWN,
+) -> dict:
     """Every measure in turn on `device` (None where it needs CUDA), each said as taken; then the decision. A
     measure that fails is recorded as its error (its traceback on stderr) and the others still run: the first
-    run on a kind of GPU is the one that must not be lost."""
-    bench, results = Bench.on(plan, device), {"plan": asdict(plan)}
+    run on a kind of GPU is the one that must not be lost. M7's processes start from `process_context`
+    (fresh interpreters by default: `bench.gpu_processes` says why)."""
+    bench, results = Bench.on(plan, device, process_context), {"plan": asdict(plan)}
     for key, measure in MEASURES.items():
         try:
             results[key] = measure(bench, results)

@@ -4,6 +4,11 @@ the M3 step (`bench.gpu_steps.eager`'s) for the same stretch of wall time, start
 
 Reported: trial-steps per second over all processes, each process's ms/step, its peak memory (torch's
 allocator) and the device's memory in use while all of them ran.
+
+The processes start from the multiprocessing context the caller gives; by default `SPAWN`, fresh interpreters:
+CUDA cannot run in a process forked from one that initialised it (the measuring process has), and a fresh
+interpreter holds only what a trial's process would. A forkserver serves as well (the tests pass one that
+preloaded torch, so that each process skips its imports); a plain fork does not.
 """
 
 from __future__ import annotations
@@ -11,11 +16,13 @@ from __future__ import annotations
 import multiprocessing
 import queue
 import time
+from multiprocessing.context import BaseContext
 
 import torch
 
 from bench.gpu_steps import EagerStep, Flags, Setup, applied, batch_rows, synchronize, synthetic
 
+SPAWN = multiprocessing.get_context("spawn")
 # A process that has not reported this many seconds after its stretch is taken for hung.
 _SLACK_SECONDS = 300
 
@@ -54,10 +61,15 @@ def worker(
 
 
 def processes(
-    model: str, sizes: tuple[int, int], batch_size: int, seconds: float, device: str, count: int
+    model: str,
+    sizes: tuple[int, int],
+    batch_size: int,
+    seconds: float,
+    device: str,
+    count: int,
+    context: BaseContext = SPAWN,
 ) -> dict:
-    """`count` processes of `worker` side by side: their throughput and memory."""
-    context = multiprocessing.get_context("spawn")
+    """`count` processes of `worker` side by side, started by `context`: their throughput and memory."""
     barrier, results = context.Barrier(count), context.Queue()
     started = [
         context.Process(target=worker, args=(model, sizes, batch_size, seconds, device, barrier, results))

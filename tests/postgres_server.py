@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import preloaded
 from entry_points import REPO
 from tracking_server import free_port
 
@@ -68,17 +69,7 @@ class PostgresServer:
             initdb(root / "data", account, USER, "--auth=scram-sha-256", f"--pwfile={password_file}")
             server.start()
             server.create(TEMPLATE)
-            subprocess.run(  # its own process: no connection to the template stays open
-                [
-                    sys.executable,
-                    "-c",
-                    "import sys; from lottery.tracking import store; store.connect(sys.argv[1])",
-                ]
-                + [server.uri(TEMPLATE)],
-                cwd=REPO,
-                check=True,
-                capture_output=True,
-            )
+            server.migrate(TEMPLATE)
             yield server
         finally:
             server.stop()
@@ -98,6 +89,17 @@ class PostgresServer:
         """A new database `name` (a clone of `template` if given); its URL."""
         self.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
         return self.uri(name)
+
+    def migrate(self, database: str) -> None:
+        """MLflow's tables in `database`, created in a process of its own, so that no connection of its pool
+        stays open to the database (a template cannot be cloned while one is); forked from the preloaded
+        server, which imported MLflow once, as a fresh interpreter would have to."""
+        code = "import sys; from lottery.tracking import store; store.connect(sys.argv[1])"
+        done = preloaded.run([sys.executable, "-c", code, self.uri(database)], cwd=REPO, capture_output=True)
+        if done.returncode:
+            raise RuntimeError(
+                f"MLflow could not create its tables in {database}:\n{done.stderr.decode()[-3000:]}"
+            )
 
     def database(self) -> str:
         """The URL of a new database holding MLflow's empty tables (a clone of the template)."""

@@ -84,3 +84,19 @@ def test_a_truncated_archive_is_corrupt(tmp_path):
 def test_arrays_round_trip(tmp_path):
     loaded = load_arrays(save_arrays(tmp_path / "d" / "mask.npz", ARRAYS), NAMES, np.float32)
     assert list(loaded) == NAMES and all(np.array_equal(loaded[n], ARRAYS[n]) for n in NAMES)
+
+
+def test_masks_and_integers_are_deflated_and_weights_stored(tmp_path):
+    arrays = {
+        "conv1": np.linspace(-1, 1, 64, dtype=np.float32).reshape(4, 16),
+        "mask": np.arange(64).reshape(4, 16) % 3 == 0,
+        "index": np.arange(64, dtype=np.int64),
+    }
+    path = save_arrays(tmp_path / "ticket.npz", arrays)
+    with zipfile.ZipFile(path) as archive:
+        assert archive.namelist() == ["conv1.npy", "mask.npy", "index.npy"]
+        kinds = [archive.getinfo(f"{name}.npy").compress_type for name in arrays]
+    assert kinds == [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_DEFLATED]
+    with np.load(path, allow_pickle=False) as archive:
+        assert all(np.array_equal(archive[n], a) and archive[n].dtype == a.dtype for n, a in arrays.items())
+    assert all(np.array_equal(load_arrays(path, None)[n], a) for n, a in arrays.items())

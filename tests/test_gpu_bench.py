@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 
+import preloaded
 import pytest
 import torch
 from entry_points import REPO
@@ -23,7 +24,7 @@ TINY = gpu.Plan(
     warmup=2,
     population=(1, 2),
     population_steps=5,
-    processes=(2,),  # M7 side by side; each process costs seconds of imports, and N=1 takes the same path
+    processes=(2,),  # M7 side by side (N=1 takes the same path), forked from the preloaded server
     process_sizes=(240, 60),
     process_seconds=0.5,
     check_sizes=(120, 60),
@@ -110,7 +111,7 @@ def test_the_report_replaces_only_its_own_section(tmp_path):
 @pytest.mark.drivers  # M7 starts processes
 def test_a_tiny_plan_runs_end_to_end_on_the_cpu():
     said = []
-    found = gpu.run(TINY, CPU, say=said.append)
+    found = gpu.run(TINY, CPU, say=said.append, process_context=preloaded.context())  # imports paid once
     assert [line.split(":")[0] for line in said] == list(gpu_report.TITLES.values())
     assert found["m4"] is found["m5"] is None and found["m1"]["host_syncs_per_step"] is None
     assert [row["trials"] for row in found["m6"]] == [1, 2]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import time
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,11 +18,21 @@ _SNIFF_BYTES = 512
 
 
 def save_arrays(path: str | Path, arrays: Mapping[str, np.ndarray]) -> Path:
-    """Write `arrays` (name -> array, order kept) to a compressed `.npz` file (masks shrink ~10×)."""
+    """Write `arrays` (name -> array, order kept) to a `.npz` file, as `np.savez` lays it out (one member
+    `<name>.npy` each, in order; no pickle), each member deflated unless it is floating point.
+
+    Deflate pays for masks and integers (Conv-2's 4.3 MB bool mask shrinks ~6×) but not for weights:
+    Conv-2's θ0, 17.2 MB of float32, shrinks 7 % for ~0.6 s of deflate, and every read inflates it again."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as handle:
-        np.savez_compressed(handle, **{name: np.ascontiguousarray(a) for name, a in arrays.items()})
+    with zipfile.ZipFile(path, "w", allowZip64=True) as archive:
+        for name, value in arrays.items():
+            array = np.ascontiguousarray(value)
+            member = zipfile.ZipInfo(f"{name}.npy", time.localtime()[:6])
+            floating = np.issubdtype(array.dtype, np.floating)
+            member.compress_type = zipfile.ZIP_STORED if floating else zipfile.ZIP_DEFLATED
+            with archive.open(member, "w", force_zip64=True) as handle:  # zip64 as numpy: sizes unknown ahead
+                np.lib.format.write_array(handle, array, allow_pickle=False)
     return path
 
 
