@@ -73,7 +73,9 @@ def test_each_model_is_analysed_on_its_own_and_never_paired_with_another(
         assert len(pairs) and set(pairs["run_a"]) | set(pairs["run_b"]) <= two_models[model]
 
 
-def test_a_dense_first_chain_is_analysed_without_kernel_patterns(store_uri, two_models, capsys, undrawn):
+def test_a_dense_first_chain_is_analysed_without_kernel_patterns(
+    store_uri, two_models, capsys, undrawn, tmp_path
+):
     main(["--pairs", "4", "--ties", "first", "--model", "lenet300"])
     out = capsys.readouterr().out
     assert SKIPPED in out and "Table 1 — NNSTD± against random" in out
@@ -87,7 +89,7 @@ def test_a_dense_first_chain_is_analysed_without_kernel_patterns(store_uri, two_
     tables = {a.path for a in client.list_artifacts(parent.info.run_id, "tables")}
     assert "tables/table_1.json" in tables
     assert not {"tables/table_A3_patterns.json", "tables/top_patterns.json"} & tables
-    notes = Path(client.download_artifacts(parent.info.run_id, "notes.txt")).read_text()
+    notes = Path(client.download_artifacts(parent.info.run_id, "notes.txt", str(tmp_path))).read_text()
     assert SKIPPED in notes and SKIPPED in parent.data.tags["mlflow.note.content"]
 
 

@@ -23,7 +23,9 @@ RESIDUAL = {
 NOTE = "distances skipped: residual's layers do not form a chain (a layer with 35 inputs cannot follow"
 
 
-def test_a_model_that_is_no_chain_gets_patterns_and_accuracies_but_no_distances(store_uri, capsys, undrawn):
+def test_a_model_that_is_no_chain_gets_patterns_and_accuracies_but_no_distances(
+    store_uri, capsys, undrawn, tmp_path
+):
     accuracies = {"test_acc": [0.8, 0.7, 0.9], "random_test_acc": [0.5, 0.6, 0.4]}
     log_trials(store_uri, "digits", 3, shapes=RESIDUAL, model="residual", accuracies=accuracies)
     main(["--pairs", "3", "--ties", "first"])
@@ -41,5 +43,5 @@ def test_a_model_that_is_no_chain_gets_patterns_and_accuracies_but_no_distances(
     assert {r.data.tags[contract.TAG_ROLE] for r in children} == {contract.ROLE_PATTERNS}
     tables = {a.path for a in client.list_artifacts(parent.info.run_id, "tables")}
     assert {"tables/table_A3_patterns.json", "tables/controls.json"} <= tables
-    notes = Path(client.download_artifacts(parent.info.run_id, "notes.txt")).read_text()
+    notes = Path(client.download_artifacts(parent.info.run_id, "notes.txt", str(tmp_path))).read_text()
     assert NOTE in notes

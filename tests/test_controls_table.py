@@ -151,5 +151,7 @@ def test_an_analysis_logs_and_prints_the_controls(store_uri, capsys, tmp_path, u
     description = parent.data.tags["mlflow.note.content"]
     assert "### Controls against the ticket" in description
     assert "| &nbsp;digits&nbsp; | &nbsp;`random`&nbsp; | &nbsp;4&nbsp; |" in description
-    sources = pd.read_csv(Path(client.download_artifacts(parent.info.run_id, "tables/source_runs.csv")))
+    sources = pd.read_csv(
+        Path(client.download_artifacts(parent.info.run_id, "tables/source_runs.csv", str(tmp_path)))
+    )
     assert sorted(sources["random_test_acc"]) == sorted(RANDOM)
