@@ -104,7 +104,7 @@ def test_make_postgres_names_a_folder_its_account_cannot_reach(tmp_path, capsys)
         postgres_command.main(["--folder", str(tmp_path / "pg")])  # pytest's tmp_path is 0700, root's
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith(
-        "error: PostgreSQL runs as the account postgres, which may not enter /tmp/pytest-of"
+        f"error: PostgreSQL runs as the account postgres, which may not enter {tmp_path}: "
     )
 
 
