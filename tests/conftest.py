@@ -35,8 +35,11 @@ def pytest_configure(config) -> None:
 def pytest_unconfigure(config) -> None:
     """A pytest-xdist worker leaves without Python's own teardown: by now it has reported every test and run
     every fixture's teardown, and unloading torch, MLflow and the rest takes 2–3 s a worker, which `make test`
-    would wait for. A run without workers (`-n 0`) ends as usual."""
+    would wait for (so the preloaded forkserver's socket folder is removed here). A run without workers
+    (`-n 0`) ends as usual."""
     if hasattr(config, "workerinput"):
+        if "preloaded" in sys.modules:
+            sys.modules["preloaded"].remove_socket_folder()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)

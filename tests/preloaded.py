@@ -24,8 +24,10 @@ import contextlib
 import io
 import json
 import multiprocessing
+import multiprocessing.util
 import os
 import runpy
+import shutil
 import signal
 import subprocess
 import sys
@@ -182,6 +184,13 @@ def context():
         _context = multiprocessing.get_context("forkserver")
         _context.set_forkserver_preload(list(PRELOAD))
     return _context
+
+
+def remove_socket_folder() -> None:
+    """Remove the folder of the forkserver's socket, if one was started: multiprocessing removes it at exit,
+    which an xdist worker's `os._exit` (conftest) skips; the server itself ends with this process."""
+    if _context is not None:
+        shutil.rmtree(multiprocessing.util.get_temp_dir(), ignore_errors=True)
 
 
 class Popen:

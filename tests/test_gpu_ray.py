@@ -6,6 +6,7 @@ trials: training needs a real GPU (`make bench-gpu` checks that)."""
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 
@@ -49,6 +50,7 @@ def two_fake_gpus():
             yield ray
         finally:
             ray.shutdown()
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def test_each_gpu_trial_sees_its_own_gpu_in_a_worker_of_its_own(two_fake_gpus):
