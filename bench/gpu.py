@@ -195,19 +195,9 @@ def m6(bench: Bench, results: dict) -> list[dict]:
 
 
 def m7(bench: Bench, results: dict) -> list[dict]:
-    plan = bench.plan
-    return [
-        processes(
-            plan.model,
-            plan.process_sizes,
-            plan.batch_size,
-            plan.process_seconds,
-            str(bench.device),
-            count,
-            bench.process_context,
-        )
-        for count in plan.processes
-    ]
+    plan, device = bench.plan, str(bench.device)
+    args = (plan.model, plan.process_sizes, plan.batch_size, plan.process_seconds, device)
+    return [processes(*args, count, bench.process_context) for count in plan.processes]
 
 
 def m8(bench: Bench, results: dict) -> dict:
@@ -264,10 +254,7 @@ MEASURES: dict[str, Callable[[Bench, dict], object]] = {
 
 
 def run(
-    plan: Plan,
-    device: torch.device,
-    say: Callable[[str], None] = print,
-    process_context: BaseContext = SPAWN,
+    plan: Plan, device: torch.device, say: Callable[[str], None] = print, process_context: BaseContext = SPAWN
 ) -> dict:
     """Every measure in turn on `device` (None where it needs CUDA), each said as taken; then the decision. A
     measure that fails is recorded as its error (its traceback on stderr) and the others still run: the first
