@@ -50,20 +50,19 @@ def pytest_unconfigure(config) -> None:
 # in collection order, so that the workers end together; xdist's own order (most tests first) put these last,
 # where one worker ran the slowest alone while the other had ended.
 SLOWEST_FIRST = (
-    "test_ray_executor.py",  # 160: the module's Ray cluster, and a local cluster whose worker is killed
+    "test_ray_executor.py",  # 182: the module's Ray cluster, and a local cluster whose worker is killed
     "test_pins.py",  # 105: the README's demo, on one thread
-    "test_leases.py",  # 87: two drivers sharing trials, three times
-    "test_driver_faults.py",  # 84: drivers killed, servers lost, on SQLite and PostgreSQL
-    "test_store_compatibility.py",  # 64: a legacy store resumed
-    "test_ray_nodes.py",  # 59: a three-node cluster, a node removed mid-trial
-    "test_browser.py",  # 46: make ui and Chromium
-    "test_postgres.py",  # 38: a database lost mid-run
-    "test_server.py",  # 24
-    "test_gpu_ray.py",  # 21
-    "test_gpu_bench.py",  # 20: a tiny plan of the GPU benchmark
-    "test_preloaded.py",  # 15: the preloaded interpreter's own start
-    "test_analysis_store.py",  # 15
-    "test_ui.py",  # 12
+    "test_leases.py",  # 74: two drivers sharing trials, three times
+    "test_store_compatibility.py",  # 70: a legacy store resumed and analysed
+    "test_ray_nodes.py",  # 48: a three-node cluster, a node removed mid-trial
+    "test_browser.py",  # 42: make ui and Chromium
+    "test_postgres.py",  # 31: a database lost mid-run
+    "test_driver_faults.py",  # 31: drivers killed, servers lost, on SQLite and PostgreSQL
+    "test_server.py",  # 21
+    "test_gpu_ray.py",  # 14
+    "test_ui.py",  # 11
+    "test_preloaded.py",  # 10: the preloaded interpreter's own start
+    "test_analysis_store.py",  # 8
 )
 
 
@@ -202,8 +201,8 @@ def postgres():
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend_store_uri(request, template_store, tmp_path) -> str:
-    """An empty store for `make server BACKEND_STORE_URI=…`, once per backend we recommend: a SQLite file (a
-    copy of the template) and a PostgreSQL database (a clone of the `postgres` server's template)."""
+    """An empty store for a tracking server (its BACKEND_STORE_URI), once per backend we recommend: a SQLite
+    file (a copy of the template) and a PostgreSQL database (a clone of the `postgres` server's template)."""
     if request.param == "postgresql":
         return request.getfixturevalue("postgres").database()
     from trial_store import empty_store

@@ -16,7 +16,7 @@ import pytest
 from entry_points import REPO
 from mlflow import MlflowClient
 from round_hooks import AfterRound
-from tracking_server import running_server, stop
+from tracking_server import app_server, stop
 from trial_store import trial_runs
 
 from lottery.errors import UserError
@@ -36,14 +36,13 @@ CONFIG = ExperimentConfig(
 
 @pytest.mark.drivers
 def test_a_server_lost_mid_run_stops_the_driver_in_one_line_and_the_rerun_resumes(
-    tmp_path, tiny_data, monkeypatch, backend_store_uri
+    tmp_path, tiny_data, backend_store_uri
 ):
     servers = []
     stop_the_server = AfterRound(0, lambda: stop(servers[0]))
-    monkeypatch.setattr("tracking_server.subprocess.Popen", recording(servers))
     lines = []
     root = tmp_path / "server"
-    with running_server(root, backend=backend_store_uri) as url, pytest.raises(UserError) as error:
+    with app_server(root, backend_store_uri, started=servers) as url, pytest.raises(UserError) as error:
         run_experiment(CONFIG, "unused", url, say=lines.append, show_progress=False, hooks=[stop_the_server])
     message = str(error.value)
     assert (
@@ -52,7 +51,7 @@ def test_a_server_lost_mid_run_stops_the_driver_in_one_line_and_the_rerun_resume
     assert not any("Traceback" in line or "trial 2/2" in line for line in lines)  # nothing more was tried
 
     port = int(url.rsplit(":", 1)[1])
-    with running_server(root, port=port, backend=backend_store_uri) as again:  # the same server, restarted
+    with app_server(root, backend_store_uri, port=port) as again:  # the same server, restarted
         (run,) = trial_runs(again)
         assert run.info.status == "RUNNING"  # the driver could not mark it: the re-run resumes it
         lines = []
@@ -80,7 +79,7 @@ def test_a_driver_killed_mid_trial_leaves_its_run_to_the_rerun_which_resumes_it(
     # Round 1 of the toy model takes a second or more at 5 epochs: under way when the driver is killed.
     command = train_command("--trials", "1", "--rounds", "1", "--epochs", "5", "--no-progress-bar")
     log = tmp_path / "train.log"
-    with running_server(tmp_path / "server", backend=backend_store_uri) as url:
+    with app_server(tmp_path / "server", backend_store_uri) as url:
         env = dict(os.environ, MLFLOW_TRACKING_URI=url)
         with open(log, "w") as out:
             driver = preloaded.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -105,17 +104,6 @@ def test_a_driver_killed_mid_trial_leaves_its_run_to_the_rerun_which_resumes_it(
         for key in ("test_acc", "sparsity", "random_test_acc"):
             steps = [m.step for m in client.get_metric_history(run.info.run_id, key)]
             assert len(steps) == len(set(steps)), f"{key} logged twice for a round"
-
-
-def recording(started: list):
-    """subprocess.Popen, keeping every process it starts in `started`."""
-    popen = subprocess.Popen
-
-    def start(*args, **kwargs):
-        started.append(popen(*args, **kwargs))
-        return started[-1]
-
-    return start
 
 
 @pytest.mark.drivers

@@ -13,7 +13,7 @@ import preloaded
 import pytest
 from entry_points import ONE_THREAD, REPO
 from mlflow import MlflowClient
-from tracking_server import running_server
+from tracking_server import app_server, running_server
 from trial_store import trial_runs
 
 from analysis.__main__ import main as analyze
@@ -198,13 +198,13 @@ def test_two_drivers_of_one_configuration_on_one_sqlite_store_share_its_trials(t
 def test_two_drivers_of_one_configuration_on_one_server_share_its_trials_and_are_analysed(
     tmp_path, backend_store_uri, monkeypatch, undrawn
 ):
-    with running_server(tmp_path / "server", backend=backend_store_uri) as url:
+    with app_server(tmp_path / "server", backend_store_uri) as url:
         texts = two_drivers_at_once(url, tmp_path)
         assert_each_trial_trained_once(url, 3)
         assert sum(trained_here(text) for text in texts) == 3
         if backend_store_uri.startswith("sqlite"):
             # The analysis reads through the server, whatever store is behind it: analysed over PostgreSQL
-            # here, and over SQLite by test_ray_executor.py (`make analyze` through `make server`).
+            # here, and over SQLite by test_ray_executor.py (`make analyze` through a server).
             return
         monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
         monkeypatch.setenv("LOTTERY_CACHE_DIR", str(tmp_path / "cache"))

@@ -21,7 +21,7 @@ import preloaded
 import pytest
 from entry_points import REPO, refused
 from postgres_server import missing
-from tracking_server import free_port, running_server, stop
+from tracking_server import app_server, free_port, running_server, stop
 from trial_store import trial_runs
 
 from experiments import postgres as postgres_command
@@ -147,7 +147,7 @@ def test_a_database_lost_mid_run_stops_the_driver_in_one_line_and_the_rerun_resu
     command = [sys.executable, "-m", "experiments.train", "--dataset", "digits", "--model", "toy"]
     command += ["--trials", "1", "--rounds", "1", "--epochs", "5", "--no-progress-bar"]
     log = tmp_path / "train.log"
-    with running_server(tmp_path / "server", backend=database) as url:
+    with app_server(tmp_path / "server", database) as url:
         env = dict(os.environ, MLFLOW_TRACKING_URI=url)
         try:
             with open(log, "w") as out:
