@@ -29,12 +29,16 @@ TRAIN_VARIABLES := DATASET MODEL CONTROLS TRIALS ROUNDS EPOCHS BATCH_SIZE LR SEE
 	CPUS_PER_TRIAL GPUS_PER_TRIAL RAY_ADDRESS
 # Values reach the commands through the environment and are quoted there ("$$VAR"), so the shell never
 # interprets them: any value, quotes and semicolons included, arrives as typed. *_ARGS are split into words
-# by experiments.launch (quotes honoured, nothing evaluated).
+# by experiments.launch (quotes honoured, nothing evaluated). Not under `make test`: its tests start `make
+# server`, `make ui` and `make train` as a user's shell does, where these keep the defaults above.
+export PYTEST_ARGS TORCH_INDEX_URL
+ifeq ($(filter test,$(MAKECMDGOALS)),)
 export $(TRAIN_VARIABLES) HOST PORT BACKEND_STORE_URI ARTIFACTS_DESTINATION ALLOWED_HOSTS WORKERS POSTGRES_DIR \
-	TRAIN_ARGS ANALYZE_ARGS PYTEST_ARGS TORCH_INDEX_URL
+	TRAIN_ARGS ANALYZE_ARGS
 # The variables given on make's command line: experiments.make_variables refuses one that `make train` or
 # `make analyze` does not read but that looks like one it does (EPOCH for EPOCHS), which make would ignore.
 export MAKE_COMMAND_LINE := $(strip $(foreach v,$(.VARIABLES),$(if $(findstring command line,$(origin $(v))),$(v))))
+endif
 train_option = $(if $($(1)),--$(subst _,-,$(shell tr A-Z a-z <<< $(1))) "$$$(1)")
 TRAIN_OPTIONS = $(strip $(foreach v,$(TRAIN_VARIABLES),$(call train_option,$(v))))
 

@@ -20,10 +20,17 @@ import pytest
 
 
 def pytest_configure(config) -> None:
-    """Under pytest-xdist, each worker's torch takes its share of the cores, not all of them, and so do the
-    processes it starts (drivers, servers: their threads would otherwise contend with the other workers')."""
+    """The `make` commands the tests start see none of `make test`'s own flags (MAKEFLAGS: its command line
+    too; MAKELEVEL), as from a user's shell. Under pytest-xdist, each worker's torch takes its share of the
+    cores, not all of them, and so do the processes it starts (drivers, servers: their threads would
+    otherwise contend with the other workers'). A process that trains on more threads anyway (a Ray trial
+    given two CPUs) has them sleep while they wait (OMP_WAIT_POLICY=PASSIVE): spinning for a core the other
+    worker holds, two threads of the toy model cost 1.5x the CPU of one."""
+    for name in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
+        os.environ.pop(name, None)
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
     if workers > 1:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when torch's OpenMP loads
         import torch
 
         share = max(1, (os.cpu_count() or 1) // workers)

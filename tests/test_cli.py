@@ -225,7 +225,7 @@ def run_make(target: str, *args: str, python: str | None = None, **environment: 
     `environment` set of its variables; the venv is taken as installed, whatever its age."""
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    skipped = {*MAKE_OPTIONS, "TRAIN_ARGS", "ANALYZE_ARGS", "MAKEFLAGS", "MFLAGS", "MAKELEVEL"}
+    skipped = {*MAKE_OPTIONS, "TRAIN_ARGS", "ANALYZE_ARGS"}
     env = {k: v for k, v in os.environ.items() if k not in skipped}
     env.update(environment, PYTHONDONTWRITEBYTECODE="1")
     command = ["make", "--no-print-directory", "--old-file=.venv/.installed", target, *args]
@@ -335,13 +335,13 @@ def test_make_train_refuses_a_misspelt_variable_before_anything_runs():
     )
 
 
-def dry_run(directory, *args: str, **environment: str) -> str:
-    """What `make ARGS` would run in `directory`, given a copy of the Makefile and pyproject.toml."""
+def make_in_copy(directory, *args: str, **environment: str) -> str:
+    """The output of `make ARGS` in `directory`, given a copy of the Makefile and pyproject.toml."""
     for name in ("Makefile", "pyproject.toml"):
         shutil.copy(REPO / name, directory / name)
-    env = {k: v for k, v in os.environ.items() if k not in ("TORCH_INDEX_URL", "MAKEFLAGS", "MAKELEVEL")}
+    env = {k: v for k, v in os.environ.items() if k != "TORCH_INDEX_URL"}
     result = subprocess.run(
-        ["make", "-n", "--no-print-directory", *args],
+        ["make", "--no-print-directory", *args],
         cwd=directory,
         env={**env, **environment},
         capture_output=True,
@@ -350,6 +350,25 @@ def dry_run(directory, *args: str, **environment: str) -> str:
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+def dry_run(directory, *args: str, **environment: str) -> str:
+    """What `make ARGS` would run in `directory` (`make -n`)."""
+    return make_in_copy(directory, "-n", *args, **environment)
+
+
+def test_the_tests_start_make_as_a_users_shell_does(tmp_path):
+    """`make test` exports none of the variables that `make server`, `make ui` and `make train` read (nor
+    make's own flags reach a test): the make commands the tests start keep their defaults, e.g. `make ui`'s
+    one server process, not `make server`'s two."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    installed = ("--old-file=.venv/.installed", "--old-file=.venv/.installed-dev")
+    printed = make_in_copy(tmp_path, "-s", *installed, "test", "PYTHON=sh -c env --")  # the test recipe's env
+    exported = {line.split("=", 1)[0] for line in printed.splitlines() if "=" in line}
+    assert "PYTEST_ARGS" in exported  # what the recipe itself reads
+    assert not exported & {*MAKE_OPTIONS, "HOST", "PORT", "WORKERS", "BACKEND_STORE_URI", "MAKE_COMMAND_LINE"}
+    assert not {"MAKEFLAGS", "MAKELEVEL"} & os.environ.keys()
 
 
 def test_train_analyze_and_ui_install_the_runtime_only_test_and_lint_the_dev_extra_too(tmp_path):
