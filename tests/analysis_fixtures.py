@@ -218,10 +218,10 @@ PNG = bytes.fromhex(
 
 
 def draw_nothing(monkeypatch) -> None:
-    """Figures are logged as blank ones, neither composed nor drawn: that is most of an analysis's time, and
-    the tests using this are about runs, tables and errors (tests/test_figures.py composes every figure, and
-    tests/test_browser.py draws them all into a store and looks at them in the UI). Used through conftest's
-    `undrawn` fixture."""
+    """Figures are logged as blank ones, neither composed nor drawn: that is most of an analysis's time (10 of
+    the 11 s of CPU of tests/test_browser.py's), and the tests using this are about runs, tables, pages and
+    errors (tests/test_figures.py composes and draws every figure). Used through conftest's `undrawn`
+    fixture, or called with a module's own MonkeyPatch."""
     for name in (
         "distance_distributions",
         "layer_distributions",

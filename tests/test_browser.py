@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from analysis_fixtures import artifact_file, log_trials
+from analysis_fixtures import artifact_file, draw_nothing, log_trials
 from entry_points import REPO
 from mlflow import MlflowClient
 from tracking_server import free_port, stop, wait_until_healthy
@@ -117,7 +117,8 @@ class UI:
 
 @pytest.fixture(scope="module")
 def ui(browser, template_store, tmp_path_factory) -> Iterator[UI]:
-    """`make ui` on a free port over a store with 4 digits trial runs and their analysis (4 pairs)."""
+    """`make ui` on a free port over a store with 4 digits trial runs and their analysis (4 pairs; its figures
+    blank: no test here looks at one)."""
     root = tmp_path_factory.mktemp("browser")
     uri = empty_store(template_store, root / "store")
     port = free_port()
@@ -129,6 +130,7 @@ def ui(browser, template_store, tmp_path_factory) -> Iterator[UI]:
     log_trials(uri, "digits", TRIALS, accuracies=accuracies)
     out = io.StringIO()
     with pytest.MonkeyPatch.context() as env, contextlib.redirect_stdout(out):
+        draw_nothing(env)
         env.setenv("MLFLOW_TRACKING_URI", uri)
         env.setenv("HOST", "127.0.0.1")
         env.setenv("PORT", str(port))  # where the printed link points

@@ -204,7 +204,7 @@ def test_two_drivers_of_one_configuration_on_one_server_share_its_trials_and_are
         assert sum(trained_here(text) for text in texts) == 3
         if backend_store_uri.startswith("sqlite"):
             # The analysis reads through the server, whatever store is behind it: analysed over PostgreSQL
-            # here, and over SQLite by test_ray_executor.py (`make analyze` through a server).
+            # here, and over SQLite by test_ray_executor.py (`make analyze` through `make server`).
             return
         monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
         monkeypatch.setenv("LOTTERY_CACHE_DIR", str(tmp_path / "cache"))

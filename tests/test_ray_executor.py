@@ -1,8 +1,8 @@
 """EXECUTOR=ray end to end, training the toy model. Over a SQLite store: a worker killed mid-trial on the
 local cluster the driver starts (by a trial hook, which travels to the worker: `hooked_train`); Ctrl-C on
 the driver, and a trial that fails for good while the others
-finish, on the module's cluster (RAY_ADDRESS). At scale: a tracking server (`tracking_server.app_server`),
-`make train … EXECUTOR=ray` on the module's cluster logging through it, then `make analyze` against it.
+finish, on the module's cluster (RAY_ADDRESS). At scale: `make server` on a free port, `make train …
+EXECUTOR=ray` on the module's cluster logging through it, then `make analyze` against the same server.
 
 Every test of that cluster lives here: `make test` hands a module's tests to one worker
 (`--dist loadfile`), so the cluster starts once."""
@@ -22,7 +22,7 @@ from entry_points import ONE_THREAD, REPO
 from hooked_train import held
 from mlflow import MlflowClient
 from ray_cluster import RayCluster, task_workers
-from tracking_server import app_server
+from tracking_server import running_server
 from trial_store import artifact, empty_store, trial_runs
 
 from experiments import train
@@ -195,7 +195,7 @@ def make(target: str, *variables: str, env: dict) -> subprocess.CompletedProcess
 def test_ray_trials_log_through_a_tracking_server_and_are_analysed_there(
     tmp_path, template_store, ray_cluster
 ):
-    with app_server(tmp_path / "server", empty_store(template_store, tmp_path / "store")) as url:
+    with running_server(tmp_path / "server", backend=empty_store(template_store, tmp_path / "store")) as url:
         env = dict(
             os.environ,
             MLFLOW_TRACKING_URI=url,
