@@ -22,8 +22,8 @@ from pathlib import Path
 import preloaded
 from entry_points import REPO
 
-from experiments import serving
 from experiments.security import security_settings
+from experiments.serving import environment
 
 # Several seconds on an idle 2-core machine; much longer while other tests load it.
 STARTUP_TIMEOUT = 120.0
@@ -64,19 +64,9 @@ def running_server(
         f"ARTIFACTS_DESTINATION={root}/artifacts",
         f"WORKERS={workers}",
     ]
-    root.mkdir(parents=True, exist_ok=True)
-    log = root / "server.log"
-    with log.open("wb") as out:
-        # Its own process group, so that stopping it reaches make, mlflow and uvicorn's workers alike.
-        server = subprocess.Popen(
-            command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until_healthy(url, server, log, timeout)
+    # Its own process group, so that stopping it reaches make, mlflow and uvicorn's workers alike.
+    with answering(subprocess.Popen, command, root, port, timeout, env=None) as (url, _):
         yield url
-    finally:
-        stop(server)
 
 
 @contextlib.contextmanager
@@ -88,29 +78,34 @@ def app_server(
     timeout: float = STARTUP_TIMEOUT,
 ) -> Iterator[str]:
     """MLflow's server app on 127.0.0.1:`port` (default: a free one) over the store `backend`, proxying
-    artifacts to `root/artifacts`, with the variables `make server` gives it (`serving.environment`: its
-    security lists, no job runner, quiet); yields its URL, stops it on exit. Its process is appended to
-    `started`, for a test that stops it midway; its output goes to `root/server.log`."""
+    artifacts to `root/artifacts`, with the variables `make server` gives it (`environment`, from
+    experiments.serving: its security lists, no job runner, quiet); yields its URL, stops it on exit. Its
+    process is appended to `started`, for a test that stops it midway; its output goes to
+    `root/server.log`."""
     port = port or free_port()
-    env = serving.environment(security_settings("127.0.0.1", port, ""), verbose=False)
-    command = [sys.executable, Path(__file__).with_name("mlflow_app.py"), backend, root / "artifacts"]
+    env = environment(security_settings("127.0.0.1", port, ""), verbose=False)
+    app = Path(__file__).with_name("mlflow_app.py")
+    command = [sys.executable, app, backend, root / "artifacts", "127.0.0.1", str(port)]
+    with answering(preloaded.Popen, command, root, port, timeout, env) as (url, server):
+        if started is not None:
+            started.append(server)
+        yield url
+
+
+@contextlib.contextmanager
+def answering(popen, command: list, root: Path, port: int, timeout: float, env: dict | None):
+    """`popen(command)` in a session of its own, its output in `root/server.log`; yields (its URL on
+    127.0.0.1:`port`, the process) once it answers, stops it on exit."""
     root.mkdir(parents=True, exist_ok=True)
     log = root / "server.log"
     with log.open("wb") as out:
-        server = preloaded.Popen(
-            [*command, "127.0.0.1", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=preloaded.STDOUT,
-            start_new_session=True,
+        server = popen(
+            command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-    if started is not None:
-        started.append(server)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_until_healthy(url, server, log, timeout)
-        yield url
+        yield url, server
     finally:
         stop(server)
 
