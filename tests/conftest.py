@@ -38,12 +38,13 @@ def pytest_configure(config) -> None:
         os.environ.setdefault("OMP_NUM_THREADS", str(share))
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)
 def pytest_unconfigure(config) -> None:
-    """A pytest-xdist worker leaves without Python's own teardown: by now it has reported every test and run
-    every fixture's teardown, and unloading torch, MLflow and the rest takes 2–3 s a worker, which `make test`
-    would wait for (so the preloaded forkserver's socket folder is removed here). A run without workers
-    (`-n 0`) ends as usual."""
+    """A pytest-xdist worker leaves without Python's own teardown, before the other plugins' unconfigure: by
+    now it has reported every test and its session's end, and run every fixture's teardown. Unloading torch,
+    MLflow and the rest takes 2–3 s a worker, and pytest's last garbage collection (for exceptions raised in
+    finalizers, which a worker could no longer report) about 1 s: `make test` would wait for both (so the
+    preloaded forkserver's socket folder is removed here). A run without workers (`-n 0`) ends as usual."""
     if hasattr(config, "workerinput"):
         if "preloaded" in sys.modules:
             sys.modules["preloaded"].remove_socket_folder()

@@ -13,7 +13,7 @@ import pytorch_lightning as pl
 import torch
 from mlflow import MlflowClient
 from round_hooks import FailAt, Watch
-from trial_store import trial_runs
+from trial_store import empty_store, trial_runs
 from trial_tasks import train_trial
 
 from lottery import seeds
@@ -193,7 +193,7 @@ def test_a_registered_control_runs_after_the_random_ticket_with_its_own_streams(
 
 
 def test_a_run_interrupted_after_the_random_ticket_resumes_without_retraining_it(
-    store_uri, tiny_data, with_shuffled, tmp_path
+    store_uri, tiny_data, with_shuffled, tmp_path, template_store
 ):
     with pytest.raises(KeyboardInterrupt):
         quiet(store_uri, hooks=[FailAt(KeyboardInterrupt(), start="shuffled")])
@@ -210,7 +210,7 @@ def test_a_run_interrupted_after_the_random_ticket_resumes_without_retraining_it
     for key in ("random_test_acc", "random_test_loss", "shuffled_test_acc", "shuffled_test_loss"):
         assert steps(store_uri, run.info.run_id, key) == [1]
 
-    uninterrupted = f"sqlite:///{tmp_path}/uninterrupted.db"
+    uninterrupted = empty_store(template_store, tmp_path / "uninterrupted")
     quiet(uninterrupted)
     other = trial_runs(uninterrupted)[0].info.run_id
     for path in (contract.RANDOM_MASK_ARTIFACT, SHUFFLED.artifact):

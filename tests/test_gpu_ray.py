@@ -11,9 +11,6 @@ import sys
 import tempfile
 
 import pytest
-from ray import cloudpickle
-
-from lottery.execution.ray_executor import remote_trial
 
 pytestmark = pytest.mark.ray
 
@@ -25,14 +22,15 @@ def probe() -> tuple[int, list[str], str | None]:
     return os.getpid(), [str(gpu) for gpu in ray.get_gpu_ids()], os.environ.get("CUDA_VISIBLE_DEVICES")
 
 
-# Workers cannot import this module (tests/ is not on their path): its functions travel by value.
-cloudpickle.register_pickle_by_value(sys.modules[__name__])
-
-
 @pytest.fixture(scope="module")
 def two_fake_gpus():
+    """Ray, imported here: `-m 'not ray'` deselects this module's tests, and its collection then costs
+    nothing."""
     import ray
+    from ray import cloudpickle
 
+    # Workers cannot import this module (tests/ is not on their path): its functions travel by value.
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CUDA_VISIBLE_DEVICES", "0,1")  # the node's workers inherit it
         patch.delenv("RAY_ADDRESS", raising=False)
@@ -54,6 +52,8 @@ def two_fake_gpus():
 
 
 def test_each_gpu_trial_sees_its_own_gpu_in_a_worker_of_its_own(two_fake_gpus):
+    from lottery.execution.ray_executor import remote_trial
+
     ray = two_fake_gpus
     # A quarter of a GPU each, as by default: 8 tasks, up to 8 at once on 2 GPUs (2 CPUs, 0.25 CPU each).
     remote = remote_trial(probe, cpus=0.25, gpus=0.25, max_retries=0)
@@ -65,6 +65,8 @@ def test_each_gpu_trial_sees_its_own_gpu_in_a_worker_of_its_own(two_fake_gpus):
 
 
 def test_a_trial_given_no_gpu_sees_none(two_fake_gpus):
+    from lottery.execution.ray_executor import remote_trial
+
     ray = two_fake_gpus
     remote = remote_trial(probe, cpus=1, gpus=0, max_retries=0)
     for _, gpus, visible in ray.get([remote.remote() for _ in range(3)]):
