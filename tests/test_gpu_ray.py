@@ -24,8 +24,8 @@ def probe() -> tuple[int, list[str], str | None]:
 
 @pytest.fixture(scope="module")
 def two_fake_gpus():
-    """Ray, imported here: `-m 'not ray'` deselects this module's tests, and its collection then costs
-    nothing."""
+    """A local Ray cluster told it has two GPUs. Ray is imported here, not at the top: a run that deselects
+    these tests (`-m 'not ray'`) then imports no Ray to collect them (0.5 s a worker)."""
     import ray
     from ray import cloudpickle
 
