@@ -13,8 +13,8 @@ environment, so only environment variables read after import take effect (those 
 MLflow the project uses are; torch's thread count is set from the child's OMP_NUM_THREADS), and so were the
 interpreter's own start-up settings (PYTHONHASHSEED, PYTHONWARNINGS, -X options: a test that varies them
 needs `subprocess`); those libraries are not imported again. Ray, our own packages and the tests' helpers
-are not preloaded: they import in the child, with its environment. The tests of how an entry point starts
-(the Makefile's commands, the pinned demo, the legacy store) keep `subprocess`.
+are not preloaded: they import in the child, with its environment. The tests of how a command starts (the
+Makefile's commands, the refusals that come before any heavy import) keep `subprocess`.
 """
 
 from __future__ import annotations

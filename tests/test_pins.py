@@ -4,17 +4,19 @@ whatever is refactored underneath.
 The digests were taken from the code before the GPU, library and consolidation work (commit ee69985). Torch's
 CPU kernels reduce in an order that depends on the number of threads, so the demo runs on one thread here:
 one thread is the same computation on every machine of this kind. A change that alters a single weight's
-update flips some mask entries and fails the pin.
+update flips some mask entries and fails the pin. The demo's process is forked from the tests' preloaded
+interpreter (`preloaded`), which imported the libraries only: our code runs in it as in a fresh interpreter,
+and the digests are those a fresh interpreter gives.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 import sys
 
 import numpy as np
+import preloaded
 import pytest
 from entry_points import REPO
 from mlflow import MlflowClient
@@ -52,7 +54,7 @@ def test_the_demo_gives_the_pinned_masks(tmp_path):
     uri = f"sqlite:///{tmp_path}/store/mlflow.db"
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     command = ["--dataset", "digits", "--trials", "2", "--rounds", "2", "--epochs", "1", "--no-progress-bar"]
-    result = subprocess.run(
+    result = preloaded.run(
         [sys.executable, "-m", "experiments.train", *command],
         cwd=REPO,
         env=env,

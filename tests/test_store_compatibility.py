@@ -1,8 +1,9 @@
 """Stores written before a change of the tracking code analyse and resume unchanged.
 
 The stores are built by `legacy_store` with raw MLflow calls, laid out exactly as the code of commit 94a7db9
-writes them; the entry points run as a user runs them, in their own processes. Nothing here imports
-`lottery` or `analysis`, so the test holds whatever their modules become.
+writes them; the entry points run as a user runs them, each in a process of its own (forked from the tests'
+preloaded interpreter, on one thread: `preloaded`). Nothing here imports `lottery` or `analysis`, so the test
+holds whatever their modules become.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import subprocess
 import sys
 
 import numpy as np
+import preloaded
 import pytest
-from entry_points import REPO
+from entry_points import ONE_THREAD, REPO
 from legacy_store import (
     ANALYSED,
     ANALYSED_DIGEST,
@@ -34,8 +36,8 @@ from mlflow.entities import ViewType
 
 
 def entry_point(uri: str, module: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = dict(os.environ, MLFLOW_TRACKING_URI=uri)
-    result = subprocess.run(
+    env = dict(os.environ, MLFLOW_TRACKING_URI=uri, **ONE_THREAD)
+    result = preloaded.run(
         [sys.executable, "-m", module, *args],
         cwd=REPO,
         env=env,
