@@ -19,6 +19,7 @@ from trial_store import trial_runs
 from analysis.__main__ import main as analyze
 from lottery.execution.experiment import run_experiment
 from lottery.execution.scheduler import Scheduler
+from lottery.execution.trial_hooks import TrialHook
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
 from lottery.tracking import contract, store
 from lottery.tracking.contract import LEASE_PARAM_PREFIX
@@ -82,14 +83,40 @@ def test_a_dead_drivers_trial_is_taken_over_at_once(store_uri, tiny_data):
     )
 
 
+def renew(client, run_id: str, holder: str, seconds: float) -> None:
+    """`holder` renews its generation-1 lease on the run, to expire `seconds` from now."""
+    client.set_tag(run_id, contract.TAG_LEASE, f"1 {holder} {store.now_ms() + int(seconds * 1000)}")
+
+
+class LastRenewal(TrialHook):
+    """The other driver renews its lease one last time, to expire `seconds` later, once this driver has
+    recorded round 0 of its own trial (index 1): the lease lapses while this driver finishes that trial."""
+
+    def __init__(self, client, run_id: str, holder: str, seconds: float) -> None:
+        self.renew = lambda: renew(client, run_id, holder, seconds)
+
+    def round_end(self, trial, result) -> None:
+        if trial == 1 and result.round == 0:
+            self.renew()
+
+
 def test_a_trial_held_elsewhere_is_waited_for_then_taken_over_when_its_lease_expires(
     store_uri, tiny_data, monkeypatch
 ):
-    monkeypatch.setenv(TTL_ENV, "2")
+    monkeypatch.setenv(TTL_ENV, "2")  # a waiting driver looks again every 0.5 s
     client = store.connect(store_uri)
-    run_id = claimed_by(client, tiny_data, "another-machine:1234:abcdef")
+    holder = "another-machine:1234:abcdef"
+    run_id = claimed_by(client, tiny_data, holder)
+    renew(client, run_id, holder, seconds=60)  # live when this driver first looks, however loaded the machine
     lines = []
-    outcomes = quiet(store_uri, lines)
+    outcomes = run_experiment(
+        CONFIG,
+        "unused",
+        store_uri,
+        say=lines.append,
+        show_progress=False,
+        hooks=[LastRenewal(client, run_id, holder, seconds=0.2)],
+    )
     (waiting,) = [line for line in lines if "waiting" in line]
     assert waiting.startswith("digits trial 1/2: being trained by the driver 1234 on another-machine")
     assert sorted(o.task.index for o in outcomes) == [0, 1]
@@ -101,7 +128,7 @@ def test_a_writer_whose_lease_was_taken_over_stops_without_writing(store_uri, ti
     client = store.connect(store_uri)
     leases = Leases(client)
     run_id = claimed_by(client, tiny_digits, "stalled-laptop:1:abcdef")
-    client.set_tag(run_id, "lottery.lease", "1 stalled-laptop:1:abcdef 0")  # expired while suspended
+    renew(client, run_id, "stalled-laptop:1:abcdef", seconds=-60)  # expired while it was suspended
     generation = leases.claim(client.get_run(run_id))
     assert generation == 2
     stale = TrialRecord.open(client, run_id, generation=1)

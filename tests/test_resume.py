@@ -42,7 +42,11 @@ def test_interrupted_trial_resumes_in_the_same_run(tmp_path, tiny_data, store_ur
     assert task.run_id == run.info.run_id and client.get_run(run.info.run_id).info.status == "SCHEDULED"
     assert sorted(m.step for m in client.get_metric_history(run.info.run_id, "test_acc")) == [0, 1]
 
-    time.sleep(GAP)  # the idle time between the interruption and the re-run
+    # The gap between the interruption and the re-run: an uninterrupted twin trains meanwhile.
+    rerun_at = time.monotonic() + GAP
+    uninterrupted = empty_store(template_store, tmp_path / "uninterrupted")
+    quiet(uninterrupted)
+    time.sleep(max(0.0, rerun_at - time.monotonic()))
     watch = Watch()
     quiet(uri, hooks=[watch])
     assert watch.rounds == [2]
@@ -56,8 +60,6 @@ def test_interrupted_trial_resumes_in_the_same_run(tmp_path, tiny_data, store_ur
     duration = (after.info.end_time - after.info.start_time) / 1000
     assert duration - seconds[2] > GAP  # MLflow's Duration counts the gap, training_seconds does not
 
-    uninterrupted = empty_store(template_store, tmp_path / "uninterrupted")
-    quiet(uninterrupted)
     for path in ("ticket/winning_mask.npz", "ticket/random_mask.npz"):
         a = artifact(uri, run.info.run_id, path, tmp_path / "a")
         b = artifact(uninterrupted, trial_runs(uninterrupted)[0].info.run_id, path, tmp_path / "b")
