@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import TypeVar
 
-from threadpoolctl import ThreadpoolController, threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -22,13 +22,13 @@ def available_cpus() -> int:
 
 def thread_map(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
     """[function(item) for item in items], computed on one thread per available CPU."""
-    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(available_cpus()) as pool:
+    with one_blas_thread(), ThreadPoolExecutor(available_cpus()) as pool:
         return list(pool.map(function, items))
 
 
 @cache
 def _controller() -> ThreadpoolController:
-    return ThreadpoolController()  # finds the loaded BLAS libraries once (tens of ms)
+    return ThreadpoolController()  # finds the loaded BLAS libraries once (5–20 ms each time otherwise)
 
 
 def one_blas_thread():
