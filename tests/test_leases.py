@@ -36,9 +36,9 @@ CONFIG = ExperimentConfig(
 TIMEOUT = 300
 
 
-def quiet(uri, lines=None):
+def quiet(uri, lines=None, hooks=()):
     say = (lambda line: None) if lines is None else lines.append
-    return run_experiment(CONFIG, "unused", uri, say=say, show_progress=False)
+    return run_experiment(CONFIG, "unused", uri, say=say, show_progress=False, hooks=hooks)
 
 
 def dead_pid() -> int:
@@ -93,11 +93,11 @@ class LastRenewal(TrialHook):
     recorded round 0 of its own trial (index 1): the lease lapses while this driver finishes that trial."""
 
     def __init__(self, client, run_id: str, holder: str, seconds: float) -> None:
-        self.renew = lambda: renew(client, run_id, holder, seconds)
+        self.client, self.run_id, self.holder, self.seconds = client, run_id, holder, seconds
 
     def round_end(self, trial, result) -> None:
         if trial == 1 and result.round == 0:
-            self.renew()
+            renew(self.client, self.run_id, self.holder, self.seconds)
 
 
 def test_a_trial_held_elsewhere_is_waited_for_then_taken_over_when_its_lease_expires(
@@ -109,14 +109,7 @@ def test_a_trial_held_elsewhere_is_waited_for_then_taken_over_when_its_lease_exp
     run_id = claimed_by(client, tiny_data, holder)
     renew(client, run_id, holder, seconds=60)  # live when this driver first looks, however loaded the machine
     lines = []
-    outcomes = run_experiment(
-        CONFIG,
-        "unused",
-        store_uri,
-        say=lines.append,
-        show_progress=False,
-        hooks=[LastRenewal(client, run_id, holder, seconds=0.2)],
-    )
+    outcomes = quiet(store_uri, lines, hooks=[LastRenewal(client, run_id, holder, seconds=0.2)])
     (waiting,) = [line for line in lines if "waiting" in line]
     assert waiting.startswith("digits trial 1/2: being trained by the driver 1234 on another-machine")
     assert sorted(o.task.index for o in outcomes) == [0, 1]
