@@ -23,7 +23,7 @@ from lottery.execution.trial_hooks import TrialHook
 from lottery.hparams import ExperimentConfig, PruningHparams, TrainingHparams
 from lottery.tracking import contract, store
 from lottery.tracking.contract import LEASE_PARAM_PREFIX
-from lottery.tracking.lease import HOLDER, TTL_ENV, LeaseLost, Leases, LeaseState
+from lottery.tracking.lease import HOLDER, TTL_ENV, LeaseLost, Leases, LeaseState, renewal
 from lottery.tracking.trial_record import TrialRecord
 
 CONFIG = ExperimentConfig(
@@ -85,7 +85,7 @@ def test_a_dead_drivers_trial_is_taken_over_at_once(store_uri, tiny_data):
 
 def renew(client, run_id: str, holder: str, seconds: float) -> None:
     """`holder` renews its generation-1 lease on the run, to expire `seconds` from now."""
-    client.set_tag(run_id, contract.TAG_LEASE, f"1 {holder} {store.now_ms() + int(seconds * 1000)}")
+    client.set_tag(run_id, contract.TAG_LEASE, renewal(1, holder, store.now_ms() + int(seconds * 1000)))
 
 
 class LastRenewal(TrialHook):

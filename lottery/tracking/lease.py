@@ -92,6 +92,11 @@ def _may_be_alive(holder: str) -> bool:
     return True
 
 
+def renewal(generation: int, holder: str, expires_ms: int) -> str:
+    """The value of the tag `lottery.lease`: `holder`'s lease of `generation`, live until `expires_ms`."""
+    return f"{generation} {holder} {expires_ms}"
+
+
 class LeaseLost(UserError):
     """Another driver took over a run this process was training: it must stop without writing."""
 
@@ -160,7 +165,7 @@ class Leases:
         if generation is not None:
             # The store may be what failed: an unreleased lease expires by itself.
             with contextlib.suppress(*store_errors()):
-                self.client.set_tag(run_id, TAG_LEASE, f"{generation} {HOLDER} 0")
+                self.client.set_tag(run_id, TAG_LEASE, renewal(generation, HOLDER, 0))
 
     def forget(self, run_id: str) -> None:
         """Stop renewing the run's lease without writing to it (the run was deleted)."""
@@ -168,8 +173,7 @@ class Leases:
             self.held.pop(run_id, None)
 
     def _renew(self, run_id: str, generation: int) -> None:
-        expires = now_ms() + int(self.ttl * 1000)
-        self.client.set_tag(run_id, TAG_LEASE, f"{generation} {HOLDER} {expires}")
+        self.client.set_tag(run_id, TAG_LEASE, renewal(generation, HOLDER, now_ms() + int(self.ttl * 1000)))
 
     def _renew_until_stopped(self) -> None:
         while not self._stop.wait(self.ttl / 4):
