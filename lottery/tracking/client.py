@@ -17,7 +17,6 @@ DEFERRED = (
     "get_experiment_by_name",
     "get_metric_history",
     "get_run",
-    "list_artifacts",
     "log_artifact",
     "log_artifacts",
     "log_batch",

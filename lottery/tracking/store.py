@@ -219,6 +219,14 @@ def download_artifact(client, run: StoredRun, artifact: str, directory: str | Pa
         ) from None
 
 
+def list_artifacts(client, run: StoredRun, folder: str) -> list:
+    """The artifacts (MLflow `FileInfo`s) in `folder` of `run`, listed straight from its artifact root (a
+    listing by run id would first look the run up)."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    return get_artifact_repository(run.artifact_uri, tracking_uri=client.tracking_uri).list_artifacts(folder)
+
+
 def experiment_id(client, name: str) -> str:
     """The id of experiment `name`, created on first use (explicit artifact location on local stores)."""
     experiment = client.get_experiment_by_name(name)

@@ -47,15 +47,20 @@ class TrialRecord:
         generation still holds the run (`lottery.tracking.lease.LeaseLost` otherwise)."""
         self.client, self.generation = client, generation
         self.run_id, self.name, self.artifact_uri = run.info.run_id, run.info.run_name, run.info.artifact_uri
+        self._layer_names: tuple[str, ...] | None = None
 
     @property
     def source(self) -> str:
         return store.run_source(self.name, self.run_id)
 
     def layer_names(self) -> tuple[str, ...]:
-        """The prunable layers of the run's model (param `model`; runs before that param: Conv-2)."""
-        model = self.client.get_run(self.run_id).data.params.get(contract.PARAM_MODEL, contract.LEGACY_MODEL)
-        return models.spec(model).layer_names
+        """The prunable layers of the run's model (param `model`; runs before that param: Conv-2), read once:
+        a param never changes."""
+        if self._layer_names is None:
+            params = self.client.get_run(self.run_id).data.params
+            model = params.get(contract.PARAM_MODEL, contract.LEGACY_MODEL)
+            self._layer_names = models.spec(model).layer_names
+        return self._layer_names
 
     def _before_write(self) -> None:
         if self.generation is not None:
@@ -163,9 +168,8 @@ class TrialRecord:
             self.client.log_artifact(self.run_id, str(local), artifact_path=str(path.parent))
 
     def has_artifact(self, artifact: str) -> bool:
-        return any(
-            f.path == artifact for f in self.client.list_artifacts(self.run_id, str(Path(artifact).parent))
-        )
+        listed = store.list_artifacts(self.client, self, str(Path(artifact).parent))
+        return any(f.path == artifact for f in listed)
 
     def load_arrays(self, artifact: str, dtype) -> dict[str, np.ndarray]:
         with tempfile.TemporaryDirectory() as tmp:
