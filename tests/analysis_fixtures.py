@@ -5,6 +5,7 @@ per-unit-pair NNSTD: the oracle the fast one must match.
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -146,6 +147,12 @@ def error_line(capsys, argv: list[str]) -> str:
     return lines[0]
 
 
+@functools.lru_cache(maxsize=4)
+def _client(uri: str):
+    """The checked client of the store `uri`: tests log trials into one store several times."""
+    return store.connect(uri)
+
+
 def log_trials(
     uri: str,
     dataset: str,
@@ -170,7 +177,7 @@ def log_trials(
     dense-network value 0.999 at step 0, which the final ticket's accuracy is not. `rewind_step` k > 0:
     the tag `lottery.rewind_step` and `ticket/rewind.npz`, θ_k drawn independently of θ0.
     """
-    client = store.connect(uri)
+    client = _client(uri)
     experiment = store.experiment_id(client, dataset)
     run_ids = []
     for trial in range(first_trial, first_trial + trials):

@@ -19,7 +19,6 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 import torch
 from PIL import Image
 
@@ -99,6 +98,8 @@ def write_cifar10(data_dir: Path, per_batch: int = 4, n_test: int = 10, archive:
 
 def write_svhn(data_dir: Path, n_train: int = 30, n_test: int = 20) -> Expected:
     """`svhn/{train,test}_32x32.mat` by scipy.io.savemat: X 32×32×3×N uint8, y N×1 in 1..10 (10 = digit 0)."""
+    import scipy.io  # a third of a second: only where a test writes SVHN files
+
     rng = np.random.default_rng(11)
     root = data_dir / "svhn"
     root.mkdir(parents=True)

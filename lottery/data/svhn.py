@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from lottery.data.dataset import Dataset
 from lottery.data.download import Remote, download
@@ -42,6 +41,8 @@ class Svhn(OfficialDataset):
         download(remote, self.root / filename, self.offline_hint())
 
     def decode(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        import scipy.io  # a third of a second: only where an SVHN file is read
+
         (path,) = self.source_paths(split)
         try:
             mat = scipy.io.loadmat(path, variable_names=["X", "y"])
