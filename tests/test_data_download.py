@@ -150,7 +150,7 @@ def _member(name: str, kind: bytes = tarfile.REGTYPE, target: str = "") -> tarfi
     "member",
     [
         _member("../escaped.txt"),
-        _member("/tmp/escaped.txt"),
+        _member("/tmp/lottery-test-escaped.txt"),
         _member("train/link", tarfile.SYMTYPE, "/etc/passwd"),
         _member("train/hard", tarfile.LNKTYPE, "/etc/passwd"),
         _member("train/fifo", tarfile.FIFOTYPE),
@@ -165,7 +165,7 @@ def test_archive_members_cannot_escape_the_data_dir(tmp_path, member):
         tar.addfile(member, io.BytesIO(b"bad") if member.isfile() else None)
     with pytest.raises(UserError, match=f"not a readable .*{member.name}.* is not a plain file or folder"):
         extract(archive, tmp_path / "dest", ["train"])
-    assert not (tmp_path / "escaped.txt").exists() and not Path("/tmp/escaped.txt").exists()
+    assert not (tmp_path / "escaped.txt").exists() and not Path("/tmp/lottery-test-escaped.txt").exists()
     assert list((tmp_path / "dest").iterdir()) == [], "nothing extracted may stay behind"
 
 
